@@ -1,0 +1,90 @@
+//! Humane durations in the spec (`"250ms"`, `"10s"`, `"1m"`, `"2h"`, `"7d"`), held as milliseconds.
+
+/// Parses a duration such as `"10s"` into milliseconds.
+///
+/// One integer and one unit, no spaces: `ms`, `s`, `m`, `h` or `d`. The error says what was
+/// expected, for the spec loader to put next to the key.
+pub fn parse_millis(text: &str) -> Result<i64, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| {
+        format!("`{text}` has no unit; write e.g. \"10s\" (units: ms, s, m, h, d)")
+    })?;
+    let (digits, unit) = text.split_at(split);
+    if digits.is_empty() {
+        return Err(format!(
+            "`{text}` does not start with a whole number; write e.g. \"10s\""
+        ));
+    }
+    let value: i64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is too large"))?;
+    let unit_ms = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        other => {
+            return Err(format!(
+                "`{text}` has unknown unit `{other}` (units: ms, s, m, h, d)"
+            ));
+        }
+    };
+    value
+        .checked_mul(unit_ms)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Formats milliseconds back into the largest whole unit, for messages and docs.
+pub fn format_millis(ms: i64) -> String {
+    const UNITS: [(i64, &str); 4] = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ];
+    for (size, unit) in UNITS {
+        if ms != 0 && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_unit() {
+        assert_eq!(parse_millis("250ms"), Ok(250));
+        assert_eq!(parse_millis("10s"), Ok(10_000));
+        assert_eq!(parse_millis("1m"), Ok(60_000));
+        assert_eq!(parse_millis("2h"), Ok(7_200_000));
+        assert_eq!(parse_millis("7d"), Ok(604_800_000));
+        assert_eq!(parse_millis("0s"), Ok(0));
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_duration() {
+        for bad in [
+            "",
+            "10",
+            "s",
+            "1.5s",
+            "-1s",
+            "10 s",
+            "10sec",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_millis(bad).is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn formats_in_the_largest_whole_unit() {
+        assert_eq!(format_millis(60_000), "1m");
+        assert_eq!(format_millis(90_000), "90s");
+        assert_eq!(format_millis(1), "1ms");
+        assert_eq!(format_millis(0), "0ms");
+    }
+}

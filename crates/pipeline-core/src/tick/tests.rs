@@ -1,0 +1,282 @@
+use super::*;
+use crate::spec::tests::stock_spec;
+
+const NOW: i64 = 1_795_271_400_000; // 2026-11-21T14:30:00Z
+
+fn decode(json: &str) -> Result<Tick, Rejection> {
+    Decoder::new(&stock_spec()).decode(Some(json.as_bytes()), NOW)
+}
+
+/// A valid tick with one field's JSON replaced (or removed, with `None`).
+fn with(field: &str, value: Option<&str>) -> String {
+    let mut fields = vec![
+        ("event_id", "\"e-1\""),
+        ("ticker", "\"AMZN\""),
+        ("price", "187.25"),
+        ("volume", "100"),
+        ("event_time", "\"2026-11-21T14:30:00.250Z\""),
+        ("exchange", "\"NASDAQ\""),
+    ];
+    match value {
+        Some(v) => fields.iter_mut().find(|(n, _)| *n == field).unwrap().1 = v,
+        None => fields.retain(|(n, _)| *n != field),
+    }
+    let body: Vec<String> = fields.iter().map(|(n, v)| format!("\"{n}\":{v}")).collect();
+    format!("{{{}}}", body.join(","))
+}
+
+fn reason(json: &str) -> (Reason, String) {
+    let r = decode(json).expect_err("should be rejected");
+    (r.reason, r.detail)
+}
+
+fn assert_rejected(json: &str, want: Reason, fragment: &str) {
+    let (got, detail) = reason(json);
+    assert_eq!(got, want, "{json} → {detail}");
+    assert!(
+        detail.contains(fragment),
+        "{json}: detail {detail:?} lacks {fragment:?}"
+    );
+}
+
+#[test]
+fn a_valid_tick_decodes_exactly() {
+    let tick = decode(&with("event_id", Some("\"e-1\""))).unwrap();
+    assert_eq!(tick.key.as_str(), "AMZN");
+    assert_eq!(tick.price_units, 1_872_500);
+    assert_eq!(tick.volume, 100);
+    assert_eq!(tick.event_time_ms, NOW + 250);
+    assert_eq!(tick.id_hash, fnv1a(b"e-1"));
+}
+
+#[test]
+fn accepts_epoch_millis_escapes_unknown_fields_and_an_absent_optional_field() {
+    let tick = decode(&with("event_time", Some(&(NOW + 5).to_string()))).unwrap();
+    assert_eq!(tick.event_time_ms, NOW + 5);
+    // An escaped key and value mean the same as plain ones.
+    let escaped = with("event_id", Some("\"e-\\u0031\"")).replace("\"ticker\"", "\"tick\\u0065r\"");
+    assert_eq!(decode(&escaped).unwrap().id_hash, fnv1a(b"e-1"));
+    let extra = with(
+        "volume",
+        Some("100,\"venue\":{\"nested\":[1,2,{\"deep\":null}]}"),
+    );
+    assert_eq!(decode(&extra).unwrap().volume, 100);
+    assert!(decode(&with("exchange", None)).is_ok());
+    assert!(decode(&with("exchange", Some("null"))).is_ok());
+}
+
+#[test]
+fn empty_and_null_records() {
+    let decoder = Decoder::new(&stock_spec());
+    assert_eq!(decoder.decode(None, NOW).unwrap_err().reason, Reason::Empty);
+    assert_eq!(
+        decoder.decode(Some(b""), NOW).unwrap_err().reason,
+        Reason::Empty
+    );
+}
+
+#[test]
+fn too_large_before_parsing() {
+    let padded = with(
+        "exchange",
+        Some(&format!("\"NASDAQ\",\"pad\":\"{}\"", "x".repeat(5000))),
+    );
+    assert_rejected(&padded, Reason::TooLarge, "the spec allows 4096");
+}
+
+#[test]
+fn malformed_json() {
+    for bad in [
+        "not json",
+        "{\"ticker\":\"AMZN\"",
+        "[1,2]",
+        "null",
+        "\"AMZN\"",
+        "{} trailing",
+        "{\"ticker\":\"AM\u{1}ZN\"}",
+        "{\"price\":NaN}",
+        "{\"price\":Infinity}",
+    ] {
+        assert_eq!(reason(bad).0, Reason::Malformed, "{bad:?}");
+    }
+    let invalid_utf8 = [b"{\"ticker\":\"AM".as_slice(), &[0xff, 0xfe], b"ZN\"}"].concat();
+    let decoder = Decoder::new(&stock_spec());
+    assert_eq!(
+        decoder.decode(Some(&invalid_utf8), NOW).unwrap_err().reason,
+        Reason::Malformed
+    );
+    let twice = with("price", Some("187.25,\"price\":1.00"));
+    assert_rejected(&twice, Reason::Malformed, "duplicate key `price`");
+}
+
+#[test]
+fn missing_fields() {
+    for field in ["event_id", "ticker", "price", "volume", "event_time"] {
+        assert_rejected(&with(field, None), Reason::MissingField, field);
+        assert_rejected(&with(field, Some("null")), Reason::MissingField, "but null");
+    }
+}
+
+#[test]
+fn wrong_types() {
+    assert_rejected(
+        &with("price", Some("\"187.25\"")),
+        Reason::WrongType,
+        "price: expected a decimal number, found a string",
+    );
+    assert_rejected(
+        &with("price", Some("true")),
+        Reason::WrongType,
+        "found a boolean",
+    );
+    assert_rejected(
+        &with("volume", Some("1.5")),
+        Reason::WrongType,
+        "volume: expected an integer",
+    );
+    assert_rejected(
+        &with("volume", Some("1e2")),
+        Reason::WrongType,
+        "expected an integer",
+    );
+    assert_rejected(
+        &with("ticker", Some("42")),
+        Reason::WrongType,
+        "ticker: expected a string, found a number",
+    );
+    assert_rejected(
+        &with("event_time", Some("[1]")),
+        Reason::WrongType,
+        "found an array",
+    );
+    assert_rejected(
+        &with("event_time", Some("1.5")),
+        Reason::WrongType,
+        "epoch milliseconds",
+    );
+    assert_rejected(
+        &with("exchange", Some("{}")),
+        Reason::WrongType,
+        "found an object",
+    );
+}
+
+#[test]
+fn invalid_values() {
+    assert_rejected(
+        &with("price", Some("1.23456")),
+        Reason::InvalidValue,
+        "5 decimal places; the spec allows 4",
+    );
+    assert_rejected(
+        &with("price", Some("1e3")),
+        Reason::InvalidValue,
+        "exponent notation",
+    );
+    assert_rejected(
+        &with("ticker", Some("\"amzn\"")),
+        Reason::InvalidValue,
+        "does not match",
+    );
+    assert_rejected(
+        &with("ticker", Some("\"\"")),
+        Reason::InvalidValue,
+        "0 characters",
+    );
+    assert_rejected(
+        &with("ticker", Some("\"AM\\u0000ZN\"")),
+        Reason::InvalidValue,
+        "AM\\0ZN",
+    );
+    assert_rejected(
+        &with("ticker", Some("\"ABCDEFGHIJK\"")),
+        Reason::InvalidValue,
+        "11 characters",
+    );
+    assert_rejected(
+        &with("exchange", Some("\"MOON\"")),
+        Reason::InvalidValue,
+        "not one of NASDAQ",
+    );
+    assert_rejected(
+        &with("event_time", Some("\"yesterday\"")),
+        Reason::InvalidValue,
+        "RFC 3339",
+    );
+    assert_rejected(
+        &with("event_time", Some("\"2026-02-30T00:00:00Z\"")),
+        Reason::InvalidValue,
+        "no such date",
+    );
+    let long_id = format!("\"{}\"", "i".repeat(65));
+    assert_rejected(
+        &with("event_id", Some(&long_id)),
+        Reason::InvalidValue,
+        "65 characters",
+    );
+}
+
+#[test]
+fn out_of_range() {
+    assert_rejected(
+        &with("price", Some("0")),
+        Reason::OutOfRange,
+        "outside the range > 0.0000 and ≤ 1000000.0000",
+    );
+    assert_rejected(&with("price", Some("-1.5")), Reason::OutOfRange, "price");
+    assert_rejected(
+        &with("price", Some("1000000.0001")),
+        Reason::OutOfRange,
+        "price",
+    );
+    assert!(decode(&with("price", Some("1000000"))).is_ok());
+    assert!(decode(&with("price", Some("0.0001"))).is_ok());
+    assert_rejected(
+        &with("price", Some("99999999999999999999")),
+        Reason::OutOfRange,
+        "too large for the fixed-point type",
+    );
+    assert_rejected(
+        &with("volume", Some("0")),
+        Reason::OutOfRange,
+        "0 is outside 1 to 1000000000",
+    );
+    assert_rejected(&with("volume", Some("-5")), Reason::OutOfRange, "volume");
+    assert_rejected(
+        &with("volume", Some("9223372036854775808")),
+        Reason::OutOfRange,
+        "does not fit a 64-bit integer",
+    );
+    assert_rejected(
+        &with("event_time", Some("99999999999999999")),
+        Reason::OutOfRange,
+        "years 0001 to 9999",
+    );
+}
+
+#[test]
+fn event_time_skew_is_measured_against_the_record_timestamp() {
+    let ahead = with("event_time", Some(&(NOW + 300_001).to_string()));
+    assert_rejected(
+        &ahead,
+        Reason::TimeSkew,
+        "ahead of the record timestamp; the spec allows 5m",
+    );
+    assert!(decode(&with("event_time", Some(&(NOW + 300_000).to_string()))).is_ok());
+    let behind = with("event_time", Some(&(NOW - 3_600_001).to_string()));
+    assert_rejected(
+        &behind,
+        Reason::TimeSkew,
+        "behind the record timestamp; the spec allows 1h",
+    );
+    assert!(decode(&with("event_time", Some(&(NOW - 3_600_000).to_string()))).is_ok());
+    let far = with("event_time", Some("\"2031-01-01T00:00:00Z\""));
+    assert_rejected(&far, Reason::TimeSkew, "ahead");
+}
+
+#[test]
+fn details_quote_at_most_a_short_prefix_of_hostile_values() {
+    let long = format!("\"{}\"", "Z".repeat(3000));
+    let (_, detail) = reason(&with("exchange", Some(&long)));
+    assert!(detail.len() < 200, "{detail}");
+}

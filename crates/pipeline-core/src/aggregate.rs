@@ -162,9 +162,9 @@ impl Aggregate {
     /// Decimals are JSON numbers written exactly with the column's scale.
     pub fn to_json(&self, spec: &Spec) -> String {
         let mut out = String::with_capacity(256);
-        out.push_str("{\"aggregate_id\":");
-        push_json_string(&mut out, &self.aggregate_id());
-        out.push(',');
+        out.push_str("{\"aggregate_id\":\"");
+        push_escaped(&mut out, self.key.as_str());
+        let _ = write!(out, ":{}\",", self.window_start_ms);
         push_json_string(&mut out, &spec.key_field().name);
         out.push(':');
         push_json_string(&mut out, self.key.as_str());
@@ -191,9 +191,24 @@ impl Aggregate {
     }
 }
 
+/// Appends `text` as a JSON string literal, without allocating.
 fn push_json_string(out: &mut String, text: &str) {
-    // Keys and column names are validated identifiers; serde_json escapes anything else.
-    out.push_str(&serde_json::to_string(text).unwrap_or_default());
+    out.push('"');
+    push_escaped(out, text);
+    out.push('"');
+}
+
+fn push_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -271,5 +286,16 @@ mod tests {
         );
         let parsed: serde_json::Value = serde_json::from_str(&agg.to_json(&spec)).unwrap();
         assert_eq!(parsed["count"], 2);
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut out = String::new();
+        push_json_string(&mut out, "a\"b\\c\u{1}é");
+        assert_eq!(out, r#""a\"b\\c\u0001é""#);
+        assert_eq!(
+            serde_json::from_str::<String>(&out).unwrap(),
+            "a\"b\\c\u{1}é"
+        );
     }
 }

@@ -17,6 +17,7 @@ pub mod aggregate;
 pub mod decimal;
 pub mod duration;
 pub mod enrich;
+pub mod generator;
 pub mod key;
 pub mod reject;
 pub mod spec;

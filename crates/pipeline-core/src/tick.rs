@@ -4,6 +4,7 @@
 //! and checked against the spec; unknown fields are skipped. A valid event costs no heap
 //! allocation unless a string field holds escape sequences.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -12,7 +13,7 @@ use serde_json::value::RawValue;
 use crate::decimal::{self, DecimalError, Fixed};
 use crate::key::Key;
 use crate::reject::{Reason, Rejection, quote};
-use crate::spec::{FieldKind, FieldSpec, MAX_FIELDS, Spec};
+use crate::spec::{FieldKind, FieldSpec, Spec};
 use crate::time::parse_rfc3339_millis;
 
 /// Earliest and latest event time accepted at all (years 0001–9999), in epoch milliseconds.
@@ -45,11 +46,56 @@ pub struct Decoder {
 
 /// A checked field value, before it is placed in the tick.
 enum Value<'a> {
-    Text(std::borrow::Cow<'a, str>),
+    Text(Cow<'a, str>),
     Int(i64),
     Units(i64),
     Time(i64),
     Absent,
+}
+
+/// A field's JSON value as the parser handed it over.
+enum Json<'de> {
+    Str(Cow<'de, str>),
+    Int(i64),
+    /// An integer above `i64::MAX`.
+    BigInt,
+    Float(f64),
+    Bool,
+    Null,
+    Object,
+    Array,
+    /// The raw text of a decimal field's value, to parse exactly.
+    Raw(&'de str),
+}
+
+impl Json<'_> {
+    fn type_name(&self) -> &'static str {
+        match self {
+            Json::Str(_) => "a string",
+            Json::Int(_) | Json::BigInt | Json::Float(_) => "a number",
+            Json::Bool => "a boolean",
+            Json::Null => "null",
+            Json::Object => "an object",
+            Json::Array => "an array",
+            Json::Raw(raw) => json_type(raw),
+        }
+    }
+}
+
+/// The tick being decoded: filled in field by field as the parser meets them.
+#[derive(Default)]
+struct Builder {
+    /// Bit `i` set: field `i` appeared (possibly as null) / with a value.
+    seen: u32,
+    present: u32,
+    key: Option<Key>,
+    id_hash: u64,
+    price_units: i64,
+    volume: i64,
+    event_time_ms: i64,
+    /// The first field that failed its check; decoding reads on so that broken JSON later in
+    /// the record still counts as malformed.
+    first_error: Option<Rejection>,
 }
 
 impl Decoder {
@@ -77,32 +123,39 @@ impl Decoder {
                 format!("{} bytes; the spec allows {}", bytes.len(), self.max_bytes),
             ));
         }
-        let raw = parse_object(bytes, &self.fields).map_err(|e| {
-            Rejection::new(Reason::Malformed, format!("not a valid JSON object: {e}"))
-        })?;
-
-        let mut key = None;
-        let mut id_hash = 0;
-        let (mut price_units, mut volume, mut event_time_ms) = (0, 0, 0);
+        let mut builder = Builder::default();
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        FieldsSeed {
+            decoder: self,
+            builder: &mut builder,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| Rejection::new(Reason::Malformed, format!("not a valid JSON object: {e}")))?;
+        if let Some(rejection) = builder.first_error {
+            return Err(rejection);
+        }
         for (index, field) in self.fields.iter().enumerate() {
-            let value = check_field(field, raw[index])?;
-            let r = &self.roles;
-            match value {
-                Value::Text(text) if index == r.key => {
-                    key = Some(Key::new(&text).ok_or_else(|| {
-                        Rejection::new(
-                            Reason::InvalidValue,
-                            format!("{}: `{}` is too long for a key", field.name, quote(&text)),
-                        )
-                    })?);
-                }
-                Value::Text(text) if index == r.event_id => id_hash = fnv1a(text.as_bytes()),
-                Value::Units(units) if index == r.price => price_units = units,
-                Value::Int(int) if index == r.volume => volume = int,
-                Value::Time(ms) if index == r.event_time => event_time_ms = ms,
-                _ => {}
+            if field.required && builder.present & (1 << index) == 0 {
+                let null = builder.seen & (1 << index) != 0;
+                return Err(Rejection::new(
+                    Reason::MissingField,
+                    format!(
+                        "{} is required{}",
+                        field.name,
+                        if null { " but null" } else { "" }
+                    ),
+                ));
             }
         }
+        let Builder {
+            key,
+            id_hash,
+            price_units,
+            volume,
+            event_time_ms,
+            ..
+        } = builder;
         let ahead = event_time_ms.saturating_sub(record_time_ms);
         if ahead > self.max_future_skew_ms || -ahead > self.max_past_skew_ms {
             let name = &self.fields[self.roles.event_time].name;
@@ -149,26 +202,37 @@ fn json_type(raw: &str) -> &'static str {
     }
 }
 
-fn check_field<'a>(field: &FieldSpec, raw: Option<&'a RawValue>) -> Result<Value<'a>, Rejection> {
+fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Value<'a>, Rejection> {
     let name = &field.name;
-    let raw = match raw.map(RawValue::get) {
-        None | Some("null") if field.required => {
-            return Err(Rejection::new(
+    if let Json::Null = json {
+        return if field.required {
+            Err(Rejection::new(
                 Reason::MissingField,
-                format!(
-                    "{name} is required{}",
-                    if raw.is_some() { " but null" } else { "" }
-                ),
-            ));
-        }
-        None | Some("null") => return Ok(Value::Absent),
-        Some(raw) => raw,
-    };
-    let wrong_type = |want: &str| {
+                format!("{name} is required but null"),
+            ))
+        } else {
+            Ok(Value::Absent)
+        };
+    }
+    let wrong_type = |want: &str, json: &Json<'_>| {
         Rejection::new(
             Reason::WrongType,
-            format!("{name}: expected {want}, found {}", json_type(raw)),
+            format!("{name}: expected {want}, found {}", json.type_name()),
         )
+    };
+    let integer = |json: Json<'a>, want: &str| match json {
+        Json::Int(i) => Ok(i),
+        Json::BigInt => Err(Rejection::new(
+            Reason::OutOfRange,
+            format!("{name}: the value does not fit a 64-bit integer"),
+        )),
+        Json::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() >= 9.2e18 => {
+            Err(Rejection::new(
+                Reason::OutOfRange,
+                format!("{name}: {f:e} does not fit a 64-bit integer"),
+            ))
+        }
+        other => Err(wrong_type(want, &other)),
     };
     match &field.kind {
         FieldKind::String {
@@ -177,13 +241,14 @@ fn check_field<'a>(field: &FieldSpec, raw: Option<&'a RawValue>) -> Result<Value
             pattern,
             one_of,
         } => {
-            if !raw.starts_with('"') {
-                return Err(wrong_type("a string"));
-            }
-            let text = unescape(raw).map_err(|e| {
-                Rejection::new(Reason::Malformed, format!("{name}: bad string: {e}"))
-            })?;
-            let len = text.chars().count();
+            let Json::Str(text) = json else {
+                return Err(wrong_type("a string", &json));
+            };
+            let len = if text.is_ascii() {
+                text.len()
+            } else {
+                text.chars().count()
+            };
             if len < *min_length || len > *max_length {
                 return Err(Rejection::new(
                     Reason::InvalidValue,
@@ -216,13 +281,7 @@ fn check_field<'a>(field: &FieldSpec, raw: Option<&'a RawValue>) -> Result<Value
             Ok(Value::Text(text))
         }
         FieldKind::Integer { min, max } => {
-            let int = parse_integer(raw).map_err(|kind| match kind {
-                IntError::NotInteger => wrong_type("an integer"),
-                IntError::Overflow => Rejection::new(
-                    Reason::OutOfRange,
-                    format!("{name}: {} does not fit a 64-bit integer", quote(raw)),
-                ),
-            })?;
+            let int = integer(json, "an integer")?;
             if int < *min || int > *max {
                 return Err(Rejection::new(
                     Reason::OutOfRange,
@@ -236,11 +295,12 @@ fn check_field<'a>(field: &FieldSpec, raw: Option<&'a RawValue>) -> Result<Value
             lower,
             upper,
         } => {
-            if json_type(raw) != "a number" {
-                return Err(wrong_type("a decimal number"));
-            }
+            let raw = match json {
+                Json::Raw(raw) if json_type(raw) == "a number" => raw,
+                other => return Err(wrong_type("a decimal number", &other)),
+            };
             let units = decimal::parse_units(raw, *scale).map_err(|e| match e {
-                DecimalError::NotANumber => wrong_type("a decimal number"),
+                DecimalError::NotANumber => wrong_type("a decimal number", &Json::Raw(raw)),
                 DecimalError::Exponent => Rejection::new(
                     Reason::InvalidValue,
                     format!(
@@ -293,24 +353,14 @@ fn check_field<'a>(field: &FieldSpec, raw: Option<&'a RawValue>) -> Result<Value
             Ok(Value::Units(units))
         }
         FieldKind::Timestamp => {
-            let ms = if raw.starts_with('"') {
-                let text = unescape(raw).map_err(|e| {
-                    Rejection::new(Reason::Malformed, format!("{name}: bad string: {e}"))
-                })?;
-                parse_rfc3339_millis(&text).map_err(|why| {
+            let ms = match json {
+                Json::Str(text) => parse_rfc3339_millis(&text).map_err(|why| {
                     Rejection::new(
                         Reason::InvalidValue,
                         format!("{name}: `{}`: {why}", quote(&text)),
                     )
-                })?
-            } else {
-                parse_integer(raw).map_err(|kind| match kind {
-                    IntError::NotInteger => wrong_type("an RFC 3339 string or epoch milliseconds"),
-                    IntError::Overflow => Rejection::new(
-                        Reason::OutOfRange,
-                        format!("{name}: {} does not fit a 64-bit integer", quote(raw)),
-                    ),
-                })?
+                })?,
+                other => integer(other, "an RFC 3339 string or epoch milliseconds")?,
             };
             if !(MIN_TIME_MS..=MAX_TIME_MS).contains(&ms) {
                 return Err(Rejection::new(
@@ -323,83 +373,139 @@ fn check_field<'a>(field: &FieldSpec, raw: Option<&'a RawValue>) -> Result<Value
     }
 }
 
-enum IntError {
-    NotInteger,
-    Overflow,
+/// Reads the top-level object, checking each declared field as it goes.
+struct FieldsSeed<'d, 'b> {
+    decoder: &'d Decoder,
+    builder: &'b mut Builder,
 }
 
-fn parse_integer(raw: &str) -> Result<i64, IntError> {
-    let digits = raw.strip_prefix('-').unwrap_or(raw);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(IntError::NotInteger);
-    }
-    raw.parse().map_err(|_| IntError::Overflow)
-}
+impl<'de> DeserializeSeed<'de> for FieldsSeed<'_, '_> {
+    type Value = ();
 
-/// The text of a JSON string literal, borrowed when it has no escapes.
-fn unescape(raw: &str) -> Result<std::borrow::Cow<'_, str>, serde_json::Error> {
-    let inner = &raw[1..raw.len() - 1];
-    if inner.contains('\\') {
-        serde_json::from_str::<String>(raw).map(std::borrow::Cow::Owned)
-    } else {
-        Ok(std::borrow::Cow::Borrowed(inner))
-    }
-}
-
-type Slots<'de> = [Option<&'de RawValue>; MAX_FIELDS];
-
-/// Parses a JSON object, keeping the raw value of each declared field.
-fn parse_object<'de>(
-    bytes: &'de [u8],
-    fields: &[FieldSpec],
-) -> Result<Slots<'de>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let slots = ObjectSeed { fields }.deserialize(&mut de)?;
-    de.end()?;
-    Ok(slots)
-}
-
-struct ObjectSeed<'s> {
-    fields: &'s [FieldSpec],
-}
-
-impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
-    type Value = Slots<'de>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for ObjectSeed<'_> {
-    type Value = Slots<'de>;
+impl<'de> Visitor<'de> for FieldsSeed<'_, '_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut slots: Slots<'de> = [None; MAX_FIELDS];
-        while let Some(slot) = map.next_key_seed(KeySeed {
-            fields: self.fields,
-        })? {
-            match slot {
-                Some(i) if slots[i].is_some() => {
-                    return Err(de::Error::custom(format_args!(
-                        "duplicate key `{}`",
-                        self.fields[i].name
-                    )));
-                }
-                Some(i) => slots[i] = Some(map.next_value()?),
-                None => {
-                    map.next_value::<IgnoredAny>()?;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let fields = &self.decoder.fields;
+        let b = self.builder;
+        while let Some(slot) = map.next_key_seed(KeySeed { fields })? {
+            let Some(i) = slot else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if b.seen & (1 << i) != 0 {
+                return Err(de::Error::custom(format_args!(
+                    "duplicate key `{}`",
+                    fields[i].name
+                )));
+            }
+            b.seen |= 1 << i;
+            let json = match fields[i].kind {
+                FieldKind::Decimal { .. } => match map.next_value::<&RawValue>()?.get() {
+                    "null" => Json::Null,
+                    raw => Json::Raw(raw),
+                },
+                _ => map.next_value_seed(AnyJson)?,
+            };
+            if b.first_error.is_some() {
+                continue;
+            }
+            let r = &self.decoder.roles;
+            match check_field(&fields[i], json) {
+                Err(rejection) => b.first_error = Some(rejection),
+                Ok(Value::Absent) => {}
+                Ok(value) => {
+                    b.present |= 1 << i;
+                    match value {
+                        Value::Text(text) if i == r.key => match Key::new(&text) {
+                            Some(key) => b.key = Some(key),
+                            None => {
+                                b.first_error = Some(Rejection::new(
+                                    Reason::InvalidValue,
+                                    format!(
+                                        "{}: `{}` is too long for a key",
+                                        fields[i].name,
+                                        quote(&text)
+                                    ),
+                                ));
+                            }
+                        },
+                        Value::Text(text) if i == r.event_id => b.id_hash = fnv1a(text.as_bytes()),
+                        Value::Units(units) if i == r.price => b.price_units = units,
+                        Value::Int(int) if i == r.volume => b.volume = int,
+                        Value::Time(ms) if i == r.event_time => b.event_time_ms = ms,
+                        _ => {}
+                    }
                 }
             }
         }
-        Ok(slots)
+        Ok(())
+    }
+}
+
+/// Any JSON value, borrowing strings where the input allows.
+struct AnyJson;
+
+impl<'de> DeserializeSeed<'de> for AnyJson {
+    type Value = Json<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Json<'de>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AnyJson {
+    type Value = Json<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json<'de>, E> {
+        Ok(Json::Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json<'de>, E> {
+        Ok(i64::try_from(v).map_or(Json::BigInt, Json::Int))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json<'de>, E> {
+        Ok(Json::Float(v))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Json<'de>, E> {
+        Ok(Json::Bool)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Json::Object)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Json::Array)
     }
 }
 

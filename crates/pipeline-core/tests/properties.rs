@@ -35,8 +35,11 @@ struct Event {
 impl Event {
     fn payload(&self) -> Vec<u8> {
         if self.broken {
-            return format!(r#"{{"event_id":"{}","ticker":"{}","price":"oops"}}"#, self.id, self.ticker)
-                .into_bytes();
+            return format!(
+                r#"{{"event_id":"{}","ticker":"{}","price":"oops"}}"#,
+                self.id, self.ticker
+            )
+            .into_bytes();
         }
         format!(
             r#"{{"event_id":"{}","ticker":"{}","price":{},"volume":{},"event_time":{},"exchange":"NYSE"}}"#,
@@ -51,16 +54,20 @@ impl Event {
 }
 
 fn event() -> impl Strategy<Value = Event> {
-    (0..TICKERS.len(), 1i64..5_000_000, 1i64..10_000, 0i64..5 * WINDOW_MS).prop_map(
-        |(t, price_units, volume, offset_ms)| Event {
+    (
+        0..TICKERS.len(),
+        1i64..5_000_000,
+        1i64..10_000,
+        0i64..5 * WINDOW_MS,
+    )
+        .prop_map(|(t, price_units, volume, offset_ms)| Event {
             id: String::new(),
             ticker: TICKERS[t],
             price_units,
             volume,
             time_ms: BASE_MS + offset_ms,
             broken: false,
-        },
-    )
+        })
 }
 
 /// Events in an arrival order where each one is at most `max_delay_ms` behind: sorted by event

@@ -136,7 +136,7 @@ fn parse_only(input: &Input) -> usize {
         .count()
 }
 
-fn decode_only(decoder: &Decoder, input: &Input) -> usize {
+fn decode_only(decoder: &mut Decoder, input: &Input) -> usize {
     (0..input.ranges.len())
         .filter(|&i| {
             decoder
@@ -197,7 +197,7 @@ fn main() {
         (20_000, 1, 1_000)
     };
     let spec = Spec::from_toml(STOCK_TICKS_SPEC, "config/pipeline.toml").expect("shipped spec");
-    let decoder = Decoder::new(&spec);
+    let mut decoder = Decoder::new(&spec);
 
     let input = generate(n, 1_000);
     let mean_bytes = input.bytes.len() as f64 / n as f64;
@@ -208,7 +208,7 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |p| p.get())
     );
 
-    let (parsed, valid) = (parse_only(&input), decode_only(&decoder, &input));
+    let (parsed, valid) = (parse_only(&input), decode_only(&mut decoder, &input));
     assert!(
         valid > n * 97 / 100,
         "only {valid} of {n} generated ticks are valid"
@@ -220,7 +220,7 @@ fn main() {
     let mut core_allocs = 0;
     for _ in 0..runs {
         parse.sample(n, || parse_only(&input));
-        decode.sample(n, || decode_only(&decoder, &input));
+        decode.sample(n, || decode_only(&mut decoder, &input));
         let before = ALLOCS.load(Relaxed);
         whole.sample(n, || core(&spec, &input));
         core_allocs += ALLOCS.load(Relaxed) - before;

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use crate::decimal::Fixed;
 use crate::enrich::notional;
@@ -172,10 +172,13 @@ impl Aggregate {
         write_rfc3339_millis(&mut out, self.window_start_ms);
         out.push_str("\",\"window_end\":\"");
         write_rfc3339_millis(&mut out, self.window_end_ms);
+        let date = self.session_date;
         let _ = write!(
             out,
-            "\",\"session_date\":\"{}\"",
-            self.session_date.format("%Y-%m-%d")
+            "\",\"session_date\":\"{:04}-{:02}-{:02}\"",
+            date.year(),
+            date.month(),
+            date.day()
         );
         for column in &spec.aggregates {
             out.push(',');

@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn valid_ticks_decode_and_broken_ones_fail_with_the_stated_reason() {
-        let decoder = Decoder::new(&stock_spec());
+        let mut decoder = Decoder::new(&stock_spec());
         let mut generator = TickGenerator::new(GeneratorConfig {
             malformed_share: 0.2,
             disorder_share: 0.3,

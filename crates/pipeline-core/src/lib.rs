@@ -18,6 +18,7 @@ pub mod decimal;
 pub mod duration;
 pub mod enrich;
 pub mod generator;
+mod json;
 pub mod key;
 pub mod reject;
 pub mod spec;

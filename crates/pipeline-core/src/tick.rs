@@ -5,15 +5,13 @@
 //! allocation unless a string field holds escape sequences.
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
+use std::collections::HashSet;
 
 use crate::decimal::{self, DecimalError, Fixed};
+use crate::json::{Json, Scanner};
 use crate::key::Key;
 use crate::reject::{Reason, Rejection, quote};
-use crate::spec::{FieldKind, FieldSpec, Spec};
+use crate::spec::{FieldKind, FieldSpec, Roles, Spec};
 use crate::time::parse_rfc3339_millis;
 
 /// Earliest and latest event time accepted at all (years 0001–9999), in epoch milliseconds.
@@ -34,15 +32,20 @@ pub struct Tick {
     pub event_time_ms: i64,
 }
 
-/// Decodes ticks against a spec. Build once, use for every event.
+/// Decodes ticks against a spec. Build one per partition (it remembers recent keys).
 #[derive(Debug, Clone)]
 pub struct Decoder {
     fields: Vec<FieldSpec>,
-    roles: crate::spec::Roles,
+    /// Keys that passed every check of the key field, so that a repeating key skips its regex.
+    /// Bounded: emptied when it reaches [`MEMO_CAPACITY`].
+    memo: HashSet<Key, foldhash::fast::RandomState>,
+    roles: Roles,
     max_bytes: usize,
     max_future_skew_ms: i64,
     max_past_skew_ms: i64,
 }
+
+const MEMO_CAPACITY: usize = 16_384;
 
 /// A checked field value, before it is placed in the tick.
 enum Value<'a> {
@@ -51,35 +54,6 @@ enum Value<'a> {
     Units(i64),
     Time(i64),
     Absent,
-}
-
-/// A field's JSON value as the parser handed it over.
-enum Json<'de> {
-    Str(Cow<'de, str>),
-    Int(i64),
-    /// An integer above `i64::MAX`.
-    BigInt,
-    Float(f64),
-    Bool,
-    Null,
-    Object,
-    Array,
-    /// The raw text of a decimal field's value, to parse exactly.
-    Raw(&'de str),
-}
-
-impl Json<'_> {
-    fn type_name(&self) -> &'static str {
-        match self {
-            Json::Str(_) => "a string",
-            Json::Int(_) | Json::BigInt | Json::Float(_) => "a number",
-            Json::Bool => "a boolean",
-            Json::Null => "null",
-            Json::Object => "an object",
-            Json::Array => "an array",
-            Json::Raw(raw) => json_type(raw),
-        }
-    }
 }
 
 /// The tick being decoded: filled in field by field as the parser meets them.
@@ -98,10 +72,63 @@ struct Builder {
     first_error: Option<Rejection>,
 }
 
+impl Builder {
+    /// Checks field `i`'s value and places it in the tick; the first failure is kept.
+    fn take(
+        &mut self,
+        i: usize,
+        json: Json<'_>,
+        field: &FieldSpec,
+        roles: &Roles,
+        memo: &mut HashSet<Key, foldhash::fast::RandomState>,
+    ) {
+        if let Json::Str(text) = &json
+            && i == roles.key
+            && let Some(key) = Key::new(text).filter(|k| memo.contains(k))
+        {
+            self.present |= 1 << i;
+            self.key = Some(key);
+            return;
+        }
+        let value = match check_field(field, json) {
+            Err(rejection) => {
+                self.first_error = Some(rejection);
+                return;
+            }
+            Ok(Value::Absent) => return,
+            Ok(value) => value,
+        };
+        self.present |= 1 << i;
+        match value {
+            Value::Text(text) if i == roles.key => match Key::new(&text) {
+                Some(key) => {
+                    self.key = Some(key);
+                    if memo.len() >= MEMO_CAPACITY {
+                        memo.clear();
+                    }
+                    memo.insert(key);
+                }
+                None => {
+                    self.first_error = Some(Rejection::new(
+                        Reason::InvalidValue,
+                        format!("{}: `{}` is too long for a key", field.name, quote(&text)),
+                    ));
+                }
+            },
+            Value::Text(text) if i == roles.event_id => self.id_hash = fnv1a(text.as_bytes()),
+            Value::Units(units) if i == roles.price => self.price_units = units,
+            Value::Int(int) if i == roles.volume => self.volume = int,
+            Value::Time(ms) if i == roles.event_time => self.event_time_ms = ms,
+            _ => {}
+        }
+    }
+}
+
 impl Decoder {
     pub fn new(spec: &Spec) -> Self {
         Self {
             fields: spec.event.fields.clone(),
+            memo: HashSet::default(),
             roles: spec.event.roles,
             max_bytes: spec.event.max_bytes,
             max_future_skew_ms: spec.event.max_future_skew_ms,
@@ -111,7 +138,11 @@ impl Decoder {
 
     /// Decodes and validates one Kafka record value. `record_time_ms` is the record's timestamp,
     /// the reference for the event-time skew check.
-    pub fn decode(&self, payload: Option<&[u8]>, record_time_ms: i64) -> Result<Tick, Rejection> {
+    pub fn decode(
+        &mut self,
+        payload: Option<&[u8]>,
+        record_time_ms: i64,
+    ) -> Result<Tick, Rejection> {
         let bytes = match payload {
             None => return Err(Rejection::new(Reason::Empty, "the record has a null value")),
             Some([]) => return Err(Rejection::new(Reason::Empty, "the record value is empty")),
@@ -124,14 +155,30 @@ impl Decoder {
             ));
         }
         let mut builder = Builder::default();
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        FieldsSeed {
-            decoder: self,
-            builder: &mut builder,
-        }
-        .deserialize(&mut de)
-        .and_then(|()| de.end())
-        .map_err(|e| Rejection::new(Reason::Malformed, format!("not a valid JSON object: {e}")))?;
+        let Decoder {
+            fields,
+            memo,
+            roles,
+            ..
+        } = self;
+        Scanner::new(bytes)
+            .object(|name, scanner| {
+                let Some(i) = fields.iter().position(|f| f.name == name) else {
+                    return scanner.value().map(drop);
+                };
+                if builder.seen & (1 << i) != 0 {
+                    return Err(format!("duplicate key `{name}`"));
+                }
+                builder.seen |= 1 << i;
+                let json = scanner.value()?;
+                if builder.first_error.is_none() {
+                    builder.take(i, json, &fields[i], roles, memo);
+                }
+                Ok(())
+            })
+            .map_err(|e| {
+                Rejection::new(Reason::Malformed, format!("not a valid JSON object: {e}"))
+            })?;
         if let Some(rejection) = builder.first_error {
             return Err(rejection);
         }
@@ -191,17 +238,6 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-fn json_type(raw: &str) -> &'static str {
-    match raw.as_bytes().first() {
-        Some(b'"') => "a string",
-        Some(b'{') => "an object",
-        Some(b'[') => "an array",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'n') => "null",
-        _ => "a number",
-    }
-}
-
 fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Value<'a>, Rejection> {
     let name = &field.name;
     if let Json::Null = json {
@@ -221,17 +257,12 @@ fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Value<'a>, Rejec
         )
     };
     let integer = |json: Json<'a>, want: &str| match json {
-        Json::Int(i) => Ok(i),
-        Json::BigInt => Err(Rejection::new(
-            Reason::OutOfRange,
-            format!("{name}: the value does not fit a 64-bit integer"),
-        )),
-        Json::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() >= 9.2e18 => {
-            Err(Rejection::new(
+        Json::Num(text) if !text.contains(['.', 'e', 'E']) => text.parse::<i64>().map_err(|_| {
+            Rejection::new(
                 Reason::OutOfRange,
-                format!("{name}: {f:e} does not fit a 64-bit integer"),
-            ))
-        }
+                format!("{name}: {} does not fit a 64-bit integer", quote(text)),
+            )
+        }),
         other => Err(wrong_type(want, &other)),
     };
     match &field.kind {
@@ -296,11 +327,11 @@ fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Value<'a>, Rejec
             upper,
         } => {
             let raw = match json {
-                Json::Raw(raw) if json_type(raw) == "a number" => raw,
+                Json::Num(raw) => raw,
                 other => return Err(wrong_type("a decimal number", &other)),
             };
             let units = decimal::parse_units(raw, *scale).map_err(|e| match e {
-                DecimalError::NotANumber => wrong_type("a decimal number", &Json::Raw(raw)),
+                DecimalError::NotANumber => wrong_type("a decimal number", &Json::Num(raw)),
                 DecimalError::Exponent => Rejection::new(
                     Reason::InvalidValue,
                     format!(
@@ -370,170 +401,6 @@ fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Value<'a>, Rejec
             }
             Ok(Value::Time(ms))
         }
-    }
-}
-
-/// Reads the top-level object, checking each declared field as it goes.
-struct FieldsSeed<'d, 'b> {
-    decoder: &'d Decoder,
-    builder: &'b mut Builder,
-}
-
-impl<'de> DeserializeSeed<'de> for FieldsSeed<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FieldsSeed<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let fields = &self.decoder.fields;
-        let b = self.builder;
-        while let Some(slot) = map.next_key_seed(KeySeed { fields })? {
-            let Some(i) = slot else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            if b.seen & (1 << i) != 0 {
-                return Err(de::Error::custom(format_args!(
-                    "duplicate key `{}`",
-                    fields[i].name
-                )));
-            }
-            b.seen |= 1 << i;
-            let json = match fields[i].kind {
-                FieldKind::Decimal { .. } => match map.next_value::<&RawValue>()?.get() {
-                    "null" => Json::Null,
-                    raw => Json::Raw(raw),
-                },
-                _ => map.next_value_seed(AnyJson)?,
-            };
-            if b.first_error.is_some() {
-                continue;
-            }
-            let r = &self.decoder.roles;
-            match check_field(&fields[i], json) {
-                Err(rejection) => b.first_error = Some(rejection),
-                Ok(Value::Absent) => {}
-                Ok(value) => {
-                    b.present |= 1 << i;
-                    match value {
-                        Value::Text(text) if i == r.key => match Key::new(&text) {
-                            Some(key) => b.key = Some(key),
-                            None => {
-                                b.first_error = Some(Rejection::new(
-                                    Reason::InvalidValue,
-                                    format!(
-                                        "{}: `{}` is too long for a key",
-                                        fields[i].name,
-                                        quote(&text)
-                                    ),
-                                ));
-                            }
-                        },
-                        Value::Text(text) if i == r.event_id => b.id_hash = fnv1a(text.as_bytes()),
-                        Value::Units(units) if i == r.price => b.price_units = units,
-                        Value::Int(int) if i == r.volume => b.volume = int,
-                        Value::Time(ms) if i == r.event_time => b.event_time_ms = ms,
-                        _ => {}
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Any JSON value, borrowing strings where the input allows.
-struct AnyJson;
-
-impl<'de> DeserializeSeed<'de> for AnyJson {
-    type Value = Json<'de>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Json<'de>, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for AnyJson {
-    type Value = Json<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Json<'de>, E> {
-        Ok(Json::Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Json<'de>, E> {
-        Ok(Json::Str(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json<'de>, E> {
-        Ok(Json::Int(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json<'de>, E> {
-        Ok(i64::try_from(v).map_or(Json::BigInt, Json::Int))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json<'de>, E> {
-        Ok(Json::Float(v))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Json<'de>, E> {
-        Ok(Json::Bool)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Json<'de>, E> {
-        Ok(Json::Null)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Json::Object)
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Json::Array)
-    }
-}
-
-/// Maps an object key to the index of the declared field it names, if any.
-struct KeySeed<'s> {
-    fields: &'s [FieldSpec],
-}
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl Visitor<'_> for KeySeed<'_> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a field name")
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.fields.iter().position(|f| f.name == key))
     }
 }
 

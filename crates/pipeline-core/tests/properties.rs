@@ -5,6 +5,8 @@
 //! - crashing anywhere and resuming from the committed checkpoint gives exactly the outputs of
 //!   an uninterrupted run: no window lost, none emitted twice, no dead letter repeated.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 
 use pipeline_core::decimal::Fixed;

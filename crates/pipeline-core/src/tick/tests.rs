@@ -67,7 +67,7 @@ fn accepts_epoch_millis_escapes_unknown_fields_and_an_absent_optional_field() {
 
 #[test]
 fn empty_and_null_records() {
-    let decoder = Decoder::new(&stock_spec());
+    let mut decoder = Decoder::new(&stock_spec());
     assert_eq!(decoder.decode(None, NOW).unwrap_err().reason, Reason::Empty);
     assert_eq!(
         decoder.decode(Some(b""), NOW).unwrap_err().reason,
@@ -100,7 +100,7 @@ fn malformed_json() {
         assert_eq!(reason(bad).0, Reason::Malformed, "{bad:?}");
     }
     let invalid_utf8 = [b"{\"ticker\":\"AM".as_slice(), &[0xff, 0xfe], b"ZN\"}"].concat();
-    let decoder = Decoder::new(&stock_spec());
+    let mut decoder = Decoder::new(&stock_spec());
     assert_eq!(
         decoder.decode(Some(&invalid_utf8), NOW).unwrap_err().reason,
         Reason::Malformed
@@ -279,4 +279,34 @@ fn details_quote_at_most_a_short_prefix_of_hostile_values() {
     let long = format!("\"{}\"", "Z".repeat(3000));
     let (_, detail) = reason(&with("exchange", Some(&long)));
     assert!(detail.len() < 200, "{detail}");
+}
+
+#[test]
+fn the_key_memo_never_changes_a_verdict() {
+    let mut decoder = Decoder::new(&stock_spec());
+    let record = |ticker: &str| with("ticker", Some(&format!("\"{ticker}\"")));
+    // More distinct keys than memo slots, twice over: every key decodes as itself.
+    for round in 0..2 {
+        for i in 0..1_000 {
+            let ticker = format!("T{i}");
+            let tick = decoder
+                .decode(Some(record(&ticker).as_bytes()), NOW)
+                .unwrap();
+            assert_eq!(tick.key.as_str(), ticker, "round {round}");
+        }
+    }
+    // A key that failed is never remembered; one that passed does not vouch for a look-alike.
+    for _ in 0..2 {
+        let r = decoder
+            .decode(Some(record("amzn").as_bytes()), NOW)
+            .unwrap_err();
+        assert_eq!(r.reason, Reason::InvalidValue);
+    }
+    decoder
+        .decode(Some(record("AMZN").as_bytes()), NOW)
+        .unwrap();
+    let r = decoder
+        .decode(Some(record("AMZN ").as_bytes()), NOW)
+        .unwrap_err();
+    assert_eq!(r.reason, Reason::InvalidValue);
 }

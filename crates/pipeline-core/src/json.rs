@@ -1,0 +1,386 @@
+//! A strict, allocation-free scanner for the one JSON shape the hot path reads: a top-level
+//! object whose values are mostly scalars.
+//!
+//! Strings without escapes are borrowed and checked as UTF-8 in place; numbers are handed over
+//! as their exact text (so prices never pass through `f64`). What is rare — strings with
+//! escapes, nested objects and arrays — is handed to `serde_json`, so the grammar accepted is
+//! exactly JSON's (RFC 8259); a differential test holds the two to the same verdicts.
+
+use std::borrow::Cow;
+
+use serde::de::IgnoredAny;
+
+/// A scalar or a note of what non-scalar stood there.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Json<'a> {
+    Str(Cow<'a, str>),
+    /// The exact text of a number, valid by JSON's grammar.
+    Num(&'a str),
+    Bool,
+    Null,
+    Object,
+    Array,
+}
+
+impl Json<'_> {
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Json::Str(_) => "a string",
+            Json::Num(_) => "a number",
+            Json::Bool => "a boolean",
+            Json::Null => "null",
+            Json::Object => "an object",
+            Json::Array => "an array",
+        }
+    }
+}
+
+/// Why the bytes are not one JSON object: a short message with the byte position.
+pub(crate) type SyntaxError = String;
+
+pub(crate) struct Scanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, at: 0 }
+    }
+
+    fn error(&self, what: &str) -> SyntaxError {
+        match self.bytes.get(self.at) {
+            None => format!("{what}: the input ends at byte {}", self.at),
+            Some(&b) if b.is_ascii_graphic() => {
+                format!("{what} at byte {}, found `{}`", self.at, char::from(b))
+            }
+            Some(&b) => format!("{what} at byte {}, found byte 0x{b:02x}", self.at),
+        }
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_whitespace();
+        if self.bytes.get(self.at) == Some(&byte) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Reads `{ "key": value, ... }`, calling `on_field` for each member in order, then checks
+    /// that nothing but whitespace follows.
+    pub(crate) fn object(
+        &mut self,
+        mut on_field: impl FnMut(Cow<'a, str>, &mut Self) -> Result<(), SyntaxError>,
+    ) -> Result<(), SyntaxError> {
+        self.skip_whitespace();
+        if self.bytes.get(self.at) != Some(&b'{') {
+            let found = self.value().map(|v| v.type_name());
+            return Err(match found {
+                Ok(name) => format!("expected a JSON object, found {name}"),
+                _ => self.error("expected a JSON object"),
+            });
+        }
+        self.at += 1;
+        if !self.eat(b'}') {
+            loop {
+                self.skip_whitespace();
+                if self.bytes.get(self.at) != Some(&b'"') {
+                    return Err(self.error("expected a string key"));
+                }
+                let key = self.string()?;
+                if !self.eat(b':') {
+                    return Err(self.error("expected `:`"));
+                }
+                on_field(key, self)?;
+                if self.eat(b',') {
+                    continue;
+                }
+                if self.eat(b'}') {
+                    break;
+                }
+                return Err(self.error("expected `,` or `}`"));
+            }
+        }
+        self.skip_whitespace();
+        if self.at != self.bytes.len() {
+            return Err(self.error("trailing characters"));
+        }
+        Ok(())
+    }
+
+    /// Reads one value.
+    pub(crate) fn value(&mut self) -> Result<Json<'a>, SyntaxError> {
+        self.skip_whitespace();
+        match self.bytes.get(self.at) {
+            Some(b'"') => self.string().map(Json::Str),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Json::Num),
+            Some(b't') => self.literal("true", Json::Bool),
+            Some(b'f') => self.literal("false", Json::Bool),
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(b'{') => self.nested().map(|()| Json::Object),
+            Some(b'[') => self.nested().map(|()| Json::Array),
+            _ => Err(self.error("expected a JSON value")),
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Json<'a>) -> Result<Json<'a>, SyntaxError> {
+        if self.bytes[self.at..].starts_with(word.as_bytes()) {
+            self.at += word.len();
+            Ok(value)
+        } else {
+            Err(self.error("expected a JSON value"))
+        }
+    }
+
+    /// A nested object or array, checked and skipped by serde_json.
+    fn nested(&mut self) -> Result<(), SyntaxError> {
+        let rest = &self.bytes[self.at..];
+        let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<IgnoredAny>();
+        match stream.next() {
+            Some(Ok(_)) => {
+                self.at += stream.byte_offset();
+                Ok(())
+            }
+            Some(Err(e)) => Err(format!("in the value at byte {}: {e}", self.at)),
+            None => Err(self.error("expected a JSON value")),
+        }
+    }
+
+    /// A string literal starting at the opening quote.
+    fn string(&mut self) -> Result<Cow<'a, str>, SyntaxError> {
+        let start = self.at + 1;
+        let mut i = start;
+        loop {
+            match self.bytes.get(i) {
+                None => {
+                    self.at = i;
+                    return Err(self.error("unterminated string"));
+                }
+                Some(b'"') => break,
+                Some(b'\\') => return self.escaped_string(),
+                Some(&b) if b < 0x20 => {
+                    self.at = i;
+                    return Err(self.error("control character in a string"));
+                }
+                Some(_) => i += 1,
+            }
+        }
+        let text = std::str::from_utf8(&self.bytes[start..i]).map_err(|e| {
+            format!(
+                "invalid UTF-8 in a string at byte {}",
+                start + e.valid_up_to()
+            )
+        })?;
+        self.at = i + 1;
+        Ok(Cow::Borrowed(text))
+    }
+
+    /// A string with escapes: found by skipping escaped characters, decoded by serde_json.
+    fn escaped_string(&mut self) -> Result<Cow<'a, str>, SyntaxError> {
+        let start = self.at;
+        let mut i = start + 1;
+        loop {
+            match self.bytes.get(i) {
+                None => {
+                    self.at = i;
+                    return Err(self.error("unterminated string"));
+                }
+                Some(b'"') => break,
+                Some(b'\\') => i += 2,
+                Some(_) => i += 1,
+            }
+        }
+        let text: String = serde_json::from_slice(&self.bytes[start..=i])
+            .map_err(|e| format!("in the string at byte {start}: {e}"))?;
+        self.at = i + 1;
+        Ok(Cow::Owned(text))
+    }
+
+    /// A number by JSON's grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    fn number(&mut self) -> Result<&'a str, SyntaxError> {
+        let b = self.bytes;
+        let start = self.at;
+        let mut i = start;
+        let digits = |i: &mut usize| {
+            let from = *i;
+            while b.get(*i).is_some_and(u8::is_ascii_digit) {
+                *i += 1;
+            }
+            *i - from
+        };
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                digits(&mut i);
+            }
+            _ => {
+                self.at = i;
+                return Err(self.error("invalid number"));
+            }
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if digits(&mut i) == 0 {
+                self.at = i;
+                return Err(self.error("invalid number"));
+            }
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            if digits(&mut i) == 0 {
+                self.at = i;
+                return Err(self.error("invalid number"));
+            }
+        }
+        self.at = i;
+        // Only ASCII digits, signs, dots and exponents were consumed.
+        Ok(std::str::from_utf8(&b[start..i]).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The members of a top-level object as the scanner sees them, or its error.
+    fn scan(bytes: &[u8]) -> Result<Vec<(String, Json<'_>)>, SyntaxError> {
+        let mut members = Vec::new();
+        Scanner::new(bytes).object(|key, s| {
+            members.push((key.into_owned(), s.value()?));
+            Ok(())
+        })?;
+        Ok(members)
+    }
+
+    /// The same through serde_json, normalised to the scanner's view.
+    fn reference(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        let serde_json::Value::Object(map) = value else {
+            return None;
+        };
+        Some(map.into_iter().map(|(k, v)| (k, kind(&v))).collect())
+    }
+
+    fn kind(v: &serde_json::Value) -> String {
+        match v {
+            serde_json::Value::String(s) => format!("s:{s}"),
+            serde_json::Value::Number(n) => format!("n:{}", n.as_f64().unwrap_or(f64::NAN)),
+            serde_json::Value::Bool(_) => "bool".into(),
+            serde_json::Value::Null => "null".into(),
+            serde_json::Value::Object(_) => "object".into(),
+            serde_json::Value::Array(_) => "array".into(),
+        }
+    }
+
+    fn ours(members: Vec<(String, Json<'_>)>) -> Vec<(String, String)> {
+        // serde_json's map keeps the last of duplicate keys, sorted by key.
+        let mut map = std::collections::BTreeMap::new();
+        for (k, v) in members {
+            let v = match v {
+                Json::Str(s) => format!("s:{s}"),
+                Json::Num(n) => format!("n:{}", n.parse::<f64>().unwrap_or(f64::NAN)),
+                Json::Bool => "bool".into(),
+                Json::Null => "null".into(),
+                Json::Object => "object".into(),
+                Json::Array => "array".into(),
+            };
+            map.insert(k, v);
+        }
+        map.into_iter().collect()
+    }
+
+    #[test]
+    fn reads_a_tick_and_borrows_plain_strings() {
+        let bytes =
+            br#" {"ticker":"AMZN","price":187.25,"ok":true,"x":null,"n":{"a":[1]},"e":"a\"b"} "#;
+        let members = scan(bytes).unwrap();
+        assert!(matches!(members[0].1, Json::Str(Cow::Borrowed("AMZN"))));
+        assert_eq!(members[1].1, Json::Num("187.25"));
+        assert_eq!(members[4].1, Json::Object);
+        assert_eq!(members[5].1, Json::Str(Cow::Owned("a\"b".into())));
+    }
+
+    #[test]
+    fn refuses_what_json_refuses() {
+        for bad in [
+            "",
+            " ",
+            "{",
+            "}",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{,}",
+            "{\"a\":1 \"b\":2}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":.5}",
+            "{\"a\":-}",
+            "{\"a\":1e}",
+            "{\"a\":+1}",
+            "{\"a\":NaN}",
+            "{\"a\":Infinity}",
+            "{\"a\":tru}",
+            "{\"a\":\"x}",
+            "{a:1}",
+            "{\"a\":1}x",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"\u{1}\"}",
+            "{\"a\":[1,}",
+            "[1]",
+            "\"s\"",
+            "null",
+            "{\"a\":1}{}",
+        ] {
+            assert!(scan(bad.as_bytes()).is_err(), "{bad:?} should be refused");
+            assert!(
+                reference(bad.as_bytes()).is_none(),
+                "{bad:?}: serde_json disagrees"
+            );
+        }
+        assert!(scan(b"{\"a\":\"\xff\"}").is_err());
+    }
+
+    const SEED: &str = r#"{"event_id":"e-1","ticker":"AMZN","price":187.25,"volume":100,"event_time":"2026-11-21T14:30:00.250Z","exchange":"NASDAQ","meta":{"a":[1,2,{"b":null}]},"flag":false,"esc":"\u00e9\n"}"#;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// Mutated ticks: the scanner accepts exactly what serde_json accepts as an object, and
+        /// reads the same members.
+        #[test]
+        fn agrees_with_serde_json(
+            edits in proptest::collection::vec((0usize..200, 0u8..4, proptest::sample::select(b" \t\",:{}[]0123456789-+.eE\\/abcfnrtulsx\xc3\xa9\xff\x01".to_vec())), 0..4),
+            cut in 0usize..400,
+        ) {
+            let mut bytes = SEED.as_bytes().to_vec();
+            for (pos, op, byte) in edits {
+                let pos = pos % (bytes.len() + 1);
+                match op {
+                    0 => bytes.insert(pos, byte),
+                    1 if pos < bytes.len() => { bytes.remove(pos); }
+                    2 if pos < bytes.len() => bytes[pos] = byte,
+                    _ => {}
+                }
+            }
+            bytes.truncate(cut.max(1).min(bytes.len()));
+            let ours = scan(&bytes).map(ours).ok();
+            prop_assert_eq!(ours, reference(&bytes), "{}", String::from_utf8_lossy(&bytes));
+        }
+    }
+}

@@ -192,7 +192,7 @@ fn peak_rss_kib() -> u64 {
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (n, runs, open_tickers) = if full {
-        (2_000_000, 5, 10_000)
+        (1_000_000, 9, 10_000)
     } else {
         (20_000, 1, 1_000)
     };
@@ -214,40 +214,58 @@ fn main() {
         "only {valid} of {n} generated ticks are valid"
     );
     println!("{parsed} parse as JSON ticks, {valid} are valid by the spec");
-    // Each run measures every stage back to back, so that drift on a shared machine hits
-    // them alike; the ratios use the medians.
-    let (mut parse, mut decode, mut whole) = (Rate::default(), Rate::default(), Rate::default());
+    // Each run measures every stage back to back, in a rotating order, so that drift on a
+    // shared machine hits them alike; ratios are taken within a run, then the median is shown.
+    let mut rates: [Rate; 3] = Default::default();
     let mut core_allocs = 0;
-    for _ in 0..runs {
-        parse.sample(n, || parse_only(&input));
-        decode.sample(n, || decode_only(&mut decoder, &input));
-        let before = ALLOCS.load(Relaxed);
-        whole.sample(n, || core(&spec, &input));
-        core_allocs += ALLOCS.load(Relaxed) - before;
+    for run in 0..runs {
+        for step in 0..3 {
+            match (run + step) % 3 {
+                0 => rates[0].sample(n, || parse_only(&input)),
+                1 => rates[1].sample(n, || decode_only(&mut decoder, &input)),
+                _ => {
+                    let before = ALLOCS.load(Relaxed);
+                    rates[2].sample(n, || core(&spec, &input));
+                    core_allocs += ALLOCS.load(Relaxed) - before;
+                }
+            }
+        }
     }
     let allocs_per_event = core_allocs as f64 / (runs * n) as f64;
+    let parse = &rates[0];
 
-    let row = |name: &str, r: &Rate| {
-        let sorted = r.sorted();
-        println!(
-            "| {name:<44} | {:>10.0} | {:>10.0} | {:>10.0} | {:>6.2} |",
-            r.median(),
-            sorted[0],
-            sorted[sorted.len() - 1],
-            r.median() / parse.median()
-        );
-    };
     println!(
-        "| {:<44} | {:>10} | {:>10} | {:>10} | {:>6} |",
-        "stage", "events/s", "min", "max", "× parse"
+        "| {:<44} | {:>10} | {:>10} | {:>10} | {:>14} |",
+        "stage", "events/s", "min", "max", "× parse (range)"
     );
     println!(
-        "|{:-<46}|{:->12}|{:->12}|{:->12}|{:->8}|",
+        "|{:-<46}|{:->12}|{:->12}|{:->12}|{:->16}|",
         "", "", "", "", ""
     );
-    row("JSON parse only (serde_json, borrowed, f64)", &parse);
-    row("decode + validate (pipeline-core Decoder)", &decode);
-    row("core: decode, validate, window, aggregate", &whole);
+    let names = [
+        "JSON parse only (serde_json, borrowed, f64)",
+        "decode + validate (pipeline-core Decoder)",
+        "core: decode, validate, window, aggregate",
+    ];
+    for (name, rate) in names.iter().zip(&rates) {
+        let sorted = rate.sorted();
+        let mut ratios: Vec<f64> = rate
+            .samples
+            .iter()
+            .zip(&parse.samples)
+            .map(|(r, p)| r / p)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "| {name:<44} | {:>10.0} | {:>10.0} | {:>10.0} | {:>4.2} ({:.2}–{:.2}) |",
+            rate.median(),
+            sorted[0],
+            sorted[sorted.len() - 1],
+            ratios[ratios.len() / 2],
+            ratios[0],
+            ratios[ratios.len() - 1]
+        );
+    }
     println!("heap allocations per event in the core: {allocs_per_event:.4}");
 
     // Memory: every ticker with one open window, nothing closed.

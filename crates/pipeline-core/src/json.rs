@@ -39,13 +39,18 @@ impl Json<'_> {
 pub(crate) type SyntaxError = String;
 
 pub(crate) struct Scanner<'a> {
+    /// The whole input, checked as UTF-8 once up front (JSON text is UTF-8 throughout), so that
+    /// strings are sliced out of it at their quotes with no further check.
+    text: &'a str,
     bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Scanner<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes, at: 0 }
+    pub(crate) fn new(bytes: &'a [u8]) -> Result<Self, SyntaxError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+        Ok(Self { text, bytes, at: 0 })
     }
 
     fn error(&self, what: &str) -> SyntaxError {
@@ -74,18 +79,20 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Reads `{ "key": value, ... }`, calling `on_field` for each member in order, then checks
-    /// that nothing but whitespace follows.
+    /// Reads `{ "key": value, ... }`, then checks that nothing but whitespace follows.
+    ///
+    /// Each key is matched by `lookup` (a declared name); for a match, `on_field` gets its index
+    /// and reads the value. Values of unknown keys are checked and skipped.
     pub(crate) fn object(
         &mut self,
-        mut on_field: impl FnMut(Cow<'a, str>, &mut Self) -> Result<(), SyntaxError>,
+        lookup: impl Fn(&[u8]) -> Option<usize>,
+        mut on_field: impl FnMut(usize, &mut Self) -> Result<(), SyntaxError>,
     ) -> Result<(), SyntaxError> {
         self.skip_whitespace();
         if self.bytes.get(self.at) != Some(&b'{') {
-            let found = self.value().map(|v| v.type_name());
-            return Err(match found {
-                Ok(name) => format!("expected a JSON object, found {name}"),
-                _ => self.error("expected a JSON object"),
+            return Err(match self.value() {
+                Ok(found) => format!("expected a JSON object, found {}", found.type_name()),
+                Err(_) => self.error("expected a JSON object"),
             });
         }
         self.at += 1;
@@ -95,11 +102,23 @@ impl<'a> Scanner<'a> {
                 if self.bytes.get(self.at) != Some(&b'"') {
                     return Err(self.error("expected a string key"));
                 }
-                let key = self.string()?;
+                let start = self.at;
+                let field = match self.raw_string()? {
+                    Some(raw) => lookup(raw.as_bytes()),
+                    None => {
+                        self.at = start;
+                        lookup(self.escaped_string()?.as_bytes())
+                    }
+                };
                 if !self.eat(b':') {
                     return Err(self.error("expected `:`"));
                 }
-                on_field(key, self)?;
+                match field {
+                    Some(i) => on_field(i, self)?,
+                    None => {
+                        self.value()?;
+                    }
+                }
                 if self.eat(b',') {
                     continue;
                 }
@@ -140,7 +159,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A nested object or array, checked and skipped by serde_json.
+    /// A nested object or array, checked by serde_json and skipped.
     fn nested(&mut self) -> Result<(), SyntaxError> {
         let rest = &self.bytes[self.at..];
         let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<IgnoredAny>();
@@ -156,35 +175,46 @@ impl<'a> Scanner<'a> {
 
     /// A string literal starting at the opening quote.
     fn string(&mut self) -> Result<Cow<'a, str>, SyntaxError> {
-        let start = self.at + 1;
-        let mut i = start;
-        loop {
-            match self.bytes.get(i) {
-                None => {
-                    self.at = i;
-                    return Err(self.error("unterminated string"));
-                }
-                Some(b'"') => break,
-                Some(b'\\') => return self.escaped_string(),
-                Some(&b) if b < 0x20 => {
-                    self.at = i;
-                    return Err(self.error("control character in a string"));
-                }
-                Some(_) => i += 1,
+        let start = self.at;
+        match self.raw_string()? {
+            Some(raw) => Ok(Cow::Borrowed(raw)),
+            None => {
+                self.at = start;
+                self.escaped_string().map(Cow::Owned)
             }
         }
-        let text = std::str::from_utf8(&self.bytes[start..i]).map_err(|e| {
-            format!(
-                "invalid UTF-8 in a string at byte {}",
-                start + e.valid_up_to()
-            )
-        })?;
-        self.at = i + 1;
-        Ok(Cow::Borrowed(text))
+    }
+
+    /// The text between the quotes of a string without escapes; `None`, with the position
+    /// unspecified, when the string has escapes.
+    fn raw_string(&mut self) -> Result<Option<&'a str>, SyntaxError> {
+        let start = self.at + 1;
+        let rest = &self.bytes[start..];
+        match rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        {
+            None => {
+                self.at = self.bytes.len();
+                Err(self.error("unterminated string"))
+            }
+            Some(n) => match rest[n] {
+                b'"' => {
+                    self.at = start + n + 1;
+                    // Both ends sit next to an ASCII quote, so they are character boundaries.
+                    Ok(self.text.get(start..start + n))
+                }
+                b'\\' => Ok(None),
+                _ => {
+                    self.at = start + n;
+                    Err(self.error("control character in a string"))
+                }
+            },
+        }
     }
 
     /// A string with escapes: found by skipping escaped characters, decoded by serde_json.
-    fn escaped_string(&mut self) -> Result<Cow<'a, str>, SyntaxError> {
+    fn escaped_string(&mut self) -> Result<String, SyntaxError> {
         let start = self.at;
         let mut i = start + 1;
         loop {
@@ -201,7 +231,7 @@ impl<'a> Scanner<'a> {
         let text: String = serde_json::from_slice(&self.bytes[start..=i])
             .map_err(|e| format!("in the string at byte {start}: {e}"))?;
         self.at = i + 1;
-        Ok(Cow::Owned(text))
+        Ok(text)
     }
 
     /// A number by JSON's grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
@@ -248,7 +278,7 @@ impl<'a> Scanner<'a> {
         }
         self.at = i;
         // Only ASCII digits, signs, dots and exponents were consumed.
-        Ok(std::str::from_utf8(&b[start..i]).unwrap_or_default())
+        Ok(self.text.get(start..i).unwrap_or_default())
     }
 }
 
@@ -259,11 +289,23 @@ mod tests {
 
     /// The members of a top-level object as the scanner sees them, or its error.
     fn scan(bytes: &[u8]) -> Result<Vec<(String, Json<'_>)>, SyntaxError> {
+        // Every key is "declared": its index is its position in a list grown as keys appear.
+        let keys = std::cell::RefCell::new(Vec::<Vec<u8>>::new());
         let mut members = Vec::new();
-        Scanner::new(bytes).object(|key, s| {
-            members.push((key.into_owned(), s.value()?));
-            Ok(())
-        })?;
+        Scanner::new(bytes)?.object(
+            |raw| {
+                let mut keys = keys.borrow_mut();
+                Some(keys.iter().position(|k| k == raw).unwrap_or_else(|| {
+                    keys.push(raw.to_vec());
+                    keys.len() - 1
+                }))
+            },
+            |i, s| {
+                let key = String::from_utf8(keys.borrow()[i].clone()).map_err(|e| e.to_string())?;
+                members.push((key, s.value()?));
+                Ok(())
+            },
+        )?;
         Ok(members)
     }
 
@@ -354,6 +396,14 @@ mod tests {
             );
         }
         assert!(scan(b"{\"a\":\"\xff\"}").is_err());
+        assert!(
+            scan(b"{\"\xff\":1}").is_err(),
+            "an unknown key is checked as UTF-8"
+        );
+        assert!(
+            scan(b"{\"a\":{\"\xffb\":[\"\xfe\"]}}").is_err(),
+            "so is a nested value"
+        );
     }
 
     const SEED: &str = r#"{"event_id":"e-1","ticker":"AMZN","price":187.25,"volume":100,"event_time":"2026-11-21T14:30:00.250Z","exchange":"NASDAQ","meta":{"a":[1,2,{"b":null}]},"flag":false,"esc":"\u00e9\n"}"#;

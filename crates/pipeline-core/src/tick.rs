@@ -162,19 +162,21 @@ impl Decoder {
             ..
         } = self;
         Scanner::new(bytes)
-            .object(|name, scanner| {
-                let Some(i) = fields.iter().position(|f| f.name == name) else {
-                    return scanner.value().map(drop);
-                };
-                if builder.seen & (1 << i) != 0 {
-                    return Err(format!("duplicate key `{name}`"));
-                }
-                builder.seen |= 1 << i;
-                let json = scanner.value()?;
-                if builder.first_error.is_none() {
-                    builder.take(i, json, &fields[i], roles, memo);
-                }
-                Ok(())
+            .and_then(|mut scanner| {
+                scanner.object(
+                    |name| fields.iter().position(|f| f.name.as_bytes() == name),
+                    |i, scanner| {
+                        if builder.seen & (1 << i) != 0 {
+                            return Err(format!("duplicate key `{}`", fields[i].name));
+                        }
+                        builder.seen |= 1 << i;
+                        let json = scanner.value()?;
+                        if builder.first_error.is_none() {
+                            builder.take(i, json, &fields[i], roles, memo);
+                        }
+                        Ok(())
+                    },
+                )
             })
             .map_err(|e| {
                 Rejection::new(Reason::Malformed, format!("not a valid JSON object: {e}"))

@@ -12,7 +12,7 @@
 //!   repeats no dead letter: records below the checkpoint's high-water mark are replayed into
 //!   state only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
 
 use crate::aggregate::{Accumulator, Aggregate};
 use crate::enrich::SessionCalendar;
@@ -112,6 +112,7 @@ impl PartitionStats {
 /// All windows of one window start, across keys.
 #[derive(Debug)]
 struct Bucket {
+    start: i64,
     /// The lowest offset of an event in this bucket.
     first_offset: i64,
     keys: KeyMap,
@@ -124,8 +125,9 @@ pub struct Partition {
     window: WindowSpec,
     price_scale: u32,
     calendar: SessionCalendar,
-    /// Open windows by start time.
-    buckets: BTreeMap<i64, Bucket>,
+    /// Open windows, ordered by start time. Few are open at once and most events land in the
+    /// newest, so a deque searched from the back beats a tree.
+    buckets: VecDeque<Bucket>,
     watermark: Option<i64>,
     /// One past the last offset fed.
     next_offset: Option<i64>,
@@ -144,7 +146,7 @@ impl Partition {
             window: spec.window,
             price_scale: spec.price_scale(),
             calendar: SessionCalendar::new(spec.session_timezone),
-            buckets: BTreeMap::new(),
+            buckets: VecDeque::new(),
             watermark: None,
             next_offset: None,
             replay_until: i64::MIN,
@@ -173,7 +175,7 @@ impl Partition {
 
     /// Open windows (key × window start) held right now.
     pub fn open_windows(&self) -> usize {
-        self.buckets.values().map(|b| b.keys.len()).sum()
+        self.buckets.iter().map(|b| b.keys.len()).sum()
     }
 
     /// Feeds one record (offsets must increase). Windows that close as a result are appended to
@@ -219,10 +221,23 @@ impl Partition {
             if self.watermark.is_some_and(|wm| start + size_ms <= wm) {
                 missed += 1;
             } else {
-                let bucket = self.buckets.entry(start).or_insert_with(|| Bucket {
-                    first_offset: offset,
-                    keys: self.spare.pop().unwrap_or_default(),
-                });
+                // Index of the first bucket (from the back) whose start is not after `start`.
+                let at = self
+                    .buckets
+                    .iter()
+                    .rposition(|b| b.start <= start)
+                    .map_or(0, |i| i + 1);
+                let bucket = if at > 0 && self.buckets[at - 1].start == start {
+                    &mut self.buckets[at - 1]
+                } else {
+                    let bucket = Bucket {
+                        start,
+                        first_offset: offset,
+                        keys: self.spare.pop().unwrap_or_default(),
+                    };
+                    self.buckets.insert(at, bucket);
+                    &mut self.buckets[at]
+                };
                 bucket
                     .keys
                     .entry(tick.key)
@@ -267,8 +282,8 @@ impl Partition {
 
     /// Closes every open window, e.g. at the end of a bounded input.
     pub fn close_all(&mut self, closed: &mut Vec<Aggregate>) {
-        if let Some((&start, _)) = self.buckets.last_key_value() {
-            self.advance_watermark(start + self.window.size_ms, closed);
+        if let Some(last) = self.buckets.back() {
+            self.advance_watermark(last.start + self.window.size_ms, closed);
         }
     }
 
@@ -276,13 +291,15 @@ impl Partition {
         let Some(watermark) = self.watermark else {
             return;
         };
-        while let Some(entry) = self.buckets.first_entry() {
-            let start = *entry.key();
+        while let Some(first) = self.buckets.front() {
+            let start = first.start;
             let end = start + self.window.size_ms;
             if end > watermark {
                 break;
             }
-            let mut bucket = entry.remove();
+            let Some(mut bucket) = self.buckets.pop_front() else {
+                break;
+            };
             let session_date = self.calendar.session_date(start);
             let first = closed.len();
             closed.extend(
@@ -305,7 +322,7 @@ impl Partition {
         let next = self.next_offset?;
         let offset = self
             .buckets
-            .values()
+            .iter()
             .map(|b| b.first_offset)
             .min()
             .unwrap_or(next);

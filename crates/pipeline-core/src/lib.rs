@@ -12,6 +12,37 @@
 //! ```
 //!
 //! The [`spec::Spec`] loaded from `config/pipeline.toml` drives every step.
+//!
+//! How a consumer drives one partition:
+//!
+//! ```
+//! use pipeline_core::{Outcome, Partition, Reason, Record, STOCK_TICKS_SPEC, Spec};
+//!
+//! let spec = Spec::from_toml(STOCK_TICKS_SPEC, "config/pipeline.toml")?;
+//! let mut partition = Partition::new(&spec);
+//! let mut closed = Vec::new();
+//! let tick = br#"{"event_id":"e1","ticker":"AMZN","price":187.25,"volume":100,
+//!                 "event_time":"2026-11-21T14:30:05Z"}"#;
+//! let record = Record { offset: 0, timestamp_ms: 1_795_271_405_000, payload: Some(tick) };
+//! assert_eq!(partition.process(record, &mut closed), Outcome::Accepted { missed_windows: 0 });
+//!
+//! // A bad event comes back with its reason, for the dead-letter topic.
+//! let bad = Record { offset: 1, timestamp_ms: 1_795_271_405_000, payload: Some(b"{\"price\":") };
+//! match partition.process(bad, &mut closed) {
+//!     Outcome::Rejected(rejection) => assert_eq!(rejection.reason, Reason::Malformed),
+//!     other => panic!("{other:?}"),
+//! }
+//!
+//! // Commit this offset (with its metadata) once the outputs so far are durable: the open
+//! // 14:30 window still needs offset 0.
+//! let checkpoint = partition.checkpoint().unwrap();
+//! assert_eq!((checkpoint.offset, checkpoint.high_water), (0, 2));
+//!
+//! partition.close_all(&mut closed);
+//! assert_eq!(closed[0].aggregate_id(), "AMZN:1795271400000");
+//! assert!(closed[0].to_json(&spec).contains(r#""vwap":187.250000"#));
+//! # Ok::<(), pipeline_core::SpecError>(())
+//! ```
 
 pub mod aggregate;
 pub mod decimal;

@@ -1,0 +1,83 @@
+//! A valid event on the hot path allocates nothing: decoding borrows from the payload, keys are
+//! inline, accumulators are fixed-size. Counted per thread, so the test harness's own
+//! allocations on other threads do not interfere.
+
+#![allow(unsafe_code, clippy::unwrap_used)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use pipeline_core::{Outcome, Partition, Record, STOCK_TICKS_SPEC, Spec};
+
+struct PerThreadCounting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for PerThreadCounting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: PerThreadCounting = PerThreadCounting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+#[test]
+fn valid_events_in_open_windows_allocate_nothing() {
+    let spec = Spec::from_toml(STOCK_TICKS_SPEC, "config/pipeline.toml").unwrap();
+    let mut partition = Partition::new(&spec);
+    let mut closed = Vec::with_capacity(16);
+    let base = 1_795_271_400_000i64; // 2026-11-21T14:30:00Z
+    let tickers = ["AMZN", "AAPL", "MSFT", "GOOGL"];
+    let payloads: Vec<Vec<u8>> = (0..4_000)
+        .map(|i| {
+            format!(
+                r#"{{"event_id":"e-{i}","ticker":"{}","price":{}.{:04},"volume":{},"event_time":"2026-11-21T14:30:{:02}.{:03}Z","exchange":"NASDAQ"}}"#,
+                tickers[i % 4],
+                100 + i % 7,
+                i % 10_000,
+                1 + i % 500,
+                (i / 1_000) * 10 + 5,
+                i % 1_000
+            )
+            .into_bytes()
+        })
+        .collect();
+    let feed = |partition: &mut Partition, closed: &mut Vec<_>, range: std::ops::Range<usize>| {
+        for i in range {
+            let record = Record {
+                offset: i as i64,
+                timestamp_ms: base + 30_000,
+                payload: Some(&payloads[i]),
+            };
+            let outcome = partition.process(record, closed);
+            assert!(matches!(outcome, Outcome::Accepted { .. }), "{outcome:?}");
+        }
+    };
+    // Warm up: the window and its key map exist once every ticker has been seen.
+    feed(&mut partition, &mut closed, 0..8);
+    let before = allocations();
+    feed(&mut partition, &mut closed, 8..payloads.len());
+    assert_eq!(
+        allocations() - before,
+        0,
+        "allocations while processing valid events"
+    );
+    assert!(closed.is_empty());
+    partition.close_all(&mut closed);
+    assert_eq!(
+        closed.iter().map(|a| a.count).sum::<u64>(),
+        payloads.len() as u64
+    );
+}

@@ -1,8 +1,8 @@
 //! Decoding and validating one tick: raw bytes in, a typed [`Tick`] or a [`Rejection`] out.
 //!
-//! The JSON is parsed once, borrowing from the input: each declared field's raw text is captured
-//! and checked against the spec; unknown fields are skipped. A valid event costs no heap
-//! allocation unless a string field holds escape sequences.
+//! The payload is scanned once (see `json`), borrowing from the input: each declared field is
+//! checked against the spec as the scanner meets it; undeclared fields are skipped. A valid
+//! event costs no heap allocation unless a string field holds escape sequences.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -59,8 +59,9 @@ enum Value<'a> {
 /// The tick being decoded: filled in field by field as the parser meets them.
 #[derive(Default)]
 struct Builder {
-    /// Bit `i` set: field `i` appeared (possibly as null) / with a value.
+    /// Bit `i` set: field `i` appeared (possibly as null).
     seen: u32,
+    /// Bit `i` set: field `i` had a value (not null).
     present: u32,
     key: Option<Key>,
     id_hash: u64,
@@ -184,18 +185,15 @@ impl Decoder {
         if let Some(rejection) = builder.first_error {
             return Err(rejection);
         }
-        for (index, field) in self.fields.iter().enumerate() {
-            if field.required && builder.present & (1 << index) == 0 {
-                let null = builder.seen & (1 << index) != 0;
-                return Err(Rejection::new(
-                    Reason::MissingField,
-                    format!(
-                        "{} is required{}",
-                        field.name,
-                        if null { " but null" } else { "" }
-                    ),
-                ));
-            }
+        // A required field that was null has been reported already; these were absent.
+        if let Some(field) = (self.fields.iter().enumerate())
+            .find(|(i, f)| f.required && builder.present & (1 << i) == 0)
+            .map(|(_, f)| f)
+        {
+            return Err(Rejection::new(
+                Reason::MissingField,
+                format!("{} is required", field.name),
+            ));
         }
         let Builder {
             key,
@@ -206,7 +204,7 @@ impl Decoder {
             ..
         } = builder;
         let ahead = event_time_ms.saturating_sub(record_time_ms);
-        if ahead > self.max_future_skew_ms || -ahead > self.max_past_skew_ms {
+        if ahead > self.max_future_skew_ms || ahead < -self.max_past_skew_ms {
             let name = &self.fields[self.roles.event_time].name;
             let (dir, limit) = if ahead > 0 {
                 ("ahead of", self.max_future_skew_ms)

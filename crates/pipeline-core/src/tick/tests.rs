@@ -272,6 +272,19 @@ fn event_time_skew_is_measured_against_the_record_timestamp() {
     assert!(decode(&with("event_time", Some(&(NOW - 3_600_000).to_string()))).is_ok());
     let far = with("event_time", Some("\"2031-01-01T00:00:00Z\""));
     assert_rejected(&far, Reason::TimeSkew, "ahead");
+    // A hostile record timestamp cannot overflow the comparison.
+    let mut decoder = Decoder::new(&stock_spec());
+    let extremes = [
+        ("0001-01-01T00:00:00Z", i64::MAX),
+        ("9999-12-31T23:59:59Z", i64::MIN),
+    ];
+    for (event_time, record_time) in extremes {
+        let tick = with("event_time", Some(&format!("\"{event_time}\"")));
+        let r = decoder
+            .decode(Some(tick.as_bytes()), record_time)
+            .unwrap_err();
+        assert_eq!(r.reason, Reason::TimeSkew);
+    }
 }
 
 #[test]

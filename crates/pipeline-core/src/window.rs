@@ -221,7 +221,7 @@ impl Partition {
             if self.watermark.is_some_and(|wm| start + size_ms <= wm) {
                 missed += 1;
             } else {
-                // Index of the first bucket (from the back) whose start is not after `start`.
+                // Where a bucket for `start` is or goes: just after the last one not later.
                 let at = self
                     .buckets
                     .iter()

@@ -1,0 +1,11 @@
+//! Kafka plumbing shared by the processor and the Lambdas: client settings (plaintext to a
+//! local broker, or SASL_SSL + OAUTHBEARER with MSK IAM tokens in AWS), the MSK IAM token
+//! itself, and the embedded broker behind local runs and tests. No domain logic.
+
+pub mod embedded;
+pub mod iam;
+pub mod settings;
+
+pub use embedded::EmbeddedKafka;
+pub use iam::{IamContext, MskToken, sign_token};
+pub use settings::{KafkaSettings, Security, SettingsError};

@@ -1,0 +1,164 @@
+//! Client settings. In AWS the client speaks SASL_SSL with MSK IAM tokens and nothing else;
+//! plaintext is only for a broker on this machine, or when explicitly allowed.
+
+use rdkafka::ClientConfig;
+
+/// How the client authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Security {
+    /// No TLS, no authentication: for a broker on loopback (the embedded broker, tansu).
+    Plaintext,
+    /// SASL_SSL with OAUTHBEARER tokens signed for MSK IAM in `region`. The client's context
+    /// must be an [`crate::IamContext`].
+    MskIam { region: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSettings {
+    /// `host:port[,host:port…]`
+    pub brokers: String,
+    pub security: Security,
+    /// Allow plaintext to a broker that is not on loopback. Off unless asked for explicitly.
+    pub allow_remote_plaintext: bool,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("no Kafka brokers given; expected host:port[,host:port…]")]
+    NoBrokers,
+    #[error(
+        "refusing plaintext Kafka to `{broker}`, which is not on this machine; use MSK IAM \
+         (SASL_SSL), or allow remote plaintext explicitly"
+    )]
+    RemotePlaintext { broker: String },
+    #[error("MSK IAM needs an AWS region; none was given")]
+    NoRegion,
+}
+
+/// Whether `broker` (`host:port`) names this machine.
+fn is_loopback(broker: &str) -> bool {
+    let host = match broker.rsplit_once(':') {
+        Some((host, _port)) => host,
+        None => broker,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl KafkaSettings {
+    /// Plaintext to a broker on this machine.
+    pub fn local(brokers: impl Into<String>) -> Self {
+        Self {
+            brokers: brokers.into(),
+            security: Security::Plaintext,
+            allow_remote_plaintext: false,
+        }
+    }
+
+    /// SASL_SSL with MSK IAM tokens.
+    pub fn msk_iam(brokers: impl Into<String>, region: impl Into<String>) -> Self {
+        Self {
+            brokers: brokers.into(),
+            security: Security::MskIam {
+                region: region.into(),
+            },
+            allow_remote_plaintext: false,
+        }
+    }
+
+    /// The librdkafka settings every client of this project starts from.
+    pub fn client_config(&self) -> Result<ClientConfig, SettingsError> {
+        let brokers: Vec<&str> = self
+            .brokers
+            .split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .collect();
+        if brokers.is_empty() {
+            return Err(SettingsError::NoBrokers);
+        }
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", brokers.join(","));
+        match &self.security {
+            Security::Plaintext => {
+                if !self.allow_remote_plaintext
+                    && let Some(remote) = brokers.iter().find(|b| !is_loopback(b))
+                {
+                    return Err(SettingsError::RemotePlaintext {
+                        broker: (*remote).to_owned(),
+                    });
+                }
+                config.set("security.protocol", "plaintext");
+            }
+            Security::MskIam { region } => {
+                if region.trim().is_empty() {
+                    return Err(SettingsError::NoRegion);
+                }
+                config
+                    .set("security.protocol", "SASL_SSL")
+                    .set("sasl.mechanism", "OAUTHBEARER");
+            }
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_only_to_this_machine() {
+        for ok in [
+            "127.0.0.1:9092",
+            "localhost:9092",
+            "[::1]:9092",
+            "127.0.0.1:1, localhost:2",
+        ] {
+            let config = KafkaSettings::local(ok).client_config().unwrap();
+            assert_eq!(config.get("security.protocol"), Some("plaintext"), "{ok}");
+        }
+        for remote in [
+            "b-1.msk.amazonaws.com:9098",
+            "10.0.0.5:9092",
+            "127.0.0.1:9092,kafka:9092",
+        ] {
+            let err = KafkaSettings::local(remote).client_config().unwrap_err();
+            assert!(
+                matches!(err, SettingsError::RemotePlaintext { .. }),
+                "{remote}"
+            );
+            assert!(err.to_string().contains("not on this machine"), "{err}");
+        }
+        let allowed = KafkaSettings {
+            allow_remote_plaintext: true,
+            ..KafkaSettings::local("kafka:9092")
+        };
+        assert!(allowed.client_config().is_ok());
+        assert_eq!(
+            KafkaSettings::local(" , ").client_config().unwrap_err(),
+            SettingsError::NoBrokers
+        );
+    }
+
+    #[test]
+    fn msk_iam_is_sasl_ssl_with_oauthbearer() {
+        let config = KafkaSettings::msk_iam(
+            "b-1.example.kafka-serverless.eu-west-1.amazonaws.com:9098",
+            "eu-west-1",
+        )
+        .client_config()
+        .unwrap();
+        assert_eq!(config.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(config.get("sasl.mechanism"), Some("OAUTHBEARER"));
+        assert_eq!(
+            KafkaSettings::msk_iam("b:9098", " ")
+                .client_config()
+                .unwrap_err(),
+            SettingsError::NoRegion
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! The rdkafka contexts of the processor's clients. Both sign MSK IAM tokens when running in
+//! AWS; the consumer's also records rebalances for the engine to act on between batches.
+
+use std::error::Error;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pipeline_kafka::IamContext;
+use rdkafka::ClientContext;
+use rdkafka::client::OAuthToken;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::ProducerContext;
+
+fn token(iam: &Option<IamContext>, config: Option<&str>) -> Result<OAuthToken, Box<dyn Error>> {
+    match iam {
+        Some(iam) => iam.generate_oauth_token(config),
+        None => Err("this client is not configured for MSK IAM".into()),
+    }
+}
+
+/// A change of assignment seen during a poll: partitions of the input topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RebalanceEvent {
+    Assigned(Vec<i32>),
+    Revoked(Vec<i32>),
+}
+
+#[derive(Debug, Default)]
+pub struct ConsumerCtx {
+    pub iam: Option<IamContext>,
+    events: Mutex<Vec<RebalanceEvent>>,
+}
+
+impl ConsumerCtx {
+    pub fn new(iam: Option<IamContext>) -> Self {
+        Self {
+            iam,
+            events: Mutex::default(),
+        }
+    }
+
+    /// The rebalances since the last call, in order.
+    pub fn take_events(&self) -> Vec<RebalanceEvent> {
+        self.events
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default()
+    }
+
+    fn push(&self, event: RebalanceEvent) {
+        if let Ok(mut events) = self.events.lock() {
+            events.push(event);
+        }
+    }
+}
+
+impl ClientContext for ConsumerCtx {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(&self, config: Option<&str>) -> Result<OAuthToken, Box<dyn Error>> {
+        token(&self.iam, config)
+    }
+}
+
+impl ConsumerContext for ConsumerCtx {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            self.push(RebalanceEvent::Revoked(
+                list.elements().iter().map(|e| e.partition()).collect(),
+            ));
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            self.push(RebalanceEvent::Assigned(
+                list.elements().iter().map(|e| e.partition()).collect(),
+            ));
+        }
+    }
+}
+
+/// The producer's context: counts failed deliveries so that a batch is never committed past
+/// an output that did not arrive.
+#[derive(Debug, Default)]
+pub struct ProducerCtx {
+    pub iam: Option<IamContext>,
+    pub failed_deliveries: AtomicU64,
+}
+
+impl ClientContext for ProducerCtx {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(&self, config: Option<&str>) -> Result<OAuthToken, Box<dyn Error>> {
+        token(&self.iam, config)
+    }
+}
+
+impl ProducerContext for ProducerCtx {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _opaque: ()) {
+        if result.is_err() {
+            self.failed_deliveries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}

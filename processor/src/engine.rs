@@ -1,0 +1,545 @@
+//! The processing loop: poll a batch, run each record through its partition's core state,
+//! deliver aggregates and dead letters, and commit each partition's checkpoint — in one Kafka
+//! transaction (exactly-once) or after the outputs are flushed (at-least-once).
+//!
+//! Rebalance callbacks only run inside `poll`, and a batch is collected before any of it is
+//! processed, so a revoked partition's records are dropped from the batch unprocessed and no
+//! rebalance ever happens in the middle of a transaction.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use pipeline_core::{Aggregate, Checkpoint, Outcome, Partition, Reason, Record, Spec};
+use pipeline_kafka::{IamContext, KafkaSettings, SettingsError};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, Timestamp, TopicPartitionList};
+
+use crate::context::{ConsumerCtx, ProducerCtx, RebalanceEvent};
+use crate::records::dead_letter_headers;
+
+/// How outputs reach Kafka.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Delivery {
+    /// Outputs and offsets in one Kafka transaction: each aggregate and dead letter appears
+    /// exactly once to `read_committed` readers.
+    ExactlyOnce,
+    /// Outputs flushed, then offsets committed: for brokers without transactions. After a
+    /// crash, some outputs may appear again, identical.
+    AtLeastOnce,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub group_id: String,
+    pub delivery: Delivery,
+    /// Identifies this instance's transactions; a second producer with the same id fences it.
+    pub transactional_id: String,
+    /// The most records in one batch (one transaction).
+    pub max_batch: usize,
+    /// How long to wait while filling a batch.
+    pub batch_timeout: Duration,
+    /// Bound on each call to the broker (commit, flush, offsets).
+    pub request_timeout: Duration,
+    /// Extra librdkafka settings (tests shorten timeouts with these).
+    pub overrides: Vec<(String, String)>,
+}
+
+impl EngineConfig {
+    pub fn new(group_id: impl Into<String>, delivery: Delivery) -> Self {
+        let group_id = group_id.into();
+        Self {
+            transactional_id: format!("{group_id}-{}", std::process::id()),
+            group_id,
+            delivery,
+            max_batch: 5_000,
+            batch_timeout: Duration::from_millis(100),
+            request_timeout: Duration::from_secs(30),
+            overrides: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The broker or client failed in a way the engine does not retry (e.g. this instance was
+    /// fenced by another with the same transactional id). Nothing past the last commit counts.
+    #[error("Kafka: {context}: {source}")]
+    Kafka {
+        context: &'static str,
+        source: KafkaError,
+    },
+}
+
+fn kafka(context: &'static str) -> impl FnOnce(KafkaError) -> EngineError {
+    move |source| EngineError::Kafka { context, source }
+}
+
+/// Counters since start, for progress, metrics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub records_in: u64,
+    pub aggregates_out: u64,
+    pub dead_letters: BTreeMap<&'static str, u64>,
+    pub batches_committed: u64,
+    /// Batches whose delivery failed and were rewound to the last commit.
+    pub batches_rewound: u64,
+}
+
+impl EngineStats {
+    pub fn dead_letters_total(&self) -> u64 {
+        self.dead_letters.values().sum()
+    }
+}
+
+struct PartitionState {
+    core: Partition,
+    /// What was last committed for this partition (or found committed at assignment).
+    committed: Option<Checkpoint>,
+}
+
+pub struct Engine {
+    spec: Arc<Spec>,
+    config: EngineConfig,
+    consumer: BaseConsumer<ConsumerCtx>,
+    producer: BaseProducer<ProducerCtx>,
+    partitions: HashMap<i32, PartitionState>,
+    stats: EngineStats,
+    closed: Vec<Aggregate>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("partitions", &self.partitions.keys().collect::<Vec<_>>())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Connects, joins the group and subscribes to the spec's input topic.
+    pub fn start(
+        spec: Arc<Spec>,
+        settings: &KafkaSettings,
+        iam: Option<IamContext>,
+        config: EngineConfig,
+    ) -> Result<Self, EngineError> {
+        let mut consumer_config = settings.client_config()?;
+        consumer_config
+            .set("group.id", &config.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set("isolation.level", "read_committed");
+        let mut producer_config = settings.client_config()?;
+        producer_config
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5");
+        if config.delivery == Delivery::ExactlyOnce {
+            producer_config
+                .set("transactional.id", &config.transactional_id)
+                .set("transaction.timeout.ms", "60000");
+        }
+        for (key, value) in &config.overrides {
+            consumer_config.set(key, value);
+            if !key.starts_with("session.")
+                && !key.starts_with("heartbeat.")
+                && !key.starts_with("max.poll")
+            {
+                producer_config.set(key, value);
+            }
+        }
+        let consumer: BaseConsumer<ConsumerCtx> = consumer_config
+            .create_with_context(ConsumerCtx::new(iam.clone()))
+            .map_err(kafka("creating the consumer"))?;
+        let producer: BaseProducer<ProducerCtx> = producer_config
+            .create_with_context(ProducerCtx {
+                iam,
+                ..ProducerCtx::default()
+            })
+            .map_err(kafka("creating the producer"))?;
+        if config.delivery == Delivery::ExactlyOnce {
+            producer
+                .init_transactions(config.request_timeout)
+                .map_err(kafka("initialising transactions"))?;
+        }
+        consumer
+            .subscribe(&[&spec.topics.input])
+            .map_err(kafka("subscribing to the input topic"))?;
+        Ok(Self {
+            spec,
+            config,
+            consumer,
+            producer,
+            partitions: HashMap::new(),
+            stats: EngineStats::default(),
+            closed: Vec::new(),
+        })
+    }
+
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// Partitions currently assigned to this instance.
+    pub fn assigned(&self) -> Vec<i32> {
+        let mut p: Vec<i32> = self.partitions.keys().copied().collect();
+        p.sort_unstable();
+        p
+    }
+
+    /// Open windows across the assigned partitions.
+    pub fn open_windows(&self) -> usize {
+        self.partitions
+            .values()
+            .map(|p| p.core.open_windows())
+            .sum()
+    }
+
+    /// One cycle: collect a batch, process it, deliver and commit. Returns the number of
+    /// records processed.
+    pub fn run_batch(&mut self) -> Result<usize, EngineError> {
+        let batch = self.collect_batch()?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let n = batch.len();
+        self.deliver(|engine| {
+            for message in &batch {
+                engine.process(message)?;
+            }
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
+    /// Closes every open window on every assigned partition and delivers the aggregates, as at
+    /// the end of a bounded input.
+    pub fn close_all(&mut self) -> Result<(), EngineError> {
+        self.deliver(|engine| {
+            let mut closed = std::mem::take(&mut engine.closed);
+            for state in engine.partitions.values_mut() {
+                state.core.close_all(&mut closed);
+            }
+            for aggregate in closed.drain(..) {
+                engine.send_aggregate(&aggregate)?;
+            }
+            engine.closed = closed;
+            Ok(())
+        })
+    }
+
+    fn collect_batch(&mut self) -> Result<Vec<OwnedMessage>, EngineError> {
+        let deadline = Instant::now() + self.config.batch_timeout;
+        let mut batch: Vec<OwnedMessage> = Vec::new();
+        while batch.len() < self.config.max_batch {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let polled = self.consumer.poll(remaining).map(|r| r.map(|m| m.detach()));
+            // Rebalances happen inside poll: apply them before anything is processed.
+            for event in self.consumer.context().take_events() {
+                let (RebalanceEvent::Assigned(changed) | RebalanceEvent::Revoked(changed)) = &event;
+                batch.retain(|m| !changed.contains(&m.partition()));
+                match event {
+                    RebalanceEvent::Revoked(partitions) => {
+                        for p in partitions {
+                            self.partitions.remove(&p);
+                        }
+                    }
+                    RebalanceEvent::Assigned(partitions) => self.resume(&partitions)?,
+                }
+            }
+            match polled {
+                Some(Ok(message)) if self.partitions.contains_key(&message.partition()) => {
+                    batch.push(message);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(KafkaError::PartitionEOF(_))) => {}
+                Some(Err(e)) => {
+                    return Err(EngineError::Kafka {
+                        context: "polling",
+                        source: e,
+                    });
+                }
+                None => {}
+            }
+            if remaining.is_zero() {
+                break;
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Creates the core state of newly assigned partitions from their committed checkpoints.
+    fn resume(&mut self, partitions: &[i32]) -> Result<(), EngineError> {
+        let topic = &self.spec.topics.input;
+        let mut list = TopicPartitionList::new();
+        for p in partitions {
+            list.add_partition(topic, *p);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(list, self.config.request_timeout)
+            .map_err(kafka("reading committed offsets"))?;
+        for element in committed.elements() {
+            let checkpoint = match element.offset() {
+                Offset::Offset(offset) => {
+                    Checkpoint::from_metadata(offset, element.metadata()).ok()
+                }
+                _ => None,
+            };
+            let core = match checkpoint {
+                Some(cp) => Partition::resume(&self.spec, cp),
+                None => Partition::new(&self.spec),
+            };
+            self.partitions.insert(
+                element.partition(),
+                PartitionState {
+                    core,
+                    committed: checkpoint,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn process(&mut self, message: &OwnedMessage) -> Result<(), EngineError> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let timestamp_ms = match message.timestamp() {
+            Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => t,
+            Timestamp::NotAvailable => now_ms,
+        };
+        let Some(state) = self.partitions.get_mut(&message.partition()) else {
+            return Ok(());
+        };
+        let record = Record {
+            offset: message.offset(),
+            timestamp_ms,
+            payload: message.payload(),
+        };
+        let mut closed = std::mem::take(&mut self.closed);
+        let outcome = state.core.process(record, &mut closed);
+        self.stats.records_in += 1;
+        if let Outcome::Rejected(rejection) = &outcome {
+            let headers = dead_letter_headers(
+                rejection,
+                message.topic(),
+                message.partition(),
+                message.offset(),
+                now_ms,
+            );
+            let mut out = BaseRecord::to(&self.spec.topics.dead_letter).headers(headers);
+            if let Some(key) = message.key() {
+                out = out.key(key);
+            }
+            if let Some(payload) = message.payload() {
+                out = out.payload(payload);
+            }
+            if timestamp_ms >= 0 {
+                out = out.timestamp(timestamp_ms);
+            }
+            self.send(out)?;
+            *self
+                .stats
+                .dead_letters
+                .entry(rejection.reason.code())
+                .or_default() += 1;
+        }
+        for aggregate in closed.drain(..) {
+            self.send_aggregate(&aggregate)?;
+        }
+        self.closed = closed;
+        Ok(())
+    }
+
+    fn send_aggregate(&mut self, aggregate: &Aggregate) -> Result<(), EngineError> {
+        let json = aggregate.to_json(&self.spec);
+        let record = BaseRecord::to(&self.spec.topics.output)
+            .key(aggregate.key.as_bytes())
+            .payload(json.as_bytes())
+            .timestamp(aggregate.window_end_ms);
+        self.send(record)?;
+        self.stats.aggregates_out += 1;
+        Ok(())
+    }
+
+    /// Sends one record, waiting while the producer's queue is full (backpressure).
+    fn send(&self, mut record: BaseRecord<'_, [u8], [u8]>) -> Result<(), EngineError> {
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    self.producer.poll(Duration::from_millis(50));
+                }
+                Err((e, _)) => {
+                    return Err(EngineError::Kafka {
+                        context: "producing an output",
+                        source: e,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Runs `produce` and makes its outputs and the partitions' checkpoints durable together;
+    /// on a failure that can be retried, rewinds every partition to its last commit.
+    fn deliver(
+        &mut self,
+        produce: impl FnOnce(&mut Self) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
+        let exactly_once = self.config.delivery == Delivery::ExactlyOnce;
+        if exactly_once {
+            self.producer
+                .begin_transaction()
+                .map_err(kafka("beginning a transaction"))?;
+        }
+        let failed_before = self
+            .producer
+            .context()
+            .failed_deliveries
+            .load(Ordering::Relaxed);
+        let result = produce(self).and_then(|()| {
+            let offsets = self.offsets()?;
+            if exactly_once {
+                if offsets.count() > 0 {
+                    let group = self.consumer.group_metadata().ok_or(EngineError::Kafka {
+                        context: "reading the consumer group metadata",
+                        source: KafkaError::Global(RDKafkaErrorCode::Fail),
+                    })?;
+                    self.producer
+                        .send_offsets_to_transaction(&offsets, &group, self.config.request_timeout)
+                        .map_err(kafka("sending offsets to the transaction"))?;
+                }
+                self.producer
+                    .commit_transaction(self.config.request_timeout)
+                    .map_err(kafka("committing the transaction"))?;
+            } else {
+                self.producer
+                    .flush(self.config.request_timeout)
+                    .map_err(kafka("flushing outputs"))?;
+                let failed = self
+                    .producer
+                    .context()
+                    .failed_deliveries
+                    .load(Ordering::Relaxed);
+                if failed > failed_before {
+                    return Err(EngineError::Kafka {
+                        context: "delivering outputs",
+                        source: KafkaError::MessageProduction(RDKafkaErrorCode::Fail),
+                    });
+                }
+                if offsets.count() > 0 {
+                    self.consumer
+                        .commit(&offsets, CommitMode::Sync)
+                        .map_err(kafka("committing offsets"))?;
+                }
+            }
+            Ok(offsets)
+        });
+        match result {
+            Ok(offsets) => {
+                for element in offsets.elements() {
+                    if let (Some(state), Offset::Offset(offset)) = (
+                        self.partitions.get_mut(&element.partition()),
+                        element.offset(),
+                    ) {
+                        state.committed =
+                            Checkpoint::from_metadata(offset, element.metadata()).ok();
+                    }
+                }
+                self.stats.batches_committed += 1;
+                Ok(())
+            }
+            Err(error) if is_fatal(&error) => Err(error),
+            Err(error) => {
+                if exactly_once {
+                    self.producer
+                        .abort_transaction(self.config.request_timeout)
+                        .map_err(kafka("aborting the transaction"))?;
+                }
+                self.rewind()?;
+                self.stats.batches_rewound += 1;
+                eprintln!("processor: batch not delivered ({error}); rewound to the last commit");
+                Ok(())
+            }
+        }
+    }
+
+    /// Each assigned partition's checkpoint, with its metadata, for the input topic.
+    fn offsets(&self) -> Result<TopicPartitionList, EngineError> {
+        let mut list = TopicPartitionList::new();
+        for (partition, state) in &self.partitions {
+            if let Some(cp) = state.core.checkpoint() {
+                let topic = &self.spec.topics.input;
+                list.add_partition_offset(topic, *partition, Offset::Offset(cp.offset))
+                    .map_err(kafka("building the offsets to commit"))?;
+                if let Some(mut element) = list.find_partition(topic, *partition) {
+                    element.set_metadata(cp.metadata());
+                }
+            }
+        }
+        Ok(list)
+    }
+
+    /// Puts every assigned partition back to its last commit: state and consumer position.
+    fn rewind(&mut self) -> Result<(), EngineError> {
+        for (partition, state) in self.partitions.iter_mut() {
+            let offset = match state.committed {
+                Some(cp) => {
+                    state.core = Partition::resume(&self.spec, cp);
+                    Offset::Offset(cp.offset)
+                }
+                None => {
+                    state.core = Partition::new(&self.spec);
+                    Offset::Beginning
+                }
+            };
+            self.consumer
+                .seek(
+                    &self.spec.topics.input,
+                    *partition,
+                    offset,
+                    self.config.request_timeout,
+                )
+                .map_err(kafka("seeking back to the last commit"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether the engine must stop rather than rewind and retry.
+fn is_fatal(error: &EngineError) -> bool {
+    match error {
+        EngineError::Settings(_) => true,
+        EngineError::Kafka { source, .. } => {
+            let fenced = matches!(
+                source.rdkafka_error_code(),
+                Some(
+                    RDKafkaErrorCode::Fenced
+                        | RDKafkaErrorCode::ProducerFenced
+                        | RDKafkaErrorCode::Fatal
+                        | RDKafkaErrorCode::InvalidProducerEpoch
+                )
+            );
+            let fatal_transaction = matches!(source, KafkaError::Transaction(e) if e.is_fatal());
+            fenced || fatal_transaction
+        }
+    }
+}
+
+/// How many dead letters of each reason, in the stable order of [`Reason::ALL`].
+pub fn dead_letters_by_reason(stats: &EngineStats) -> Vec<(Reason, u64)> {
+    Reason::ALL
+        .into_iter()
+        .filter_map(|r| stats.dead_letters.get(r.code()).map(|n| (r, *n)))
+        .collect()
+}

@@ -1,0 +1,8 @@
+//! The stream processor: the long-running consumer that replaces the Flink job, and `local`,
+//! which runs the whole pipeline on one machine with an embedded broker.
+
+pub mod context;
+pub mod engine;
+pub mod records;
+
+pub use engine::{Delivery, Engine, EngineConfig, EngineError, EngineStats};

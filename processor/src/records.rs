@@ -1,0 +1,79 @@
+//! What the processor writes: aggregates keyed by their key, and dead letters that carry the
+//! original bytes untouched with headers saying why and where they came from.
+
+use pipeline_core::Rejection;
+use rdkafka::message::{Header, OwnedHeaders};
+
+/// Dead-letter header names.
+pub const REASON: &str = "dlq.reason";
+pub const DETAIL: &str = "dlq.detail";
+pub const SOURCE_TOPIC: &str = "dlq.source.topic";
+pub const SOURCE_PARTITION: &str = "dlq.source.partition";
+pub const SOURCE_OFFSET: &str = "dlq.source.offset";
+/// When the processor refused the record (RFC 3339, UTC).
+pub const TIME: &str = "dlq.time";
+
+/// The headers of a dead letter for the record at `topic`/`partition`/`offset`.
+pub fn dead_letter_headers(
+    rejection: &Rejection,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    now_ms: i64,
+) -> OwnedHeaders {
+    let partition = partition.to_string();
+    let offset = offset.to_string();
+    let time = pipeline_core::time::format_rfc3339_millis(now_ms);
+    [
+        (REASON, rejection.reason.code()),
+        (DETAIL, rejection.detail.as_str()),
+        (SOURCE_TOPIC, topic),
+        (SOURCE_PARTITION, partition.as_str()),
+        (SOURCE_OFFSET, offset.as_str()),
+        (TIME, time.as_str()),
+    ]
+    .into_iter()
+    .fold(
+        OwnedHeaders::new_with_capacity(6),
+        |headers, (key, value)| {
+            headers.insert(Header {
+                key,
+                value: Some(value),
+            })
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline_core::Reason;
+    use rdkafka::message::Headers;
+
+    #[test]
+    fn dead_letter_headers_name_reason_detail_and_source() {
+        let rejection = Rejection::new(Reason::OutOfRange, "price: -1 is outside the range");
+        let headers = dead_letter_headers(&rejection, "ticks", 2, 41, 1_795_271_400_000);
+        let pairs: Vec<(String, String)> = headers
+            .iter()
+            .map(|h| {
+                (
+                    h.key.to_owned(),
+                    String::from_utf8(h.value.unwrap().to_vec()).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("dlq.reason", "out_of_range"),
+                ("dlq.detail", "price: -1 is outside the range"),
+                ("dlq.source.topic", "ticks"),
+                ("dlq.source.partition", "2"),
+                ("dlq.source.offset", "41"),
+                ("dlq.time", "2026-11-21T14:30:00.000Z"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod engine;
+pub mod local;
 pub mod records;
 
 pub use engine::{Delivery, Engine, EngineConfig, EngineError, EngineStats};

@@ -1,0 +1,377 @@
+//! `processor local`: the whole pipeline on one machine. An embedded broker (or one given with
+//! `--brokers`), the topics, the tick generator the producer Lambda uses, the processor, and
+//! local sinks: JSON-lines files of the aggregates and dead letters read back from Kafka.
+
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use pipeline_core::Spec;
+use pipeline_core::generator::{GeneratorConfig, TickGenerator};
+use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use crate::engine::{Delivery, Engine, EngineConfig, EngineStats, dead_letters_by_reason};
+
+/// How far the generator may run ahead of the processor. The embedded broker keeps only about
+/// 5 MB per partition and drops older records, so an unbounded producer would lose data.
+const MAX_AHEAD: u64 = 10_000;
+/// How long the run waits without progress before it fails.
+const STALL_LIMIT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    pub spec: Arc<Spec>,
+    /// An external broker on this machine instead of the embedded one.
+    pub brokers: Option<String>,
+    pub delivery: Delivery,
+    pub events: u64,
+    /// Events per second of (simulated) event time.
+    pub rate: u64,
+    pub generator: GeneratorConfig,
+    pub partitions: i32,
+    pub out_dir: PathBuf,
+    /// Print progress to stderr.
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalSummary {
+    pub produced: u64,
+    pub stats: EngineStats,
+    pub elapsed: Duration,
+    pub aggregates_file: PathBuf,
+    pub dead_letters_file: PathBuf,
+    pub aggregates_written: u64,
+    pub dead_letters_written: u64,
+}
+
+/// Runs the pipeline over `options.events` generated ticks and writes the outputs.
+pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
+    let started = Instant::now();
+    let spec = &options.spec;
+    let embedded;
+    let settings = match &options.brokers {
+        Some(brokers) => {
+            let settings = KafkaSettings::local(brokers.clone());
+            create_topics(&settings, spec, options.partitions)?;
+            settings
+        }
+        None => {
+            embedded = EmbeddedKafka::start(1).context("starting the embedded Kafka broker")?;
+            for (topic, partitions) in [
+                (&spec.topics.input, options.partitions),
+                (&spec.topics.output, options.partitions),
+                (&spec.topics.dead_letter, 1),
+            ] {
+                embedded
+                    .create_topic(topic, partitions)
+                    .with_context(|| format!("creating topic {topic}"))?;
+            }
+            KafkaSettings::local(embedded.bootstrap_servers())
+        }
+    };
+    let run_id = format!(
+        "{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    );
+    let mut config = EngineConfig::new(format!("processor-local-{run_id}"), options.delivery);
+    config.transactional_id = format!("processor-local-{run_id}");
+    let mut engine = Engine::start(Arc::clone(spec), &settings, None, config)?;
+
+    let produced = Arc::new(AtomicU64::new(0));
+    let processed = Arc::new(AtomicU64::new(0));
+    let producing_done = Arc::new(AtomicBool::new(false));
+    let mut producer_thread = Some({
+        let (settings, done) = (settings.clone(), Arc::clone(&producing_done));
+        let (produced, processed) = (Arc::clone(&produced), Arc::clone(&processed));
+        let (options, topic) = (options.clone(), spec.topics.input.clone());
+        std::thread::spawn(move || -> anyhow::Result<()> {
+            let result = produce_ticks(&settings, &topic, &options, &produced, &processed);
+            done.store(true, Ordering::Release);
+            result
+        })
+    });
+
+    let mut last_progress = Instant::now();
+    let mut last_advance = (0, Instant::now());
+    loop {
+        engine.run_batch()?;
+        let records_in = engine.stats().records_in;
+        processed.store(records_in, Ordering::Release);
+        if producing_done.load(Ordering::Acquire)
+            && let Some(thread) = producer_thread.take()
+        {
+            thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("the tick producer panicked"))??;
+        }
+        if producer_thread.is_none() && records_in >= produced.load(Ordering::Acquire) {
+            break;
+        }
+        if records_in > last_advance.0 {
+            last_advance = (records_in, Instant::now());
+        } else if last_advance.1.elapsed() > STALL_LIMIT {
+            bail!(
+                "the processor has taken in {records_in} of {} ticks and nothing more for {} s",
+                produced.load(Ordering::Acquire),
+                STALL_LIMIT.as_secs()
+            );
+        }
+        if options.progress && last_progress.elapsed() >= Duration::from_secs(1) {
+            last_progress = Instant::now();
+            progress(&engine, produced.load(Ordering::Relaxed), options.events);
+        }
+    }
+    engine.close_all()?;
+    let stats = engine.stats().clone();
+    if options.progress {
+        progress(&engine, produced.load(Ordering::Relaxed), options.events);
+        eprintln!();
+    }
+
+    std::fs::create_dir_all(&options.out_dir)
+        .with_context(|| format!("creating {}", options.out_dir.display()))?;
+    let aggregates_file = options.out_dir.join("aggregates.jsonl");
+    let dead_letters_file = options.out_dir.join("dead-letters.jsonl");
+    let aggregates_written = drain_topic(
+        &settings,
+        &spec.topics.output,
+        options.partitions,
+        stats.aggregates_out,
+        &aggregates_file,
+        |payload, _| String::from_utf8_lossy(payload).into_owned(),
+    )?;
+    let dead_letters_written = drain_topic(
+        &settings,
+        &spec.topics.dead_letter,
+        1,
+        stats.dead_letters_total(),
+        &dead_letters_file,
+        dead_letter_line,
+    )?;
+    Ok(LocalSummary {
+        produced: produced.load(Ordering::Relaxed),
+        stats,
+        elapsed: started.elapsed(),
+        aggregates_file,
+        dead_letters_file,
+        aggregates_written,
+        dead_letters_written,
+    })
+}
+
+fn progress(engine: &Engine, produced: u64, total: u64) {
+    let stats = engine.stats();
+    eprint!(
+        "\r  produced {produced}/{total} · processed {} · open windows {} · aggregates {} · dead letters {}   ",
+        stats.records_in,
+        engine.open_windows(),
+        stats.aggregates_out,
+        stats.dead_letters_total()
+    );
+}
+
+/// Creates the spec's topics on an external broker; existing ones are left as they are.
+fn create_topics(settings: &KafkaSettings, spec: &Spec, partitions: i32) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = settings.client_config()?.create()?;
+    let topics = [
+        NewTopic::new(&spec.topics.input, partitions, TopicReplication::Fixed(1)),
+        NewTopic::new(&spec.topics.output, partitions, TopicReplication::Fixed(1)),
+        NewTopic::new(&spec.topics.dead_letter, 1, TopicReplication::Fixed(1)),
+    ];
+    let results = std::thread::scope(|s| {
+        s.spawn(|| {
+            futures_block_on(admin.create_topics(
+                &topics,
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+            ))
+        })
+        .join()
+    })
+    .map_err(|_| anyhow::anyhow!("topic creation panicked"))?;
+    for result in results.context("creating topics")? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => bail!("creating topic {topic}: {code}"),
+        }
+    }
+    Ok(())
+}
+
+/// Drives a future to completion on this thread (rdkafka's admin calls complete on their own
+/// background thread, so no async runtime is needed).
+fn futures_block_on<F: Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut context) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+fn produce_ticks(
+    settings: &KafkaSettings,
+    topic: &str,
+    options: &LocalOptions,
+    produced: &AtomicU64,
+    processed: &AtomicU64,
+) -> anyhow::Result<()> {
+    let producer: ThreadedProducer<DefaultProducerContext> = settings
+        .client_config()?
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .context("creating the tick producer")?;
+    let mut generator = TickGenerator::new(options.generator.clone());
+    let mut payload = Vec::new();
+    let rate = options.rate.max(1);
+    // The simulated stream ends now.
+    let start_ms = chrono::Utc::now().timestamp_millis() - (options.events * 1_000 / rate) as i64;
+    for i in 0..options.events {
+        // Stay within MAX_AHEAD of the processor (pacing, bounded by the stall limit).
+        let waiting = Instant::now();
+        while i.saturating_sub(processed.load(Ordering::Acquire)) >= MAX_AHEAD {
+            if waiting.elapsed() > STALL_LIMIT {
+                bail!("the processor stopped taking in ticks ({i} produced)");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let nominal = start_ms + (i * 1_000 / rate) as i64;
+        let generated = generator.next_into(nominal, &mut payload);
+        let key = generator.tickers()[generated.ticker].clone();
+        let mut record = BaseRecord::to(topic)
+            .key(&key)
+            .payload(&payload)
+            .timestamp(nominal);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                    back,
+                )) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((e, _)) => return Err(e).context("producing a tick"),
+            }
+        }
+        produced.fetch_add(1, Ordering::Release);
+    }
+    producer
+        .flush(Duration::from_secs(60))
+        .context("flushing ticks")?;
+    Ok(())
+}
+
+/// Reads `expected` committed records of `topic` into `path`, one line each.
+fn drain_topic(
+    settings: &KafkaSettings,
+    topic: &str,
+    partitions: i32,
+    expected: u64,
+    path: &PathBuf,
+    line: impl Fn(&[u8], &rdkafka::message::BorrowedMessage<'_>) -> String,
+) -> anyhow::Result<u64> {
+    let consumer: BaseConsumer = settings
+        .client_config()?
+        .set("group.id", format!("local-sink-{topic}"))
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&list)?;
+    let mut out =
+        BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?);
+    let mut written = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while written < expected {
+        if Instant::now() > deadline {
+            bail!("read {written} of {expected} records of {topic} within 60 s");
+        }
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            let message = message?;
+            writeln!(
+                out,
+                "{}",
+                line(message.payload().unwrap_or_default(), &message)
+            )?;
+            written += 1;
+        }
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+/// A dead letter as one JSON line: its headers and the original bytes (as text when they are
+/// UTF-8, else base64).
+fn dead_letter_line(payload: &[u8], message: &rdkafka::message::BorrowedMessage<'_>) -> String {
+    let mut object = serde_json::Map::new();
+    if let Some(headers) = message.headers() {
+        for header in headers.iter() {
+            let name = header.key.trim_start_matches("dlq.").replace('.', "_");
+            let value = String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned();
+            object.insert(name, value.into());
+        }
+    }
+    match std::str::from_utf8(payload) {
+        Ok(text) => object.insert("payload".into(), text.into()),
+        Err(_) => object.insert(
+            "payload_base64".into(),
+            base64::engine::general_purpose::STANDARD
+                .encode(payload)
+                .into(),
+        ),
+    };
+    serde_json::Value::Object(object).to_string()
+}
+
+/// The summary printed at the end of a local run.
+pub fn render_summary(summary: &LocalSummary) -> String {
+    let stats = &summary.stats;
+    let seconds = summary.elapsed.as_secs_f64();
+    let mut text = format!(
+        "processed {} ticks in {seconds:.1} s ({:.0} ticks/s)\n  aggregates: {} → {}\n  dead letters: {} → {}\n",
+        stats.records_in,
+        stats.records_in as f64 / seconds.max(1e-9),
+        summary.aggregates_written,
+        summary.aggregates_file.display(),
+        summary.dead_letters_written,
+        summary.dead_letters_file.display(),
+    );
+    for (reason, count) in dead_letters_by_reason(stats) {
+        text.push_str(&format!("    {:<14} {count}\n", reason.code()));
+    }
+    text.push_str(&format!(
+        "look at them with e.g.\n  head -3 {}\n  jq -r .reason {} | sort | uniq -c\n",
+        summary.aggregates_file.display(),
+        summary.dead_letters_file.display()
+    ));
+    text
+}

@@ -81,12 +81,13 @@ impl ConsumerContext for ConsumerCtx {
     }
 }
 
-/// The producer's context: counts failed deliveries so that a batch is never committed past
-/// an output that did not arrive.
+/// The producer's context: counts failed deliveries, and keeps the latest reason, so that a
+/// batch is never committed past an output that did not arrive.
 #[derive(Debug, Default)]
 pub struct ProducerCtx {
     pub iam: Option<IamContext>,
     pub failed_deliveries: AtomicU64,
+    pub last_delivery_error: Mutex<Option<rdkafka::error::KafkaError>>,
 }
 
 impl ClientContext for ProducerCtx {
@@ -101,8 +102,11 @@ impl ProducerContext for ProducerCtx {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _opaque: ()) {
-        if result.is_err() {
+        if let Err((error, _)) = result {
             self.failed_deliveries.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut last) = self.last_delivery_error.lock() {
+                *last = Some(error.clone());
+            }
         }
     }
 }

@@ -5,6 +5,11 @@
 //! Rebalance callbacks only run inside `poll`, and a batch is collected before any of it is
 //! processed, so a revoked partition's records are dropped from the batch unprocessed and no
 //! rebalance ever happens in the middle of a transaction.
+//!
+//! A batch that cannot be delivered is aborted and the engine stops with an error: nothing past
+//! the last commit counts, and a restarted process resumes from the committed checkpoints (the
+//! recovery path every restart takes). Rewinding in place would need the consumer to seek back,
+//! and librdkafka ignores a seek to the offset of its previous seek, which would lose records.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -68,8 +73,9 @@ impl EngineConfig {
 pub enum EngineError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
-    /// The broker or client failed in a way the engine does not retry (e.g. this instance was
-    /// fenced by another with the same transactional id). Nothing past the last commit counts.
+    /// The broker or client failed: a batch could not be delivered, or this instance was fenced
+    /// by another with the same transactional id. Nothing past the last commit counts; restart
+    /// to resume from it.
     #[error("Kafka: {context}: {source}")]
     Kafka {
         context: &'static str,
@@ -88,8 +94,6 @@ pub struct EngineStats {
     pub aggregates_out: u64,
     pub dead_letters: BTreeMap<&'static str, u64>,
     pub batches_committed: u64,
-    /// Batches whose delivery failed and were rewound to the last commit.
-    pub batches_rewound: u64,
 }
 
 impl EngineStats {
@@ -98,18 +102,13 @@ impl EngineStats {
     }
 }
 
-struct PartitionState {
-    core: Partition,
-    /// What was last committed for this partition (or found committed at assignment).
-    committed: Option<Checkpoint>,
-}
-
 pub struct Engine {
     spec: Arc<Spec>,
     config: EngineConfig,
     consumer: BaseConsumer<ConsumerCtx>,
     producer: BaseProducer<ProducerCtx>,
-    partitions: HashMap<i32, PartitionState>,
+    /// The core state of each assigned partition of the input topic.
+    partitions: HashMap<i32, Partition>,
     stats: EngineStats,
     closed: Vec<Aggregate>,
 }
@@ -197,12 +196,17 @@ impl Engine {
         p
     }
 
+    /// Each assigned partition's high-water mark: one past the last record it has handled.
+    pub fn high_waters(&self) -> BTreeMap<i32, i64> {
+        self.partitions
+            .iter()
+            .filter_map(|(p, state)| state.checkpoint().map(|cp| (*p, cp.high_water)))
+            .collect()
+    }
+
     /// Open windows across the assigned partitions.
     pub fn open_windows(&self) -> usize {
-        self.partitions
-            .values()
-            .map(|p| p.core.open_windows())
-            .sum()
+        self.partitions.values().map(|p| p.open_windows()).sum()
     }
 
     /// One cycle: collect a batch, process it, deliver and commit. Returns the number of
@@ -228,7 +232,7 @@ impl Engine {
         self.deliver(|engine| {
             let mut closed = std::mem::take(&mut engine.closed);
             for state in engine.partitions.values_mut() {
-                state.core.close_all(&mut closed);
+                state.close_all(&mut closed);
             }
             for aggregate in closed.drain(..) {
                 engine.send_aggregate(&aggregate)?;
@@ -300,13 +304,7 @@ impl Engine {
                 Some(cp) => Partition::resume(&self.spec, cp),
                 None => Partition::new(&self.spec),
             };
-            self.partitions.insert(
-                element.partition(),
-                PartitionState {
-                    core,
-                    committed: checkpoint,
-                },
-            );
+            self.partitions.insert(element.partition(), core);
         }
         Ok(())
     }
@@ -326,7 +324,7 @@ impl Engine {
             payload: message.payload(),
         };
         let mut closed = std::mem::take(&mut self.closed);
-        let outcome = state.core.process(record, &mut closed);
+        let outcome = state.process(record, &mut closed);
         self.stats.records_in += 1;
         if let Outcome::Rejected(rejection) = &outcome {
             let headers = dead_letter_headers(
@@ -432,9 +430,13 @@ impl Engine {
                     .failed_deliveries
                     .load(Ordering::Relaxed);
                 if failed > failed_before {
+                    let last = self.producer.context().last_delivery_error.lock().ok();
+                    let source = last
+                        .and_then(|mut e| e.take())
+                        .unwrap_or(KafkaError::MessageProduction(RDKafkaErrorCode::Fail));
                     return Err(EngineError::Kafka {
                         context: "delivering outputs",
-                        source: KafkaError::MessageProduction(RDKafkaErrorCode::Fail),
+                        source,
                     });
                 }
                 if offsets.count() > 0 {
@@ -443,33 +445,20 @@ impl Engine {
                         .map_err(kafka("committing offsets"))?;
                 }
             }
-            Ok(offsets)
+            Ok(())
         });
         match result {
-            Ok(offsets) => {
-                for element in offsets.elements() {
-                    if let (Some(state), Offset::Offset(offset)) = (
-                        self.partitions.get_mut(&element.partition()),
-                        element.offset(),
-                    ) {
-                        state.committed =
-                            Checkpoint::from_metadata(offset, element.metadata()).ok();
-                    }
-                }
+            Ok(()) => {
                 self.stats.batches_committed += 1;
                 Ok(())
             }
-            Err(error) if is_fatal(&error) => Err(error),
             Err(error) => {
-                if exactly_once {
-                    self.producer
-                        .abort_transaction(self.config.request_timeout)
-                        .map_err(kafka("aborting the transaction"))?;
+                // Abort so that read_committed readers never see this batch's outputs; a fenced
+                // producer cannot abort, and has nothing visible to undo.
+                if exactly_once && !is_fenced(&error) {
+                    let _ = self.producer.abort_transaction(self.config.request_timeout);
                 }
-                self.rewind()?;
-                self.stats.batches_rewound += 1;
-                eprintln!("processor: batch not delivered ({error}); rewound to the last commit");
-                Ok(())
+                Err(error)
             }
         }
     }
@@ -478,7 +467,7 @@ impl Engine {
     fn offsets(&self) -> Result<TopicPartitionList, EngineError> {
         let mut list = TopicPartitionList::new();
         for (partition, state) in &self.partitions {
-            if let Some(cp) = state.core.checkpoint() {
+            if let Some(cp) = state.checkpoint() {
                 let topic = &self.spec.topics.input;
                 list.add_partition_offset(topic, *partition, Offset::Offset(cp.offset))
                     .map_err(kafka("building the offsets to commit"))?;
@@ -489,37 +478,12 @@ impl Engine {
         }
         Ok(list)
     }
-
-    /// Puts every assigned partition back to its last commit: state and consumer position.
-    fn rewind(&mut self) -> Result<(), EngineError> {
-        for (partition, state) in self.partitions.iter_mut() {
-            let offset = match state.committed {
-                Some(cp) => {
-                    state.core = Partition::resume(&self.spec, cp);
-                    Offset::Offset(cp.offset)
-                }
-                None => {
-                    state.core = Partition::new(&self.spec);
-                    Offset::Beginning
-                }
-            };
-            self.consumer
-                .seek(
-                    &self.spec.topics.input,
-                    *partition,
-                    offset,
-                    self.config.request_timeout,
-                )
-                .map_err(kafka("seeking back to the last commit"))?;
-        }
-        Ok(())
-    }
 }
 
-/// Whether the engine must stop rather than rewind and retry.
-fn is_fatal(error: &EngineError) -> bool {
+/// Whether the producer has been fenced (or failed fatally) and can do nothing more.
+fn is_fenced(error: &EngineError) -> bool {
     match error {
-        EngineError::Settings(_) => true,
+        EngineError::Settings(_) => false,
         EngineError::Kafka { source, .. } => {
             let fenced = matches!(
                 source.rdkafka_error_code(),

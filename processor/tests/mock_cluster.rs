@@ -143,6 +143,8 @@ fn produce(settings: &KafkaSettings, topic: &str, inputs: &[Input]) {
 fn engine(cluster: &Cluster, group: &str, delivery: Delivery) -> Engine {
     let mut config = EngineConfig::new(group, delivery);
     config.transactional_id = format!("{group}-tx");
+    // Small batches: many transactions per test, and room to inject faults between them.
+    config.max_batch = 64;
     config.overrides = vec![
         ("session.timeout.ms".into(), "6000".into()),
         ("heartbeat.interval.ms".into(), "500".into()),
@@ -221,6 +223,12 @@ fn read_all(
 }
 
 fn check_outputs(cluster: &Cluster, inputs: &[Input]) {
+    check_outputs_with(cluster, inputs, false);
+}
+
+/// Checks the committed outputs against the core run alone; with `duplicates`, an output may
+/// appear more than once (at-least-once after a failure) but every copy must be identical.
+fn check_outputs_with(cluster: &Cluster, inputs: &[Input], duplicates: bool) {
     let spec = spec();
     let (want_aggregates, want_dead) = expected(&spec, inputs);
     let aggregates = read_all(
@@ -234,6 +242,16 @@ fn check_outputs(cluster: &Cluster, inputs: &[Input]) {
         .map(|(_, payload, _)| String::from_utf8(payload.clone()).unwrap())
         .collect();
     got.sort();
+    if duplicates {
+        got.dedup();
+        let ids: std::collections::BTreeSet<String> = got
+            .iter()
+            .map(|a| {
+                serde_json::from_str::<serde_json::Value>(a).unwrap()["aggregate_id"].to_string()
+            })
+            .collect();
+        assert_eq!(ids.len(), got.len(), "copies of one aggregate differ");
+    }
     assert_eq!(got, want_aggregates, "aggregates");
 
     let dead = read_all(
@@ -262,6 +280,9 @@ fn check_outputs(cluster: &Cluster, inputs: &[Input]) {
         })
         .collect();
     got_dead.sort();
+    if duplicates {
+        got_dead.dedup();
+    }
     assert_eq!(got_dead, want_dead, "dead letters");
     assert_eq!(
         want_dead.len(),
@@ -278,7 +299,6 @@ fn end_to_end(delivery: Delivery) {
     run_until(&mut engine, inputs.len() as u64);
     engine.close_all().unwrap();
     assert_eq!(engine.stats().dead_letters_total(), 15);
-    assert_eq!(engine.stats().batches_rewound, 0);
     check_outputs(&cluster, &inputs);
     drop(cluster.kafka);
 }
@@ -353,4 +373,159 @@ fn caught_up(_engine: &Engine, cluster: &Cluster) -> bool {
         )
         .is_ok_and(|cp| cp.high_water == high)
     })
+}
+
+/// A batch that cannot be delivered stops the engine; a processor restarted in the same group
+/// resumes from the last commit and nothing is lost (at-least-once: some outputs may repeat,
+/// identical). At-least-once, because the embedded broker stores no offsets sent inside a
+/// transaction.
+#[test]
+fn a_failed_delivery_stops_the_engine_and_a_restart_loses_nothing() {
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let cluster = cluster();
+    let inputs = inputs();
+    produce(&cluster.settings, "ticks", &inputs);
+    {
+        let mut engine = engine(&cluster, "fail", Delivery::AtLeastOnce);
+        run_until(&mut engine, 135);
+        // The next produce requests (the engine's outputs) are refused.
+        cluster.kafka.mock().request_errors(
+            RDKafkaApiKey::Produce,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 3],
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let error = loop {
+            assert!(
+                Instant::now() < deadline,
+                "the failure went unnoticed: {:?}",
+                engine.stats()
+            );
+            if let Err(error) = engine.run_batch() {
+                break error;
+            }
+        };
+        assert!(error.to_string().contains("authorization"), "{error}");
+    }
+    // Restart as a supervisor (ECS) would, until a run gets through: the remaining injected
+    // errors stop a restarted engine too.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut restarts = 0;
+    'restart: loop {
+        restarts += 1;
+        assert!(restarts <= 5, "still failing after {restarts} restarts");
+        let mut restarted = engine(&cluster, "fail", Delivery::AtLeastOnce);
+        while !all_read(&restarted, &inputs) {
+            assert!(
+                Instant::now() < deadline,
+                "stalled: {:?}",
+                restarted.stats()
+            );
+            if restarted.run_batch().is_err() {
+                continue 'restart;
+            }
+        }
+        if restarted.close_all().is_ok() {
+            break;
+        }
+    }
+    check_outputs_with(&cluster, &inputs, true);
+}
+
+/// In exactly-once mode the batch that failed is aborted: none of its outputs ever becomes
+/// visible to a read_committed reader, and nothing visible is repeated.
+#[test]
+fn a_failed_transaction_is_aborted_and_nothing_of_it_is_visible() {
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let cluster = cluster();
+    let inputs = inputs();
+    produce(&cluster.settings, "ticks", &inputs);
+    let mut engine = engine(&cluster, "abort", Delivery::ExactlyOnce);
+    run_until(&mut engine, 135);
+    let committed = (
+        engine.stats().aggregates_out,
+        engine.stats().dead_letters_total(),
+    );
+    cluster.kafka.mock().request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 3],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last_committed = committed;
+    while engine.run_batch().is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the failure went unnoticed: {:?}",
+            engine.stats()
+        );
+        last_committed = (
+            engine.stats().aggregates_out,
+            engine.stats().dead_letters_total(),
+        );
+    }
+    let spec = spec();
+    let aggregates = read_all(
+        &cluster.settings,
+        &spec.topics.output,
+        3,
+        last_committed.0 as usize,
+    );
+    let dead = read_all(
+        &cluster.settings,
+        &spec.topics.dead_letter,
+        1,
+        last_committed.1 as usize,
+    );
+    assert_eq!(
+        (aggregates.len() as u64, dead.len() as u64),
+        last_committed,
+        "exactly what was committed is visible, nothing of the aborted batch"
+    );
+    let (want_aggregates, _) = expected(&spec, &inputs);
+    for (_, payload, _) in &aggregates {
+        assert!(want_aggregates.contains(&String::from_utf8(payload.clone()).unwrap()));
+    }
+}
+
+/// Whether the engine has read every input record, judged by each partition's checkpoint
+/// high-water mark against the end of the partition.
+fn all_read(engine: &Engine, inputs: &[Input]) -> bool {
+    engine
+        .high_waters()
+        .iter()
+        .all(|(p, hw)| *hw == inputs.iter().filter(|i| i.partition == *p).count() as i64)
+        && engine.high_waters().len() == 3
+}
+
+/// When the broker answers that this producer has been fenced (another instance started with
+/// the same transactional id), the engine stops with an error instead of writing on. The
+/// embedded broker does not fence by itself (a second producer with the same transactional id
+/// gets a producer id of its own), so the broker's answer is injected; a broker that fences is
+/// needed to show the whole exchange, and none with transactions runs here.
+#[test]
+fn a_fenced_producer_stops_the_engine() {
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let cluster = cluster();
+    let inputs = inputs();
+    produce(&cluster.settings, "ticks", &inputs);
+    let mut engine = engine(&cluster, "fence", Delivery::ExactlyOnce);
+    run_until(&mut engine, 90);
+    let committed_before = engine.stats().batches_committed;
+    cluster.kafka.mock().request_errors(
+        RDKafkaApiKey::AddPartitionsToTxn,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_PRODUCER_FENCED; 5],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let error = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the fenced engine kept going: {:?}",
+            engine.stats()
+        );
+        if let Err(error) = engine.run_batch() {
+            break error;
+        }
+    };
+    let text = error.to_string().to_lowercase();
+    assert!(text.contains("fenced"), "{text}");
+    assert!(engine.stats().batches_committed >= committed_before);
 }

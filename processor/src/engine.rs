@@ -94,6 +94,8 @@ pub struct EngineStats {
     pub aggregates_out: u64,
     pub dead_letters: BTreeMap<&'static str, u64>,
     pub batches_committed: u64,
+    /// At-least-once commits the group refused while rebalancing, left to the next commit.
+    pub commits_deferred: u64,
 }
 
 impl EngineStats {
@@ -440,9 +442,14 @@ impl Engine {
                     });
                 }
                 if offsets.count() > 0 {
-                    self.consumer
-                        .commit(&offsets, CommitMode::Sync)
-                        .map_err(kafka("committing offsets"))?;
+                    match self.consumer.commit(&offsets, CommitMode::Sync) {
+                        Ok(()) => {}
+                        // The outputs are durable and offsets are cumulative: the next commit
+                        // covers this one. A partition that moves meanwhile is re-read by its
+                        // new owner from the last commit (identical duplicates).
+                        Err(e) if during_rebalance(&e) => self.stats.commits_deferred += 1,
+                        Err(e) => return Err(kafka("committing offsets")(e)),
+                    }
                 }
             }
             Ok(())
@@ -478,6 +485,18 @@ impl Engine {
         }
         Ok(list)
     }
+}
+
+/// Whether a commit was refused because the group is rebalancing or has moved on.
+fn during_rebalance(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::RebalanceInProgress
+                | RDKafkaErrorCode::IllegalGeneration
+                | RDKafkaErrorCode::UnknownMemberId
+        )
+    )
 }
 
 /// Whether the producer has been fenced (or failed fatally) and can do nothing more.

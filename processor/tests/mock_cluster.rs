@@ -161,6 +161,21 @@ fn run_until(engine: &mut Engine, records: u64) {
     }
 }
 
+/// Runs batches until one fails, and returns its error (or panics after a deadline).
+fn run_until_error(engine: &mut Engine) -> processor::EngineError {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the failure went unnoticed: {:?}",
+            engine.stats()
+        );
+        if let Err(error) = engine.run_batch() {
+            return error;
+        }
+    }
+}
+
 /// Everything committed on a topic: (partition, offset, key, payload, headers).
 fn read_all(
     settings: &KafkaSettings,
@@ -393,17 +408,7 @@ fn a_failed_delivery_stops_the_engine_and_a_restart_loses_nothing() {
             RDKafkaApiKey::Produce,
             &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 3],
         );
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let error = loop {
-            assert!(
-                Instant::now() < deadline,
-                "the failure went unnoticed: {:?}",
-                engine.stats()
-            );
-            if let Err(error) = engine.run_batch() {
-                break error;
-            }
-        };
+        let error = run_until_error(&mut engine);
         assert!(error.to_string().contains("authorization"), "{error}");
     }
     // Restart as a supervisor (ECS) would, until a run gets through: the remaining injected
@@ -514,17 +519,7 @@ fn a_fenced_producer_stops_the_engine() {
         RDKafkaApiKey::AddPartitionsToTxn,
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_PRODUCER_FENCED; 5],
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let error = loop {
-        assert!(
-            Instant::now() < deadline,
-            "the fenced engine kept going: {:?}",
-            engine.stats()
-        );
-        if let Err(error) = engine.run_batch() {
-            break error;
-        }
-    };
+    let error = run_until_error(&mut engine);
     let text = error.to_string().to_lowercase();
     assert!(text.contains("fenced"), "{text}");
     assert!(engine.stats().batches_committed >= committed_before);

@@ -213,6 +213,9 @@ impl Engine {
 
     /// One cycle: collect a batch, process it, deliver and commit. Returns the number of
     /// records processed.
+    ///
+    /// After an error the engine's state is past the last commit: drop it and start a new one
+    /// (in AWS, let the task restart), which resumes from the committed checkpoints.
     pub fn run_batch(&mut self) -> Result<usize, EngineError> {
         let batch = self.collect_batch()?;
         if batch.is_empty() {

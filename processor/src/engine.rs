@@ -141,10 +141,8 @@ impl Engine {
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "cooperative-sticky")
             .set("isolation.level", "read_committed");
-        let mut producer_config = settings.client_config()?;
-        producer_config
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5");
+        let mut producer_config = settings.producer_config()?;
+        producer_config.set("linger.ms", "5");
         if config.delivery == Delivery::ExactlyOnce {
             producer_config
                 .set("transactional.id", &config.transactional_id)

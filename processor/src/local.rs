@@ -240,8 +240,7 @@ fn produce_ticks(
     processed: &AtomicU64,
 ) -> anyhow::Result<()> {
     let producer: ThreadedProducer<DefaultProducerContext> = settings
-        .client_config()?
-        .set("enable.idempotence", "true")
+        .producer_config()?
         .set("linger.ms", "5")
         .create()
         .context("creating the tick producer")?;

@@ -119,12 +119,8 @@ fn cluster() -> Cluster {
 }
 
 fn produce(settings: &KafkaSettings, topic: &str, inputs: &[Input]) {
-    let producer: ThreadedProducer<DefaultProducerContext> = settings
-        .client_config()
-        .unwrap()
-        .set("enable.idempotence", "true")
-        .create()
-        .unwrap();
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        settings.producer_config().unwrap().create().unwrap();
     for (i, input) in inputs.iter().enumerate() {
         producer
             .send(

@@ -106,6 +106,16 @@ impl KafkaSettings {
     }
 }
 
+impl KafkaSettings {
+    /// Settings for a producer: [`Self::client_config`] with idempotence on, as every producer
+    /// of this project uses (no duplicates or reordering from its own retries).
+    pub fn producer_config(&self) -> Result<ClientConfig, SettingsError> {
+        let mut config = self.client_config()?;
+        config.set("enable.idempotence", "true");
+        Ok(config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +169,20 @@ mod tests {
                 .client_config()
                 .unwrap_err(),
             SettingsError::NoRegion
+        );
+    }
+
+    #[test]
+    fn producers_are_idempotent_and_keep_the_security_rules() {
+        let config = KafkaSettings::local("127.0.0.1:9092")
+            .producer_config()
+            .unwrap();
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+        assert_eq!(config.get("security.protocol"), Some("plaintext"));
+        assert!(
+            KafkaSettings::local("kafka:9092")
+                .producer_config()
+                .is_err()
         );
     }
 }

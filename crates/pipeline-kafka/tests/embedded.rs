@@ -22,12 +22,8 @@ fn records_round_trip_through_the_embedded_broker_with_keys_kept_together() {
         settings.brokers
     );
 
-    let producer: ThreadedProducer<DefaultProducerContext> = settings
-        .client_config()
-        .unwrap()
-        .set("enable.idempotence", "true")
-        .create()
-        .unwrap();
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        settings.producer_config().unwrap().create().unwrap();
     let tickers = ["AMZN", "AAPL", "MSFT", "GOOGL"];
     for i in 0..40 {
         let payload = format!("tick {i}");

@@ -3,7 +3,6 @@
 
 use std::error::Error;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use pipeline_kafka::IamContext;
 use rdkafka::ClientContext;
@@ -81,13 +80,26 @@ impl ConsumerContext for ConsumerCtx {
     }
 }
 
-/// The producer's context: counts failed deliveries, and keeps the latest reason, so that a
-/// batch is never committed past an output that did not arrive.
+/// The producer's context: keeps the reason of a failed delivery, so that a batch is never
+/// committed past an output that did not arrive.
 #[derive(Debug, Default)]
 pub struct ProducerCtx {
     pub iam: Option<IamContext>,
-    pub failed_deliveries: AtomicU64,
-    pub last_delivery_error: Mutex<Option<rdkafka::error::KafkaError>>,
+    delivery_error: Mutex<Option<rdkafka::error::KafkaError>>,
+}
+
+impl ProducerCtx {
+    pub fn new(iam: Option<IamContext>) -> Self {
+        Self {
+            iam,
+            delivery_error: Mutex::default(),
+        }
+    }
+
+    /// The latest delivery failure since the last call, if any; clears it.
+    pub fn take_delivery_error(&self) -> Option<rdkafka::error::KafkaError> {
+        self.delivery_error.lock().ok().and_then(|mut e| e.take())
+    }
 }
 
 impl ClientContext for ProducerCtx {
@@ -102,11 +114,10 @@ impl ProducerContext for ProducerCtx {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _opaque: ()) {
-        if let Err((error, _)) = result {
-            self.failed_deliveries.fetch_add(1, Ordering::Relaxed);
-            if let Ok(mut last) = self.last_delivery_error.lock() {
-                *last = Some(error.clone());
-            }
+        if let Err((error, _)) = result
+            && let Ok(mut slot) = self.delivery_error.lock()
+        {
+            *slot = Some(error.clone());
         }
     }
 }

@@ -13,7 +13,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use pipeline_core::{Aggregate, Checkpoint, Outcome, Partition, Reason, Record, Spec};
@@ -161,10 +160,7 @@ impl Engine {
             .create_with_context(ConsumerCtx::new(iam.clone()))
             .map_err(kafka("creating the consumer"))?;
         let producer: BaseProducer<ProducerCtx> = producer_config
-            .create_with_context(ProducerCtx {
-                iam,
-                ..ProducerCtx::default()
-            })
+            .create_with_context(ProducerCtx::new(iam))
             .map_err(kafka("creating the producer"))?;
         if config.delivery == Delivery::ExactlyOnce {
             producer
@@ -403,11 +399,8 @@ impl Engine {
                 .begin_transaction()
                 .map_err(kafka("beginning a transaction"))?;
         }
-        let failed_before = self
-            .producer
-            .context()
-            .failed_deliveries
-            .load(Ordering::Relaxed);
+        // A failure reported before this batch belongs to an earlier one, already handled.
+        let _ = self.producer.context().take_delivery_error();
         let result = produce(self).and_then(|()| {
             let offsets = self.offsets()?;
             if exactly_once {
@@ -427,16 +420,7 @@ impl Engine {
                 self.producer
                     .flush(self.config.request_timeout)
                     .map_err(kafka("flushing outputs"))?;
-                let failed = self
-                    .producer
-                    .context()
-                    .failed_deliveries
-                    .load(Ordering::Relaxed);
-                if failed > failed_before {
-                    let last = self.producer.context().last_delivery_error.lock().ok();
-                    let source = last
-                        .and_then(|mut e| e.take())
-                        .unwrap_or(KafkaError::MessageProduction(RDKafkaErrorCode::Fail));
+                if let Some(source) = self.producer.context().take_delivery_error() {
                     return Err(EngineError::Kafka {
                         context: "delivering outputs",
                         source,

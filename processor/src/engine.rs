@@ -49,8 +49,8 @@ pub struct EngineConfig {
     pub batch_timeout: Duration,
     /// Bound on each call to the broker (commit, flush, offsets).
     pub request_timeout: Duration,
-    /// Extra librdkafka settings (tests shorten timeouts with these).
-    pub overrides: Vec<(String, String)>,
+    /// Extra librdkafka settings for the consumer (tests shorten group timeouts with these).
+    pub consumer_overrides: Vec<(String, String)>,
 }
 
 impl EngineConfig {
@@ -63,7 +63,7 @@ impl EngineConfig {
             max_batch: 5_000,
             batch_timeout: Duration::from_millis(100),
             request_timeout: Duration::from_secs(30),
-            overrides: Vec::new(),
+            consumer_overrides: Vec::new(),
         }
     }
 }
@@ -147,14 +147,8 @@ impl Engine {
                 .set("transactional.id", &config.transactional_id)
                 .set("transaction.timeout.ms", "60000");
         }
-        for (key, value) in &config.overrides {
+        for (key, value) in &config.consumer_overrides {
             consumer_config.set(key, value);
-            if !key.starts_with("session.")
-                && !key.starts_with("heartbeat.")
-                && !key.starts_with("max.poll")
-            {
-                producer_config.set(key, value);
-            }
         }
         let consumer: BaseConsumer<ConsumerCtx> = consumer_config
             .create_with_context(ConsumerCtx::new(iam.clone()))

@@ -141,7 +141,7 @@ fn engine(cluster: &Cluster, group: &str, delivery: Delivery) -> Engine {
     config.transactional_id = format!("{group}-tx");
     // Small batches: many transactions per test, and room to inject faults between them.
     config.max_batch = 64;
-    config.overrides = vec![
+    config.consumer_overrides = vec![
         ("session.timeout.ms".into(), "6000".into()),
         ("heartbeat.interval.ms".into(), "500".into()),
     ];

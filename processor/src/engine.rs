@@ -97,6 +97,14 @@ pub struct EngineStats {
     pub commits_deferred: u64,
 }
 
+/// What the engine last handed the broker for one partition: the offset to resume from and its
+/// checkpoint metadata. Both delivery modes build it the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandedOffset {
+    pub offset: i64,
+    pub metadata: String,
+}
+
 impl EngineStats {
     pub fn dead_letters_total(&self) -> u64 {
         self.dead_letters.values().sum()
@@ -112,6 +120,10 @@ pub struct Engine {
     partitions: HashMap<i32, Partition>,
     stats: EngineStats,
     closed: Vec<Aggregate>,
+    /// How long each commit (transaction commit, or flush and offset commit) took, since the
+    /// last [`Engine::take_commit_latencies`].
+    commit_latencies: Vec<Duration>,
+    handed: BTreeMap<i32, HandedOffset>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -172,6 +184,8 @@ impl Engine {
             partitions: HashMap::new(),
             stats: EngineStats::default(),
             closed: Vec::new(),
+            commit_latencies: Vec::new(),
+            handed: BTreeMap::new(),
         })
     }
 
@@ -197,6 +211,32 @@ impl Engine {
     /// Open windows across the assigned partitions.
     pub fn open_windows(&self) -> usize {
         self.partitions.values().map(|p| p.open_windows()).sum()
+    }
+
+    /// The commit latencies measured since the last call.
+    pub fn take_commit_latencies(&mut self) -> Vec<Duration> {
+        std::mem::take(&mut self.commit_latencies)
+    }
+
+    /// The offsets (with checkpoint metadata) last handed to the broker with a batch that
+    /// committed, by partition of the input topic.
+    pub fn handed_offsets(&self) -> &BTreeMap<i32, HandedOffset> {
+        &self.handed
+    }
+
+    /// Records behind the end of each assigned partition: its high watermark (asked of the
+    /// broker, each call bounded by `timeout`) less the offset after the last record handled.
+    pub fn lag(&self, timeout: Duration) -> BTreeMap<i32, i64> {
+        let topic = &self.spec.topics.input;
+        let mut lag = BTreeMap::new();
+        for (partition, state) in &self.partitions {
+            let Ok((low, high)) = self.consumer.fetch_watermarks(topic, *partition, timeout) else {
+                continue;
+            };
+            let next = state.checkpoint().map_or(low, |cp| cp.high_water.max(low));
+            lag.insert(*partition, (high - next).max(0));
+        }
+        lag
     }
 
     /// One cycle: collect a batch, process it, deliver and commit. Returns the number of
@@ -247,11 +287,16 @@ impl Engine {
                 batch.retain(|m| !changed.contains(&m.partition()));
                 match event {
                     RebalanceEvent::Revoked(partitions) => {
+                        tracing::info!(?partitions, "partitions revoked");
                         for p in partitions {
                             self.partitions.remove(&p);
+                            self.handed.remove(&p);
                         }
                     }
-                    RebalanceEvent::Assigned(partitions) => self.resume(&partitions)?,
+                    RebalanceEvent::Assigned(partitions) => {
+                        tracing::info!(?partitions, "partitions assigned");
+                        self.resume(&partitions)?;
+                    }
                 }
             }
             match polled {
@@ -294,7 +339,16 @@ impl Engine {
                 _ => None,
             };
             let core = match checkpoint {
-                Some(cp) => Partition::resume(&self.spec, cp),
+                Some(cp) => {
+                    tracing::info!(
+                        partition = element.partition(),
+                        offset = cp.offset,
+                        watermark = ?cp.watermark_ms,
+                        high_water = cp.high_water,
+                        "resuming from the committed checkpoint"
+                    );
+                    Partition::resume(&self.spec, cp)
+                }
                 None => Partition::new(&self.spec),
             };
             self.partitions.insert(element.partition(), core);
@@ -382,7 +436,7 @@ impl Engine {
     }
 
     /// Runs `produce` and makes its outputs and the partitions' checkpoints durable together;
-    /// on a failure that can be retried, rewinds every partition to its last commit.
+    /// on failure, aborts (exactly-once) and returns the error: the engine must be dropped.
     fn deliver(
         &mut self,
         produce: impl FnOnce(&mut Self) -> Result<(), EngineError>,
@@ -395,7 +449,9 @@ impl Engine {
         }
         // A failure reported before this batch belongs to an earlier one, already handled.
         let _ = self.producer.context().take_delivery_error();
+        let mut committing = Instant::now();
         let result = produce(self).and_then(|()| {
+            committing = Instant::now();
             let offsets = self.offsets()?;
             if exactly_once {
                 if offsets.count() > 0 {
@@ -426,21 +482,33 @@ impl Engine {
                         // The outputs are durable and offsets are cumulative: the next commit
                         // covers this one. A partition that moves meanwhile is re-read by its
                         // new owner from the last commit (identical duplicates).
-                        Err(e) if during_rebalance(&e) => self.stats.commits_deferred += 1,
+                        Err(e) if during_rebalance(&e) => {
+                            tracing::warn!(error = %e, "offset commit deferred by a rebalance");
+                            self.stats.commits_deferred += 1;
+                        }
                         Err(e) => return Err(kafka("committing offsets")(e)),
                     }
                 }
             }
-            Ok(())
+            Ok(offsets)
         });
         match result {
-            Ok(()) => {
+            Ok(offsets) => {
+                self.commit_latencies.push(committing.elapsed());
                 self.stats.batches_committed += 1;
+                for element in offsets.elements() {
+                    if let Offset::Offset(offset) = element.offset() {
+                        let metadata = element.metadata().to_owned();
+                        self.handed
+                            .insert(element.partition(), HandedOffset { offset, metadata });
+                    }
+                }
                 Ok(())
             }
             Err(error) => {
                 // Abort so that read_committed readers never see this batch's outputs; a fenced
                 // producer cannot abort, and has nothing visible to undo.
+                tracing::error!(%error, "batch not delivered; stopping");
                 if exactly_once && !is_fenced(&error) {
                     let _ = self.producer.abort_transaction(self.config.request_timeout);
                 }

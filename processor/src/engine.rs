@@ -57,7 +57,7 @@ impl EngineConfig {
     pub fn new(group_id: impl Into<String>, delivery: Delivery) -> Self {
         let group_id = group_id.into();
         Self {
-            transactional_id: format!("{group_id}-{}", std::process::id()),
+            transactional_id: format!("{group_id}-{}", instance_id()),
             group_id,
             delivery,
             max_batch: 5_000,
@@ -68,10 +68,28 @@ impl EngineConfig {
     }
 }
 
+/// Names this process among the group's instances: the host name (a container's is its task's)
+/// with the process id and start time, since every container's main process is pid 1.
+/// Instances need distinct transactional ids; fencing a stale instance is the consumer group's
+/// work (its generation travels with the offsets in each transaction).
+fn instance_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_default();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{host}-{}-{started:x}", std::process::id())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    /// A consumer override would change what the engine's correctness or security rests on.
+    #[error(
+        "consumer setting `{0}` cannot be overridden: the processor sets it for security or \
+         for its delivery guarantees"
+    )]
+    ProtectedSetting(String),
     /// The broker or client failed: a batch could not be delivered, or this instance was fenced
     /// by another with the same transactional id. Nothing past the last commit counts; restart
     /// to resume from it.
@@ -160,6 +178,9 @@ impl Engine {
                 .set("transaction.timeout.ms", "60000");
         }
         for (key, value) in &config.consumer_overrides {
+            if is_protected(key) {
+                return Err(EngineError::ProtectedSetting(key.clone()));
+            }
             consumer_config.set(key, value);
         }
         let consumer: BaseConsumer<ConsumerCtx> = consumer_config
@@ -534,6 +555,25 @@ impl Engine {
     }
 }
 
+/// Consumer settings an override may not touch: where and how to connect, and what the delivery
+/// guarantees rest on (manual commits of safe offsets, reading committed outputs only).
+fn is_protected(key: &str) -> bool {
+    let key = key.trim();
+    key.starts_with("security.")
+        || key.starts_with("sasl.")
+        || key.starts_with("ssl.")
+        || matches!(
+            key,
+            "bootstrap.servers"
+                | "metadata.broker.list"
+                | "group.id"
+                | "enable.auto.commit"
+                | "enable.auto.offset.store"
+                | "isolation.level"
+                | "partition.assignment.strategy"
+        )
+}
+
 /// Whether a commit was refused because the group is rebalancing or has moved on.
 fn during_rebalance(error: &KafkaError) -> bool {
     matches!(
@@ -549,7 +589,7 @@ fn during_rebalance(error: &KafkaError) -> bool {
 /// Whether the producer has been fenced (or failed fatally) and can do nothing more.
 fn is_fenced(error: &EngineError) -> bool {
     match error {
-        EngineError::Settings(_) => false,
+        EngineError::Settings(_) | EngineError::ProtectedSetting(_) => false,
         EngineError::Kafka { source, .. } => {
             let fenced = matches!(
                 source.rdkafka_error_code(),

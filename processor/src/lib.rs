@@ -3,7 +3,10 @@
 
 pub mod context;
 pub mod engine;
+pub mod health;
 pub mod local;
+pub mod metrics;
 pub mod records;
+pub mod service;
 
 pub use engine::{Delivery, Engine, EngineConfig, EngineError, EngineStats};

@@ -1,17 +1,21 @@
 //! `processor`: reads settings, builds the engine, runs it. See `processor --help`.
 
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use pipeline_core::Spec;
 use pipeline_core::generator::{DEFAULT_TICKERS, GeneratorConfig};
-use pipeline_kafka::KafkaSettings;
+use pipeline_kafka::{IamContext, KafkaSettings};
+use processor::health::{self, Health};
 use processor::local::{LocalOptions, render_summary};
-use processor::{Delivery, Engine, EngineConfig};
+use processor::metrics::MetricsConfig;
+use processor::service::{self, ServiceConfig, Shutdown};
+use processor::{Delivery, EngineConfig};
 
 #[derive(Parser)]
 #[command(
@@ -60,16 +64,72 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Delivery::ExactlyOnce)]
         delivery: Delivery,
     },
-    /// Run the processor against a broker until SIGTERM or SIGINT.
-    Run {
-        /// host:port[,host:port…] on this machine.
-        #[arg(long)]
-        brokers: String,
-        #[arg(long, default_value = "processor")]
-        group: String,
-        #[arg(long, value_enum, default_value_t = Delivery::ExactlyOnce)]
-        delivery: Delivery,
+    /// Run the processor until SIGTERM or SIGINT: the service that runs in ECS. Every option
+    /// can also be set by the environment variable named in its help.
+    Run(RunArgs),
+    /// Ask a processor's health endpoint; exits 0 if it answers 200. For a container health
+    /// check in an image without curl.
+    Probe {
+        /// host:port of the health endpoint.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// /health/live or /health/ready.
+        #[arg(long, default_value = "/health/ready")]
+        path: String,
     },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Bootstrap brokers, host:port[,host:port…].
+    #[arg(long, env = "KAFKA_BROKERS")]
+    brokers: String,
+    /// How to authenticate: none (plaintext, a broker on this machine) or msk-iam (SASL_SSL with
+    /// IAM tokens from the standard AWS credential chain).
+    #[arg(long, env = "KAFKA_AUTH", value_enum, default_value_t = Auth::None)]
+    auth: Auth,
+    /// AWS region of the MSK cluster (msk-iam).
+    #[arg(long, env = "AWS_REGION")]
+    region: Option<String>,
+    /// Consumer group (and prefix of the transactional id).
+    #[arg(long, env = "PROCESSOR_GROUP", default_value = "processor")]
+    group: String,
+    #[arg(long, env = "PROCESSOR_DELIVERY", value_enum, default_value_t = Delivery::ExactlyOnce)]
+    delivery: Delivery,
+    /// Where the health endpoint listens.
+    #[arg(long, env = "HEALTH_ADDR", default_value = "127.0.0.1:8080")]
+    health_addr: String,
+    /// Not live once this many seconds pass without a finished batch cycle.
+    #[arg(long, env = "HEALTH_STALL_SECS", default_value_t = 90)]
+    stall_secs: u64,
+    /// Seconds allowed from SIGTERM to exit; past it the process exits at once (status 2).
+    /// Keep it under the container's stop timeout (ECS: 30 s by default).
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 25)]
+    shutdown_timeout_secs: u64,
+    /// Seconds between metric reports (EMF lines on stdout).
+    #[arg(long, env = "METRICS_INTERVAL_SECS", default_value_t = 60)]
+    metrics_interval_secs: u64,
+    /// CloudWatch namespace of the metrics.
+    #[arg(long, env = "METRICS_NAMESPACE", default_value = "StreamingPipeline")]
+    metrics_namespace: String,
+    /// Extra librdkafka consumer settings, KEY=VALUE, repeatable (e.g. session.timeout.ms=10000).
+    #[arg(long = "consumer-config", env = "KAFKA_CONSUMER_CONFIG", value_delimiter = ',', value_parser = key_value)]
+    consumer_config: Vec<(String, String)>,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!("expected KEY=VALUE, got `{text}`")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Auth {
+    None,
+    MskIam,
 }
 
 fn load_spec(path: Option<PathBuf>) -> anyhow::Result<Spec> {
@@ -86,16 +146,51 @@ fn load_spec(path: Option<PathBuf>) -> anyhow::Result<Spec> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(&cli.command);
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
+            tracing::error!("{error:#}");
             eprintln!("processor: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// JSON lines on stderr for the service (CloudWatch Logs); plain text, warnings only, for the
+/// local run, whose progress and summary are the output. `RUST_LOG` overrides the level.
+fn init_logging(command: &Command) {
+    use tracing_subscriber::EnvFilter;
+    let (default, json) = match command {
+        Command::Run(_) => ("info", true),
+        Command::Local { .. } | Command::Probe { .. } => ("warn", false),
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+    } else {
+        builder.with_target(false).init();
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Probe { addr, path } = &cli.command {
+        let code = health::probe(addr, path, Duration::from_secs(3))
+            .with_context(|| format!("asking http://{addr}{path}"))?;
+        println!("{code}");
+        return Ok(if code == 200 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let spec = Arc::new(load_spec(cli.spec)?);
     match cli.command {
         Command::Local {
@@ -129,26 +224,52 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let summary = processor::local::run(&options)?;
             print!("{}", render_summary(&summary));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Run {
-            brokers,
-            group,
-            delivery,
-        } => {
-            let stop = Arc::new(AtomicBool::new(false));
-            for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-                signal_hook::flag::register(signal, Arc::clone(&stop))
-                    .context("installing the signal handler")?;
-            }
-            let settings = KafkaSettings::local(brokers);
-            let mut engine =
-                Engine::start(spec, &settings, None, EngineConfig::new(group, delivery))?;
-            while !stop.load(Ordering::Relaxed) {
-                engine.run_batch()?;
-            }
-            eprintln!("processor: stopping; {:?}", engine.stats());
-            Ok(())
-        }
+        Command::Run(args) => serve(spec, args),
+        Command::Probe { .. } => unreachable!("answered above"),
     }
+}
+
+fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let shutdown = Shutdown::on_signals(Duration::from_secs(args.shutdown_timeout_secs))
+        .context("installing the signal handlers")?;
+    let (settings, iam) = match args.auth {
+        Auth::None => (KafkaSettings::local(args.brokers), None),
+        Auth::MskIam => {
+            let region = args
+                .region
+                .filter(|r| !r.trim().is_empty())
+                .context("--auth msk-iam needs a region: set --region or AWS_REGION")?;
+            let credentials = pipeline_kafka::default_credentials(&region)?;
+            let iam = IamContext::new(region.clone(), credentials, Duration::from_secs(10));
+            (KafkaSettings::msk_iam(args.brokers, region), Some(iam))
+        }
+    };
+    let health = Arc::new(Health::new(Duration::from_secs(args.stall_secs)));
+    let listener = TcpListener::bind(&args.health_addr)
+        .with_context(|| format!("binding the health endpoint to {}", args.health_addr))?;
+    let addr = health::serve(listener, Arc::clone(&health))?;
+    tracing::info!(%addr, "health endpoint listening");
+    let mut engine = EngineConfig::new(args.group, args.delivery);
+    engine.consumer_overrides = args.consumer_config;
+    let config = ServiceConfig {
+        engine,
+        metrics: MetricsConfig {
+            namespace: args.metrics_namespace,
+            interval: Duration::from_secs(args.metrics_interval_secs.max(1)),
+            ..MetricsConfig::default()
+        },
+        lag_timeout: Duration::from_secs(2),
+    };
+    service::run(
+        spec,
+        &settings,
+        iam,
+        config,
+        shutdown.flag(),
+        &health,
+        &mut std::io::stdout().lock(),
+    )?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -8,26 +8,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Input, check_outputs, expected, inputs, produce, read_all, spec};
-use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
+use common::{Cluster, Input, check_outputs, cluster, expected, inputs, produce, read_all, spec};
 use processor::{Delivery, Engine, EngineConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
-
-struct Cluster {
-    kafka: EmbeddedKafka,
-    settings: KafkaSettings,
-}
-
-fn cluster() -> Cluster {
-    let kafka = EmbeddedKafka::start(1).unwrap();
-    let spec = spec();
-    kafka.create_topic(&spec.topics.input, 3).unwrap();
-    kafka.create_topic(&spec.topics.output, 3).unwrap();
-    kafka.create_topic(&spec.topics.dead_letter, 1).unwrap();
-    let settings = KafkaSettings::local(kafka.bootstrap_servers());
-    Cluster { kafka, settings }
-}
 
 fn engine(cluster: &Cluster, group: &str, delivery: Delivery) -> Engine {
     let mut config = EngineConfig::new(group, delivery);
@@ -394,5 +378,21 @@ fn both_modes_hand_the_broker_the_same_offsets() {
         let handed = &at_least_once[&element.partition()];
         assert_eq!(element.offset(), Offset::Offset(handed.offset));
         assert_eq!(element.metadata(), handed.metadata);
+    }
+}
+
+#[test]
+fn overrides_cannot_touch_security_or_the_delivery_guarantees() {
+    let settings = pipeline_kafka::KafkaSettings::local("127.0.0.1:9");
+    for key in [
+        "security.protocol",
+        "sasl.mechanism",
+        "enable.auto.commit",
+        "isolation.level",
+    ] {
+        let mut config = EngineConfig::new("protected", Delivery::AtLeastOnce);
+        config.consumer_overrides = vec![(key.into(), "x".into())];
+        let error = Engine::start(spec(), &settings, None, config).unwrap_err();
+        assert!(error.to_string().contains(key), "{error}");
     }
 }

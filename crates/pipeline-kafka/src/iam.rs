@@ -3,6 +3,7 @@
 //! fresh one from the AWS credential chain whenever librdkafka asks (before each expiry).
 
 use std::error::Error;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
@@ -127,17 +128,15 @@ impl IamContext {
         sign_token(&credentials, &self.region, SystemTime::now())
     }
 
-    /// The credential chain is async and librdkafka's hook is not: resolve it on a runtime of
-    /// its own, on a thread of its own, so that this works whatever thread librdkafka calls
-    /// from (including one already inside a Tokio runtime).
+    /// Fetches credentials with the provider. The provider is async and librdkafka's hook is
+    /// not: the future runs on the process's credential runtime, waited for from a thread of
+    /// its own so that this works whatever thread librdkafka calls from (including one already
+    /// inside a Tokio runtime).
     fn fetch_credentials(&self) -> Result<Credentials, IamError> {
+        let runtime = credential_runtime()?;
         std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_time()
-                        .build()
-                        .map_err(|e| IamError::Credentials(e.to_string()))?;
                     runtime.block_on(async {
                         tokio::time::timeout(self.timeout, self.credentials.provide_credentials())
                             .await
@@ -153,6 +152,45 @@ impl IamContext {
                 })
         })
     }
+}
+
+/// One runtime for the whole process, never dropped, on which credential providers run: their
+/// HTTP clients (container credentials, instance metadata, STS) keep pooled connections whose
+/// tasks must outlive any one fetch.
+fn credential_runtime() -> Result<&'static tokio::runtime::Runtime, IamError> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("aws-credentials")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| IamError::Credentials(format!("could not start the credential runtime: {e}")))
+}
+
+/// The standard AWS credential chain for `region`: environment, profile files, web identity,
+/// ECS container credentials, instance metadata. Call from synchronous code (it blocks while
+/// the chain is built).
+pub fn default_credentials(region: &str) -> Result<SharedCredentialsProvider, IamError> {
+    let runtime = credential_runtime()?;
+    let region = aws_config::Region::new(region.to_owned());
+    let chain = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                runtime.block_on(
+                    aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                        .region(region)
+                        .build(),
+                )
+            })
+            .join()
+            .map_err(|_| IamError::Credentials("building the credential chain panicked".into()))
+    })?;
+    Ok(SharedCredentialsProvider::new(chain))
 }
 
 impl ClientContext for IamContext {

@@ -7,5 +7,5 @@ pub mod iam;
 pub mod settings;
 
 pub use embedded::EmbeddedKafka;
-pub use iam::{IamContext, MskToken, sign_token};
+pub use iam::{IamContext, MskToken, default_credentials, sign_token};
 pub use settings::{KafkaSettings, Security, SettingsError};

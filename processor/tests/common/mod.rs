@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pipeline_core::{Outcome, Partition, Record, STOCK_TICKS_SPEC, Spec};
-use pipeline_kafka::KafkaSettings;
+use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Headers;
@@ -101,6 +101,22 @@ pub fn expected(spec: &Spec, inputs: &[Input]) -> (Vec<String>, Vec<(i32, i64, S
     aggregates.sort();
     dead.sort();
     (aggregates, dead)
+}
+
+/// The embedded broker with the spec's topics: three input and output partitions, one DLQ.
+pub struct Cluster {
+    pub kafka: EmbeddedKafka,
+    pub settings: KafkaSettings,
+}
+
+pub fn cluster() -> Cluster {
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    let spec = spec();
+    kafka.create_topic(&spec.topics.input, 3).unwrap();
+    kafka.create_topic(&spec.topics.output, 3).unwrap();
+    kafka.create_topic(&spec.topics.dead_letter, 1).unwrap();
+    let settings = KafkaSettings::local(kafka.bootstrap_servers());
+    Cluster { kafka, settings }
 }
 
 pub fn produce(settings: &KafkaSettings, topic: &str, inputs: &[Input]) {

@@ -243,3 +243,50 @@ fn the_context_works_when_called_inside_a_tokio_runtime() {
         .unwrap();
     assert!(!token.token.is_empty());
 }
+
+/// The SDK's own providers run on the credential runtime: here the shared-credentials-file
+/// provider, one link of the default chain, reading a profile written for the test.
+#[test]
+fn tokens_are_signed_with_credentials_from_an_sdk_provider() {
+    use aws_config::profile::ProfileFileCredentialsProvider;
+    use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+    let dir = std::env::temp_dir().join(format!("msk-iam-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("credentials");
+    std::fs::write(
+        &file,
+        "[pipeline]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = profile-secret\n",
+    )
+    .unwrap();
+    let provider = ProfileFileCredentialsProvider::builder()
+        .profile_files(
+            EnvConfigFiles::builder()
+                .with_file(EnvConfigFileKind::Credentials, &file)
+                .build(),
+        )
+        .profile_name("pipeline")
+        .build();
+    let context = IamContext::new(
+        "eu-west-1",
+        SharedCredentialsProvider::new(provider),
+        Duration::from_secs(10),
+    );
+    for _ in 0..2 {
+        // Twice: the provider and its runtime outlive one fetch.
+        let token = context.token().unwrap();
+        let (url, params) = decode(&token.token);
+        assert_eq!(url, "https://kafka.eu-west-1.amazonaws.com/");
+        assert!(params["X-Amz-Credential"].starts_with("AKIDPROFILE/"));
+        assert_eq!(
+            params["X-Amz-Signature"],
+            expected_signature(&params, "profile-secret", "eu-west-1")
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_default_chain_builds_for_a_region() {
+    let chain = default_credentials("eu-west-1").unwrap();
+    let _context = IamContext::new("eu-west-1", chain, Duration::from_secs(1));
+}

@@ -1,0 +1,296 @@
+//! Metrics as CloudWatch Embedded Metric Format (EMF): one JSON document a line on stdout, which
+//! the awslogs driver ships to CloudWatch Logs, where CloudWatch turns them into metrics with
+//! no agent and no API calls.
+//!
+//! Each report covers the interval since the one before: counters are deltas, gauges are the
+//! value now. Three kinds of line, by dimensions:
+//! - `Service`: `RecordsIn`, `RecordsOut`, `WindowsEmitted`, `DeadLetters`, `LateEvents`,
+//!   `BatchesCommitted`, `CommitsDeferred`, `OpenWindows`, `AssignedPartitions`,
+//!   `ConsumerLagMax`, and `CommitLatency` (milliseconds, one value per commit, at most 100 a
+//!   line: more go on further lines);
+//! - `Service, Reason`: `DeadLetters` for each reject reason;
+//! - `Service, Partition`: `ConsumerLag` for each assigned input partition.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use pipeline_core::Reason;
+use serde_json::{Map, Value, json};
+
+use crate::engine::EngineStats;
+
+/// EMF allows at most 100 values for one metric in one document.
+const MAX_VALUES: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// The CloudWatch namespace.
+    pub namespace: String,
+    /// The value of the `Service` dimension.
+    pub service: String,
+    /// How often to report.
+    pub interval: Duration,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            namespace: "StreamingPipeline".into(),
+            service: "processor".into(),
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the engine looks like now.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    pub stats: EngineStats,
+    /// One per commit since the last report.
+    pub commit_latencies: Vec<Duration>,
+    pub lag: BTreeMap<i32, i64>,
+    pub open_windows: usize,
+    pub assigned: usize,
+}
+
+/// Turns successive observations into EMF lines.
+#[derive(Debug)]
+pub struct EmfReporter {
+    config: MetricsConfig,
+    last: EngineStats,
+}
+
+impl EmfReporter {
+    pub fn new(config: MetricsConfig) -> Self {
+        Self {
+            config,
+            last: EngineStats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &MetricsConfig {
+        &self.config
+    }
+
+    /// The lines for the interval ending at `now_ms` (milliseconds since the epoch).
+    pub fn report(&mut self, now_ms: i64, now: &Observation) -> Vec<String> {
+        let stats = &now.stats;
+        let last = &self.last;
+        // Counters only grow while the engine lives; saturate rather than wrap if handed an
+        // older observation.
+        let reason =
+            |s: &EngineStats, r: Reason| s.dead_letters.get(r.code()).copied().unwrap_or(0);
+        let late = reason(stats, Reason::Late).saturating_sub(reason(last, Reason::Late));
+        let dead = stats
+            .dead_letters_total()
+            .saturating_sub(last.dead_letters_total());
+        let windows = stats.aggregates_out.saturating_sub(last.aggregates_out);
+        let mut counters: Vec<(&str, &str, Value)> = vec![
+            (
+                "RecordsIn",
+                "Count",
+                json!(stats.records_in.saturating_sub(last.records_in)),
+            ),
+            ("RecordsOut", "Count", json!(windows + dead)),
+            ("WindowsEmitted", "Count", json!(windows)),
+            ("DeadLetters", "Count", json!(dead)),
+            ("LateEvents", "Count", json!(late)),
+            (
+                "BatchesCommitted",
+                "Count",
+                json!(
+                    stats
+                        .batches_committed
+                        .saturating_sub(last.batches_committed)
+                ),
+            ),
+            (
+                "CommitsDeferred",
+                "Count",
+                json!(stats.commits_deferred.saturating_sub(last.commits_deferred)),
+            ),
+            ("OpenWindows", "Count", json!(now.open_windows)),
+            ("AssignedPartitions", "Count", json!(now.assigned)),
+        ];
+        if let Some(max) = now.lag.values().max() {
+            counters.push(("ConsumerLagMax", "Count", json!(max)));
+        }
+        let latencies: Vec<f64> = now
+            .commit_latencies
+            .iter()
+            .map(|d| (d.as_secs_f64() * 1_000.0 * 1_000.0).round() / 1_000.0)
+            .collect();
+        let mut chunks = latencies.chunks(MAX_VALUES);
+        if let Some(first) = chunks.next() {
+            counters.push(("CommitLatency", "Milliseconds", json!(first)));
+        }
+        let mut lines = vec![self.document(now_ms, &[], counters)];
+        for chunk in chunks {
+            let metrics = vec![("CommitLatency", "Milliseconds", json!(chunk))];
+            lines.push(self.document(now_ms, &[], metrics));
+        }
+        // Every reason, seen or not, so that an alarm on one always has data.
+        for r in Reason::ALL {
+            let count = reason(stats, r).saturating_sub(reason(last, r));
+            let metrics = vec![("DeadLetters", "Count", json!(count))];
+            lines.push(self.document(now_ms, &[("Reason", r.code().into())], metrics));
+        }
+        for (partition, lag) in &now.lag {
+            let metrics = vec![("ConsumerLag", "Count", json!(lag))];
+            lines.push(self.document(now_ms, &[("Partition", partition.to_string())], metrics));
+        }
+        self.last = stats.clone();
+        lines
+    }
+
+    /// One EMF document: the `_aws` directive, the dimension values and the metric values.
+    fn document(
+        &self,
+        now_ms: i64,
+        dimensions: &[(&str, String)],
+        metrics: Vec<(&str, &str, Value)>,
+    ) -> String {
+        let mut names = vec![Value::from("Service")];
+        names.extend(dimensions.iter().map(|(name, _)| Value::from(*name)));
+        let definitions: Vec<Value> = metrics
+            .iter()
+            .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+            .collect();
+        let mut document = Map::new();
+        document.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": now_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.config.namespace,
+                    "Dimensions": [names],
+                    "Metrics": definitions,
+                }],
+            }),
+        );
+        document.insert("Service".into(), json!(self.config.service));
+        for (name, value) in dimensions {
+            document.insert((*name).into(), json!(value));
+        }
+        for (name, _, value) in metrics {
+            document.insert(name.into(), value);
+        }
+        Value::Object(document).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observation(records_in: u64, late: u64, aggregates: u64) -> Observation {
+        let mut stats = EngineStats {
+            records_in,
+            aggregates_out: aggregates,
+            batches_committed: 2,
+            ..EngineStats::default()
+        };
+        stats.dead_letters.insert("late", late);
+        stats.dead_letters.insert("malformed", 1);
+        Observation {
+            stats,
+            commit_latencies: vec![Duration::from_micros(2_500), Duration::from_millis(7)],
+            lag: BTreeMap::from([(0, 5), (2, 40)]),
+            open_windows: 3,
+            assigned: 2,
+        }
+    }
+
+    fn parse(line: &str) -> Value {
+        serde_json::from_str(line).unwrap()
+    }
+
+    /// Every metric a directive names has a value in its document, under the right dimensions,
+    /// as CloudWatch requires to extract it.
+    fn assert_valid(doc: &Value) {
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "StreamingPipeline");
+        assert!(doc["_aws"]["Timestamp"].is_i64());
+        for set in directive["Dimensions"].as_array().unwrap() {
+            for name in set.as_array().unwrap() {
+                assert!(doc[name.as_str().unwrap()].is_string(), "{doc}");
+            }
+        }
+        for metric in directive["Metrics"].as_array().unwrap() {
+            let value = &doc[metric["Name"].as_str().unwrap()];
+            assert!(value.is_number() || value.is_array(), "{doc}");
+        }
+    }
+
+    #[test]
+    fn reports_deltas_per_interval_and_gauges_as_they_are() {
+        let mut reporter = EmfReporter::new(MetricsConfig::default());
+        let first = reporter.report(1_000, &observation(100, 2, 10));
+        let second = reporter.report(61_000, &observation(250, 5, 12));
+        for line in first.iter().chain(&second) {
+            assert!(!line.contains('\n'));
+            assert_valid(&parse(line));
+        }
+        let main = parse(&second[0]);
+        assert_eq!(main["Service"], "processor");
+        assert_eq!(main["RecordsIn"], 150);
+        assert_eq!(main["WindowsEmitted"], 2);
+        assert_eq!(main["LateEvents"], 3);
+        assert_eq!(main["DeadLetters"], 3);
+        assert_eq!(main["RecordsOut"], 5);
+        assert_eq!(main["BatchesCommitted"], 0);
+        assert_eq!(main["OpenWindows"], 3);
+        assert_eq!(main["ConsumerLagMax"], 40);
+        assert_eq!(main["CommitLatency"], json!([2.5, 7.0]));
+        assert_eq!(main["_aws"]["Timestamp"], 61_000);
+
+        let by_reason: BTreeMap<String, u64> = second
+            .iter()
+            .map(|l| parse(l))
+            .filter(|d| d["Reason"].is_string())
+            .map(|d| {
+                (
+                    d["Reason"].as_str().unwrap().to_owned(),
+                    d["DeadLetters"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            by_reason.len(),
+            Reason::ALL.len(),
+            "every reason, every time"
+        );
+        assert_eq!(by_reason["late"], 3);
+        assert_eq!(by_reason["malformed"], 0);
+        assert_eq!(by_reason["too_large"], 0);
+
+        let lag: Vec<(String, i64)> = second
+            .iter()
+            .map(|l| parse(l))
+            .filter(|d| d["Partition"].is_string())
+            .map(|d| {
+                (
+                    d["Partition"].as_str().unwrap().to_owned(),
+                    d["ConsumerLag"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(lag, vec![("0".into(), 5), ("2".into(), 40)]);
+    }
+
+    #[test]
+    fn more_than_a_hundred_commit_latencies_spill_onto_further_lines() {
+        let mut reporter = EmfReporter::new(MetricsConfig::default());
+        let mut now = observation(1, 0, 0);
+        now.commit_latencies = vec![Duration::from_millis(1); 250];
+        let lines = reporter.report(0, &now);
+        let counts: Vec<usize> = lines
+            .iter()
+            .map(|l| parse(l))
+            .filter_map(|d| d["CommitLatency"].as_array().map(Vec::len))
+            .collect();
+        assert_eq!(counts, vec![100, 100, 50]);
+        let no_commits = reporter.report(1, &Observation::default());
+        assert!(parse(&no_commits[0]).get("CommitLatency").is_none());
+    }
+}

@@ -84,6 +84,15 @@ fn instance_id() -> String {
 pub enum EngineError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    /// Exactly-once mode on a broker without transactions (tansu, for one).
+    #[error(
+        "Kafka: {context}: the broker does not support transactions ({source}); use \
+         --delivery at-least-once with this broker"
+    )]
+    NoTransactions {
+        context: &'static str,
+        source: KafkaError,
+    },
     /// A consumer override would change what the engine's correctness or security rests on.
     #[error(
         "consumer setting `{0}` cannot be overridden: the processor sets it for security or \
@@ -142,6 +151,7 @@ pub struct Engine {
     /// last [`Engine::take_commit_latencies`].
     commit_latencies: Vec<Duration>,
     handed: BTreeMap<i32, HandedOffset>,
+    first_assigned_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -207,6 +217,7 @@ impl Engine {
             closed: Vec::new(),
             commit_latencies: Vec::new(),
             handed: BTreeMap::new(),
+            first_assigned_at: None,
         })
     }
 
@@ -232,6 +243,11 @@ impl Engine {
     /// Open windows across the assigned partitions.
     pub fn open_windows(&self) -> usize {
         self.partitions.values().map(|p| p.open_windows()).sum()
+    }
+
+    /// When this engine was first assigned partitions (the group join done).
+    pub fn first_assigned_at(&self) -> Option<Instant> {
+        self.first_assigned_at
     }
 
     /// The commit latencies measured since the last call.
@@ -316,6 +332,7 @@ impl Engine {
                     }
                     RebalanceEvent::Assigned(partitions) => {
                         tracing::info!(?partitions, "partitions assigned");
+                        self.first_assigned_at.get_or_insert_with(Instant::now);
                         self.resume(&partitions)?;
                     }
                 }
@@ -355,7 +372,21 @@ impl Engine {
         for element in committed.elements() {
             let checkpoint = match element.offset() {
                 Offset::Offset(offset) => {
-                    Checkpoint::from_metadata(offset, element.metadata()).ok()
+                    match Checkpoint::from_metadata(offset, element.metadata()) {
+                        Ok(cp) => Some(cp),
+                        // An offset reset by an operator's tool carries no metadata; so does
+                        // every commit on a broker that drops it (tansu 0.6). Start afresh there.
+                        Err(problem) => {
+                            tracing::warn!(
+                                partition = element.partition(),
+                                offset,
+                                %problem,
+                                "committed offset without a checkpoint: starting fresh state \
+                                 there; windows it reopens are emitted again and may differ"
+                            );
+                            None
+                        }
+                    }
                 }
                 _ => None,
             };
@@ -529,6 +560,14 @@ impl Engine {
             Err(error) => {
                 // Abort so that read_committed readers never see this batch's outputs; a fenced
                 // producer cannot abort, and has nothing visible to undo.
+                let error = match error {
+                    EngineError::Kafka { context, source }
+                        if exactly_once && unsupported(&source) =>
+                    {
+                        EngineError::NoTransactions { context, source }
+                    }
+                    other => other,
+                };
                 tracing::error!(%error, "batch not delivered; stopping");
                 if exactly_once && !is_fenced(&error) {
                     let _ = self.producer.abort_transaction(self.config.request_timeout);
@@ -586,10 +625,24 @@ fn during_rebalance(error: &KafkaError) -> bool {
     )
 }
 
+/// Whether the broker refused a request it does not implement.
+fn unsupported(error: &KafkaError) -> bool {
+    let code = match error {
+        KafkaError::Transaction(e) => Some(e.code()),
+        other => other.rdkafka_error_code(),
+    };
+    matches!(
+        code,
+        Some(RDKafkaErrorCode::UnsupportedFeature | RDKafkaErrorCode::UnsupportedVersion)
+    )
+}
+
 /// Whether the producer has been fenced (or failed fatally) and can do nothing more.
 fn is_fenced(error: &EngineError) -> bool {
     match error {
-        EngineError::Settings(_) | EngineError::ProtectedSetting(_) => false,
+        EngineError::Settings(_)
+        | EngineError::ProtectedSetting(_)
+        | EngineError::NoTransactions { .. } => false,
         EngineError::Kafka { source, .. } => {
             let fenced = matches!(
                 source.rdkafka_error_code(),

@@ -184,8 +184,9 @@ fn progress(engine: &Engine, produced: u64, total: u64) {
     );
 }
 
-/// Creates the spec's topics on an external broker; existing ones are left as they are.
-fn create_topics(settings: &KafkaSettings, spec: &Spec, partitions: i32) -> anyhow::Result<()> {
+/// Creates the spec's topics on a broker (input and output with `partitions`, the DLQ with one);
+/// topics that exist already are left as they are.
+pub fn create_topics(settings: &KafkaSettings, spec: &Spec, partitions: i32) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = settings.client_config()?.create()?;
     let topics = [
         NewTopic::new(&spec.topics.input, partitions, TopicReplication::Fixed(1)),

@@ -6,59 +6,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{check_outputs, cluster, inputs, produce, spec};
+use common::{
+    check_outputs, cluster, inputs, json_lines, kill_mid_run_and_restart, produce, signal, spec,
+    wait_for,
+};
 use processor::{Delivery, Engine, EngineConfig};
 use serde_json::Value;
-
-/// The lines a child writes to one of its streams, parsed as JSON, as they come.
-fn json_lines(stream: impl std::io::Read + Send + 'static) -> Receiver<Value> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            let value: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
-            if tx.send(value).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Waits for the first line that `pick` accepts, keeping every line seen in `seen`.
-fn wait_for<T>(
-    lines: &Receiver<Value>,
-    seen: &mut Vec<Value>,
-    what: &str,
-    mut pick: impl FnMut(&Value) -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no {what}; saw {seen:#?}"));
-        let found = pick(&line);
-        seen.push(line);
-        if let Some(found) = found {
-            return found;
-        }
-    }
-}
-
-fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
 
 #[test]
 fn sigterm_mid_run_stops_within_the_bound_and_loses_nothing() {
@@ -129,7 +86,7 @@ fn sigterm_mid_run_stops_within_the_bound_and_loses_nothing() {
 
     // More input arrives; stop the processor while it works on it.
     produce(&cluster.settings, "ticks", second);
-    sigterm(&child);
+    signal(&child, "TERM");
     let (exited, exit) = mpsc::channel();
     std::thread::spawn(move || exited.send(child.wait()));
     let status = exit
@@ -173,4 +130,15 @@ fn sigterm_mid_run_stops_within_the_bound_and_loses_nothing() {
     }
     successor.close_all().unwrap();
     check_outputs(&cluster.settings, &inputs, false);
+}
+
+/// `processor run` killed with SIGKILL mid-run (no final commit, no leaving the group) and a
+/// processor restarted in the same group: every window and dead letter arrives, and any that
+/// arrives twice is identical, since the restart resumes from the checkpoint in the commit.
+#[test]
+fn a_processor_killed_mid_run_and_restarted_loses_and_changes_nothing() {
+    let cluster = cluster();
+    let inputs = inputs();
+    kill_mid_run_and_restart(&cluster.settings, "killed", &inputs);
+    check_outputs(&cluster.settings, &inputs, true);
 }

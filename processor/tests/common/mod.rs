@@ -5,7 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command};
 use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use pipeline_core::{Outcome, Partition, Record, STOCK_TICKS_SPEC, Spec};
@@ -15,6 +18,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Headers;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
+use serde_json::Value;
 
 pub const BASE_MS: i64 = 1_795_271_400_000; // 2026-11-21T14:30:00Z
 pub const TICKERS: [&str; 3] = ["AMZN", "AAPL", "MSFT"];
@@ -119,9 +123,16 @@ pub fn cluster() -> Cluster {
     Cluster { kafka, settings }
 }
 
+/// Produces `inputs` to `topic`, one record per batch: tansu 0.6 answers a fetch from an offset
+/// inside a record batch with the batches after it, skipping the rest of that batch, so a
+/// restart from a committed offset must find a batch starting there.
 pub fn produce(settings: &KafkaSettings, topic: &str, inputs: &[Input]) {
-    let producer: ThreadedProducer<DefaultProducerContext> =
-        settings.producer_config().unwrap().create().unwrap();
+    let producer: ThreadedProducer<DefaultProducerContext> = settings
+        .producer_config()
+        .unwrap()
+        .set("batch.num.messages", "1")
+        .create()
+        .unwrap();
     for (i, input) in inputs.iter().enumerate() {
         producer
             .send(
@@ -228,9 +239,7 @@ pub fn check_outputs(settings: &KafkaSettings, inputs: &[Input], duplicates: boo
         got.dedup();
         let ids: std::collections::BTreeSet<String> = got
             .iter()
-            .map(|a| {
-                serde_json::from_str::<serde_json::Value>(a).unwrap()["aggregate_id"].to_string()
-            })
+            .map(|a| serde_json::from_str::<Value>(a).unwrap()["aggregate_id"].to_string())
             .collect();
         assert_eq!(ids.len(), got.len(), "copies of one aggregate differ");
     }
@@ -266,4 +275,148 @@ pub fn check_outputs(settings: &KafkaSettings, inputs: &[Input], duplicates: boo
         15,
         "five bad records on each of three partitions"
     );
+}
+
+/// The lines a child writes to one of its streams, parsed as JSON, as they come.
+pub fn json_lines(stream: impl std::io::Read + Send + 'static) -> Receiver<Value> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            let value: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            if tx.send(value).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for the first line that `pick` accepts, keeping every line seen in `seen`.
+pub fn wait_for<T>(
+    lines: &Receiver<Value>,
+    seen: &mut Vec<Value>,
+    what: &str,
+    mut pick: impl FnMut(&Value) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no {what}; saw {seen:#?}"));
+        let found = pick(&line);
+        seen.push(line);
+        if let Some(found) = found {
+            return found;
+        }
+    }
+}
+
+/// Sends `signal` (TERM, KILL…) to a child process.
+pub fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Runs `engine` until it has read every input record, then closes the last windows.
+pub fn finish(engine: &mut processor::Engine, inputs: &[Input]) {
+    let end = |p: i32| inputs.iter().filter(|i| i.partition == p).count() as i64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while engine.high_waters().len() < 3 || engine.high_waters().iter().any(|(p, hw)| *hw < end(*p))
+    {
+        assert!(Instant::now() < deadline, "stalled: {:?}", engine.stats());
+        engine.run_batch().unwrap();
+    }
+    engine.close_all().unwrap();
+}
+
+/// An at-least-once engine in `group` with short group timeouts and small batches.
+pub fn engine(settings: &KafkaSettings, group: &str) -> processor::Engine {
+    let mut config = processor::EngineConfig::new(group, processor::Delivery::AtLeastOnce);
+    config.max_batch = 64;
+    config.consumer_overrides = vec![
+        ("session.timeout.ms".into(), "6000".into()),
+        ("heartbeat.interval.ms".into(), "500".into()),
+    ];
+    processor::Engine::start(spec(), settings, None, config).unwrap()
+}
+
+/// `processor run` (at-least-once) in `group` is fed the first half of `inputs` and killed with
+/// SIGKILL once it has taken that in, as the second half arrives: no final commit, no leaving
+/// the group. A processor restarted in the same group then finishes the input.
+pub fn kill_mid_run_and_restart(settings: &KafkaSettings, group: &str, inputs: &[Input]) {
+    let (first, second) = inputs.split_at(inputs.len() / 2);
+    produce(settings, "ticks", first);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_processor"))
+        .args([
+            "run",
+            "--brokers",
+            &settings.brokers,
+            "--group",
+            group,
+            "--delivery",
+            "at-least-once",
+            "--health-addr",
+            "127.0.0.1:0",
+            "--metrics-interval-secs",
+            "1",
+            "--consumer-config",
+            "session.timeout.ms=6000,heartbeat.interval.ms=500",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let metrics = json_lines(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    let mut records_in = 0;
+    wait_for(&metrics, &mut seen, "the first half taken in", |m| {
+        records_in += m["RecordsIn"].as_u64().unwrap_or(0);
+        (records_in >= first.len() as u64).then_some(())
+    });
+    produce(settings, "ticks", second);
+    child.kill().unwrap(); // SIGKILL
+    let (exited, exit) = mpsc::channel();
+    std::thread::spawn(move || exited.send(child.wait()));
+    let status = exit.recv_timeout(Duration::from_secs(30)).unwrap().unwrap();
+    assert_eq!(status.code(), None, "killed by a signal");
+
+    let mut restarted = engine(settings, group);
+    finish(&mut restarted, inputs);
+}
+
+/// Every expected aggregate and dead letter is among the committed outputs, whatever else is
+/// there: the no-loss half of [`check_outputs`], for a broker that cannot offer the other.
+pub fn check_nothing_lost(settings: &KafkaSettings, inputs: &[Input]) {
+    let spec = spec();
+    let (want_aggregates, want_dead) = expected(&spec, inputs);
+    let got: std::collections::BTreeSet<String> =
+        read_all(settings, &spec.topics.output, 3, want_aggregates.len())
+            .into_iter()
+            .map(|(_, payload, _)| String::from_utf8(payload).unwrap())
+            .collect();
+    let missing: Vec<&String> = want_aggregates
+        .iter()
+        .filter(|a| !got.contains(*a))
+        .collect();
+    assert!(missing.is_empty(), "aggregates lost: {missing:#?}");
+    let dead: std::collections::BTreeSet<(i32, i64, String)> =
+        read_all(settings, &spec.topics.dead_letter, 1, want_dead.len())
+            .into_iter()
+            .map(|(_, _, h)| {
+                (
+                    h["dlq.source.partition"].parse().unwrap(),
+                    h["dlq.source.offset"].parse().unwrap(),
+                    h["dlq.reason"].clone(),
+                )
+            })
+            .collect();
+    let missing: Vec<_> = want_dead.iter().filter(|d| !dead.contains(*d)).collect();
+    assert!(missing.is_empty(), "dead letters lost: {missing:#?}");
 }

@@ -315,7 +315,10 @@ mod tests {
         let serde_json::Value::Object(map) = value else {
             return None;
         };
-        Some(map.into_iter().map(|(k, v)| (k, kind(&v))).collect())
+        // Sorted by key whether or not another crate turns on serde_json's `preserve_order`.
+        let sorted: std::collections::BTreeMap<String, String> =
+            map.into_iter().map(|(k, v)| (k, kind(&v))).collect();
+        Some(sorted.into_iter().collect())
     }
 
     fn kind(v: &serde_json::Value) -> String {
@@ -330,7 +333,7 @@ mod tests {
     }
 
     fn ours(members: Vec<(String, Json<'_>)>) -> Vec<(String, String)> {
-        // serde_json's map keeps the last of duplicate keys, sorted by key.
+        // serde_json keeps the last of duplicate keys; both sides are sorted by key.
         let mut map = std::collections::BTreeMap::new();
         for (k, v) in members {
             let v = match v {

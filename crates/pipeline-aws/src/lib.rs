@@ -1,0 +1,26 @@
+//! AWS adapters of the pipeline, each behind a small trait so that handlers are tested without
+//! AWS: the SageMaker Feature Store ([`FeatureStore`]), CloudWatch metrics ([`MetricsSink`]) and
+//! a failure queue for records that cannot be used ([`FailureSink`]). Also the spec's feature
+//! definitions and the mapping from an aggregate to a feature record ([`features`]).
+//!
+//! Every AWS call retries throttling, 5xx and network errors with exponential backoff and jitter
+//! (the SDK's standard retry mode, bounded by [`AwsSettings::max_attempts`]); what still fails is
+//! returned as an [`AwsError`] that says whether it was transient or a refusal.
+
+#[cfg(feature = "double")]
+pub mod double;
+pub mod error;
+pub mod failure;
+pub mod feature_store;
+pub mod features;
+pub mod metrics;
+#[cfg(feature = "double")]
+pub mod moto;
+pub mod settings;
+
+pub use error::AwsError;
+pub use failure::{FailedRecord, FailureSink, SqsFailureSink};
+pub use feature_store::{FeatureStore, SdkFeatureStore};
+pub use features::{FeatureDefinition, FeatureRecord, FeatureType};
+pub use metrics::{CloudWatchMetrics, Datum, MetricsSink, Unit};
+pub use settings::AwsSettings;

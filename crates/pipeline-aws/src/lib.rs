@@ -9,15 +9,18 @@
 
 #[cfg(feature = "double")]
 pub mod double;
+pub mod env;
 pub mod error;
 pub mod failure;
 pub mod feature_store;
 pub mod features;
+pub mod lambda;
 pub mod metrics;
 #[cfg(feature = "double")]
 pub mod moto;
 pub mod settings;
 
+pub use env::{Env, EnvError};
 pub use error::AwsError;
 pub use failure::{FailedRecord, FailureSink, SqsFailureSink};
 pub use feature_store::{FeatureStore, SdkFeatureStore};

@@ -1,0 +1,185 @@
+//! Upserts aggregates from the `aggregates` topic into the Feature Group.
+//!
+//! The MSK event source mapping hands the Lambda batches of records (base64 values). Each is
+//! decoded and checked against the spec's columns; one that cannot be used goes to the failure
+//! queue with its coordinates, so that it never blocks its partition. The rest are written with
+//! `PutRecord`, a bounded number at a time; throttling and 5xx are retried with backoff. If any
+//! write still fails, the invocation fails and the mapping retries the whole batch: nothing is
+//! acknowledged that was not written (rewriting a record is harmless: the Feature Store upsert
+//! is idempotent by identifier and event time).
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
+use base64::Engine as _;
+use futures::StreamExt as _;
+use pipeline_aws::features::record_from_aggregate;
+use pipeline_aws::{
+    AwsError, Env, EnvError, FailedRecord, FailureSink, FeatureRecord, FeatureStore,
+};
+use pipeline_core::Spec;
+use serde::Serialize;
+
+/// Read once at cold start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub feature_group: String,
+    pub failure_queue_url: String,
+    /// PutRecord calls in flight at once.
+    pub concurrency: usize,
+    pub spec: Arc<Spec>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    #[error(transparent)]
+    Spec(#[from] pipeline_core::SpecError),
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// `FEATURE_GROUP_NAME`, `FAILURE_QUEUE_URL`, `WRITE_CONCURRENCY` (1–64, default 8),
+    /// `PIPELINE_SPEC` (a spec file; default the built-in stock-ticks spec).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Env::new(lookup);
+        let feature_group = env.required("FEATURE_GROUP_NAME", "the Feature Group's name");
+        let failure_queue_url = env.required(
+            "FAILURE_QUEUE_URL",
+            "the URL of the SQS queue for records that cannot be written",
+        );
+        let concurrency = env.parsed(
+            "WRITE_CONCURRENCY",
+            8usize,
+            "a whole number from 1 to 64",
+            |n| (1..=64).contains(n),
+        );
+        let spec_path = env.optional("PIPELINE_SPEC");
+        env.finish(())?;
+        Ok(Self {
+            feature_group,
+            failure_queue_url,
+            concurrency,
+            spec: pipeline_aws::lambda::load_spec(spec_path.as_deref())?,
+        })
+    }
+}
+
+/// What one invocation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub records: usize,
+    pub written: usize,
+    /// Records sent to the failure queue because they could not be decoded.
+    pub set_aside: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(
+        "{failed} of {total} feature records were not written; the batch will be retried. First: {first}"
+    )]
+    Writes {
+        failed: usize,
+        total: usize,
+        first: AwsError,
+    },
+    #[error(
+        "a record that cannot be decoded could not be set aside ({topic}/{partition}@{offset}): {error}"
+    )]
+    SetAside {
+        topic: String,
+        partition: i64,
+        offset: i64,
+        error: AwsError,
+    },
+}
+
+/// Decodes one record of the event into a feature record, or says why it cannot be used.
+pub fn decode(spec: &Spec, record: &KafkaRecord) -> Result<FeatureRecord, String> {
+    let value = record.value.as_deref().ok_or("the record has no value")?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .map_err(|e| format!("the value is not base64: {e}"))?;
+    record_from_aggregate(spec, &bytes).map_err(|e| format!("not an aggregate: {e}"))
+}
+
+fn failed(record: &KafkaRecord, reason: String) -> FailedRecord {
+    FailedRecord {
+        source: "feature-writer".into(),
+        topic: record.topic.clone().unwrap_or_default(),
+        partition: record.partition,
+        offset: record.offset,
+        timestamp_ms: record.timestamp.0.timestamp_millis(),
+        reason,
+        value_base64: record.value.clone(),
+    }
+}
+
+/// Handles one batch from the event source mapping.
+pub async fn handle(
+    event: KafkaEvent,
+    config: &Config,
+    store: &impl FeatureStore,
+    failures: &impl FailureSink,
+) -> Result<Report, HandlerError> {
+    let mut report = Report::default();
+    let mut writes = Vec::new();
+    // Partitions in a stable order, records in offset order within each.
+    let mut partitions: Vec<_> = event.records.iter().collect();
+    partitions.sort_by(|a, b| a.0.cmp(b.0));
+    for record in partitions.into_iter().flat_map(|(_, records)| records) {
+        report.records += 1;
+        match decode(&config.spec, record) {
+            Ok(features) => writes.push(features),
+            Err(reason) => {
+                tracing::warn!(
+                    topic = record.topic.as_deref().unwrap_or_default(),
+                    partition = record.partition,
+                    offset = record.offset,
+                    %reason,
+                    "record set aside"
+                );
+                failures
+                    .send(&failed(record, reason))
+                    .await
+                    .map_err(|error| HandlerError::SetAside {
+                        topic: record.topic.clone().unwrap_or_default(),
+                        partition: record.partition,
+                        offset: record.offset,
+                        error,
+                    })?;
+                report.set_aside += 1;
+            }
+        }
+    }
+    let group = config.feature_group.as_str();
+    let results: Vec<Result<(), AwsError>> = futures::stream::iter(&writes)
+        .map(|features| store.put_record(group, features))
+        .buffer_unordered(config.concurrency)
+        .collect()
+        .await;
+    let total = results.len();
+    let mut errors = results.into_iter().filter_map(Result::err);
+    if let Some(first) = errors.next() {
+        let failed = 1 + errors.count();
+        tracing::error!(failed, total, error = %first, "feature writes failed");
+        return Err(HandlerError::Writes {
+            failed,
+            total,
+            first,
+        });
+    }
+    report.written = total;
+    tracing::info!(
+        records = report.records,
+        written = report.written,
+        set_aside = report.set_aside,
+        "batch written"
+    );
+    Ok(report)
+}

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo bench -p processor --bench throughput                      # embedded broker
-//! BENCH_BROKERS=127.0.0.1:9092 cargo bench -p processor --bench throughput   # e.g. tansu
+//! BENCH_BROKERS=127.0.0.1:9092 cargo bench -p processor --bench throughput -- --no-transactions
+//!                                                   # a broker without transactions, e.g. tansu
 //! cargo bench -p processor --bench throughput -- soak 600 2000     # 10 min at 2,000 ticks/s
 //! ```
 //!
@@ -147,7 +148,7 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn throughput(full: bool) {
+fn throughput(full: bool, transactions: bool) {
     let embedded;
     let (settings, broker) = match std::env::var("BENCH_BROKERS") {
         Ok(brokers) => {
@@ -168,11 +169,13 @@ fn throughput(full: bool) {
     // The embedded broker keeps about 5 MB a partition: stay under it.
     let (n, rounds) = if full { (60_000, 3) } else { (3_000, 1) };
     produce(&settings, n);
-    let modes = [
+    let mut modes = vec![
         ("bare consumer", None),
         ("processor, at-least-once", Some(Delivery::AtLeastOnce)),
-        ("processor, exactly-once", Some(Delivery::ExactlyOnce)),
     ];
+    if transactions {
+        modes.push(("processor, exactly-once", Some(Delivery::ExactlyOnce)));
+    }
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     for round in 0..rounds {
         for (i, (name, delivery)) in modes.iter().enumerate() {
@@ -309,12 +312,13 @@ fn soak(seconds: u64, rate: u64) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let full = args.iter().any(|a| a == "--bench");
+    let transactions = !args.iter().any(|a| a == "--no-transactions");
     let free: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     match free.as_slice() {
         [mode, seconds, rate] if mode.as_str() == "soak" => {
             soak(seconds.parse().unwrap(), rate.parse().unwrap());
         }
-        [] => throughput(full),
-        _ => panic!("usage: throughput [soak SECONDS RATE]"),
+        [] => throughput(full, transactions),
+        _ => panic!("usage: throughput [--no-transactions] [soak SECONDS RATE]"),
     }
 }

@@ -1,0 +1,314 @@
+//! The checker end to end through its ports: records read back from the Feature Store runtime's
+//! double with the real SDK client, metrics published to CloudWatch on `moto_server`; and the
+//! verdicts themselves on hand-made records, at a fixed clock.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use checker::{Config, Report, assess, handle};
+use chrono::{DateTime, Utc};
+use pipeline_aws::double::{Fault, FeatureStoreDouble};
+use pipeline_aws::moto::MotoServer;
+use pipeline_aws::{
+    AwsError, AwsSettings, CloudWatchMetrics, Datum, FeatureRecord, MetricsSink, SdkFeatureStore,
+};
+use pipeline_core::{STOCK_TICKS_SPEC, Spec};
+
+const GROUP: &str = "stock-ticks-test";
+
+fn config() -> Config {
+    Config {
+        environment: "test".into(),
+        feature_group: GROUP.into(),
+        tickers: ["AMZN", "AAPL", "MSFT", "GOOGL"].map(String::from).to_vec(),
+        freshness_threshold_secs: 300,
+        namespace: "StreamingPipeline/test".into(),
+        spec: Arc::new(Spec::from_toml(STOCK_TICKS_SPEC, "built-in").unwrap()),
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-21T14:40:00Z".parse().unwrap()
+}
+
+/// A sane record of `ticker` for the window ending at `window_end`.
+fn features(ticker: &str, window_end: &str) -> BTreeMap<String, String> {
+    [
+        ("aggregate_id", format!("{ticker}:{window_end}")),
+        ("ticker", ticker.into()),
+        ("window_start", "2026-11-21T14:30:00.000Z".into()),
+        ("window_end", window_end.into()),
+        ("session_date", "2026-11-21".into()),
+        ("count", "3".into()),
+        ("volume", "300".into()),
+        ("open", "187.25".into()),
+        ("high", "187.5".into()),
+        ("low", "187.0".into()),
+        ("close", "187.5".into()),
+        ("vwap", "187.3".into()),
+        ("avg_price", "187.25".into()),
+        ("notional", "56190.0".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+fn record(map: BTreeMap<String, String>) -> (String, FeatureRecord) {
+    (
+        map["ticker"].clone(),
+        FeatureRecord {
+            values: map.into_iter().collect(),
+        },
+    )
+}
+
+/// Keeps what it is asked to publish.
+#[derive(Default)]
+struct MemoryMetrics(Mutex<Vec<(String, Datum)>>);
+
+impl MetricsSink for MemoryMetrics {
+    async fn put(&self, namespace: &str, data: &[Datum]) -> Result<(), AwsError> {
+        let mut kept = self.0.lock().unwrap();
+        kept.extend(data.iter().map(|d| (namespace.to_owned(), d.clone())));
+        Ok(())
+    }
+}
+
+fn value(metrics: &MemoryMetrics, name: &str, ticker: Option<&str>) -> Option<f64> {
+    let kept = metrics.0.lock().unwrap();
+    let found: Vec<f64> = kept
+        .iter()
+        .filter(|(_, d)| d.name == name)
+        .filter(|(_, d)| {
+            let has = |k: &str, v: &str| d.dimensions.iter().any(|(dk, dv)| dk == k && dv == v);
+            has("Environment", "test") && ticker.is_none_or(|t| has("Ticker", t))
+        })
+        .map(|(_, d)| d.value)
+        .collect();
+    assert!(found.len() <= 1, "{name} {ticker:?} published twice");
+    found.first().copied()
+}
+
+#[tokio::test]
+async fn a_healthy_group_reads_back_fresh_and_publishes_every_age() {
+    let double = FeatureStoreDouble::start("ticker", "window_end");
+    for ticker in ["AMZN", "AAPL", "MSFT", "GOOGL"] {
+        double.seed(GROUP, features(ticker, "2026-11-21T14:38:00.000Z"));
+    }
+    let store = SdkFeatureStore::new(&AwsSettings::emulator(double.url()).load().await);
+    let metrics = MemoryMetrics::default();
+
+    let report = handle(&config(), now(), &store, &metrics).await.unwrap();
+
+    assert!(report.healthy, "{report:#?}");
+    assert_eq!(report.tickers.len(), 4);
+    assert!(report.tickers.iter().all(|t| t.age_seconds == Some(120.0)));
+    for ticker in ["AMZN", "AAPL", "MSFT", "GOOGL"] {
+        assert_eq!(
+            value(&metrics, "FeatureAgeSeconds", Some(ticker)),
+            Some(120.0)
+        );
+    }
+    assert_eq!(value(&metrics, "MaxFeatureAgeSeconds", None), Some(120.0));
+    assert_eq!(value(&metrics, "MissingTickers", None), Some(0.0));
+    assert_eq!(value(&metrics, "StaleTickers", None), Some(0.0));
+    assert_eq!(value(&metrics, "SanityFailures", None), Some(0.0));
+    assert!(
+        metrics
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(ns, _)| ns == "StreamingPipeline/test")
+    );
+}
+
+#[tokio::test]
+async fn stale_missing_and_insane_tickers_are_each_reported() {
+    let double = FeatureStoreDouble::start("ticker", "window_end");
+    double.seed(GROUP, features("AMZN", "2026-11-21T14:38:00.000Z"));
+    // Ten minutes old: stale at a 300 s threshold.
+    double.seed(GROUP, features("AAPL", "2026-11-21T14:30:00.000Z"));
+    let mut insane = features("MSFT", "2026-11-21T14:39:00.000Z");
+    insane.insert("close".into(), "190.0".into());
+    double.seed(GROUP, insane);
+    // GOOGL has no record.
+    let store = SdkFeatureStore::new(&AwsSettings::emulator(double.url()).load().await);
+    let metrics = MemoryMetrics::default();
+
+    let report = handle(&config(), now(), &store, &metrics).await.unwrap();
+
+    assert!(!report.healthy);
+    assert_eq!(report.missing, ["GOOGL"]);
+    assert_eq!(report.stale, ["AAPL"]);
+    assert_eq!(report.insane, ["MSFT"]);
+    let msft = report.tickers.iter().find(|t| t.ticker == "MSFT").unwrap();
+    assert_eq!(
+        msft.problems,
+        ["close 190 is outside [low 187, high 187.5]"]
+    );
+    assert_eq!(
+        value(&metrics, "FeatureAgeSeconds", Some("AAPL")),
+        Some(600.0)
+    );
+    assert_eq!(value(&metrics, "FeatureAgeSeconds", Some("GOOGL")), None);
+    assert_eq!(value(&metrics, "MaxFeatureAgeSeconds", None), Some(600.0));
+    assert_eq!(value(&metrics, "MissingTickers", None), Some(1.0));
+    assert_eq!(value(&metrics, "StaleTickers", None), Some(1.0));
+    assert_eq!(value(&metrics, "SanityFailures", None), Some(1.0));
+
+    // The report is the Lambda's JSON answer.
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["healthy"], false);
+    assert_eq!(json["checked_at"], "2026-11-21T14:40:00.000Z");
+    assert_eq!(json["missing"][0], "GOOGL");
+}
+
+#[test]
+fn every_sanity_rule_can_fail() {
+    type Case = (
+        &'static [(&'static str, &'static str)],
+        &'static [&'static str],
+    );
+    let cases: [Case; 6] = [
+        (
+            &[("low", "188.0")],
+            &[
+                "low 188 is above high 187.5",
+                "open 187.25 is outside [low 188, high 187.5]",
+                "close 187.5 is outside [low 188, high 187.5]",
+                "vwap 187.3 is outside [low 188, high 187.5]",
+            ],
+        ),
+        (
+            &[("open", "186.0")],
+            &["open 186 is outside [low 187, high 187.5]"],
+        ),
+        (
+            &[("vwap", "187.6")],
+            &["vwap 187.6 is outside [low 187, high 187.5]"],
+        ),
+        (&[("count", "0")], &["count 0 is not positive"]),
+        (&[("high", "NaN")], &["high is not a number: `NaN`"]),
+        (
+            &[("window_end", "yesterday")],
+            &["window_end is not an RFC 3339 time"],
+        ),
+    ];
+    for (changes, expected) in cases {
+        let mut map = features("AMZN", "2026-11-21T14:38:00.000Z");
+        for (k, v) in changes {
+            map.insert((*k).into(), (*v).into());
+        }
+        let report = assess(&config(), now(), &[record(map)]);
+        let amzn = &report.tickers[0];
+        assert_eq!(amzn.problems, expected, "{changes:?}");
+        assert_eq!(report.insane, ["AMZN"], "{changes:?}");
+        assert!(!report.missing.contains(&"AMZN".to_owned()));
+    }
+}
+
+#[test]
+fn a_record_without_vwap_is_sane_but_one_without_a_price_is_not() {
+    let mut no_vwap = features("AMZN", "2026-11-21T14:38:00.000Z");
+    no_vwap.remove("vwap");
+    let mut no_close = features("AAPL", "2026-11-21T14:38:00.000Z");
+    no_close.remove("close");
+    let report: Report = assess(&config(), now(), &[record(no_vwap), record(no_close)]);
+    assert!(report.tickers[0].problems.is_empty());
+    assert_eq!(report.tickers[1].problems, ["close is missing"]);
+}
+
+#[test]
+fn freshness_is_measured_against_the_threshold_inclusively() {
+    let at = |end: &str| {
+        let report = assess(&config(), now(), &[record(features("AMZN", end))]);
+        (report.tickers[0].fresh, report.stale.len())
+    };
+    assert_eq!(at("2026-11-21T14:35:00.000Z"), (true, 0), "exactly 300 s");
+    assert_eq!(at("2026-11-21T14:34:59.999Z"), (false, 1), "300.001 s");
+}
+
+#[tokio::test]
+async fn a_feature_store_that_keeps_failing_fails_the_run_and_publishes_nothing() {
+    let double = FeatureStoreDouble::start("ticker", "window_end");
+    double.fail_always(Some(Fault::unavailable()));
+    let store = SdkFeatureStore::new(&AwsSettings::emulator(double.url()).load().await);
+    let metrics = MemoryMetrics::default();
+
+    let error = handle(&config(), now(), &store, &metrics)
+        .await
+        .unwrap_err();
+
+    assert!(
+        error
+            .to_string()
+            .contains("could not read the Feature Group `stock-ticks-test`"),
+        "{error}"
+    );
+    assert!(double.requests().len() > 1, "retried before giving up");
+    assert!(metrics.0.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn metrics_reach_cloudwatch() {
+    let moto = MotoServer::start();
+    let aws = AwsSettings::emulator(moto.url()).load().await;
+    let double = FeatureStoreDouble::start("ticker", "window_end");
+    double.seed(GROUP, features("AMZN", "2026-11-21T14:38:00.000Z"));
+    let store = SdkFeatureStore::new(&AwsSettings::emulator(double.url()).load().await);
+
+    handle(&config(), now(), &store, &CloudWatchMetrics::new(&aws))
+        .await
+        .unwrap();
+
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&aws);
+    let listed = cloudwatch
+        .list_metrics()
+        .namespace("StreamingPipeline/test")
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = listed
+        .metrics()
+        .iter()
+        .filter_map(|m| m.metric_name())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "FeatureAgeSeconds",
+            "MaxFeatureAgeSeconds",
+            "MissingTickers",
+            "SanityFailures",
+            "StaleTickers"
+        ]
+    );
+}
+
+#[test]
+fn configuration_names_every_bad_variable_and_defaults_the_rest() {
+    let bad: HashMap<&str, &str> =
+        [("FRESHNESS_THRESHOLD_SECONDS", "soon"), ("TICKERS", " , ")].into();
+    let text = Config::from_lookup(|n| bad.get(n).map(|v| v.to_string()))
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "ENVIRONMENT: not set",
+        "FEATURE_GROUP_NAME: not set",
+        "TICKERS: expected at least one ticker",
+        "FRESHNESS_THRESHOLD_SECONDS: expected a whole number of seconds from 1 to 86400, found `soon`",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+
+    let good: HashMap<&str, &str> = [("ENVIRONMENT", "prod"), ("FEATURE_GROUP_NAME", "g")].into();
+    let config = Config::from_lookup(|n| good.get(n).map(|v| v.to_string())).unwrap();
+    assert_eq!(config.namespace, "StreamingPipeline/prod");
+    assert_eq!(config.tickers, ["AMZN", "AAPL", "MSFT", "GOOGL"]);
+    assert_eq!(config.freshness_threshold_secs, 300);
+}

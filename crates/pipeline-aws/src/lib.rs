@@ -18,6 +18,7 @@ pub mod lambda;
 pub mod metrics;
 #[cfg(feature = "double")]
 pub mod moto;
+pub mod msk;
 pub mod settings;
 
 pub use env::{Env, EnvError};
@@ -26,4 +27,5 @@ pub use failure::{FailedRecord, FailureSink, SqsFailureSink};
 pub use feature_store::{FeatureStore, SdkFeatureStore};
 pub use features::{FeatureDefinition, FeatureRecord, FeatureType};
 pub use metrics::{CloudWatchMetrics, Datum, MetricsSink, Unit};
+pub use msk::MskClusters;
 pub use settings::AwsSettings;

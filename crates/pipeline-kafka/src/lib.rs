@@ -1,11 +1,14 @@
 //! Kafka plumbing shared by the processor and the Lambdas: client settings (plaintext to a
 //! local broker, or SASL_SSL + OAUTHBEARER with MSK IAM tokens in AWS), the MSK IAM token
-//! itself, and the embedded broker behind local runs and tests. No domain logic.
+//! itself, a publisher that waits for every delivery, and the embedded broker behind local runs
+//! and tests. No domain logic.
 
 pub mod embedded;
 pub mod iam;
+pub mod publish;
 pub mod settings;
 
 pub use embedded::EmbeddedKafka;
 pub use iam::{IamContext, MskToken, default_credentials, sign_token};
+pub use publish::{Published, Publisher, PublisherError};
 pub use settings::{KafkaSettings, Security, SettingsError};

@@ -44,3 +44,38 @@ impl MskClusters {
             })
     }
 }
+
+/// Where a Lambda finds its brokers: given outright, or resolved from the cluster at cold start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerSource {
+    Given(String),
+    Cluster(String),
+}
+
+impl BrokerSource {
+    /// `BOOTSTRAP_BROKERS` (`host:port,…`), else `CLUSTER_ARN`; one of them must be set.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &mut crate::Env<F>) -> Self {
+        if let Some(brokers) = env.optional("BOOTSTRAP_BROKERS") {
+            return Self::Given(brokers);
+        }
+        match env.optional("CLUSTER_ARN") {
+            Some(arn) => Self::Cluster(arn),
+            None => {
+                env.problem(
+                    "CLUSTER_ARN",
+                    "the MSK cluster's ARN (or BOOTSTRAP_BROKERS as host:port,…)",
+                    None,
+                );
+                Self::Given(String::new())
+            }
+        }
+    }
+
+    /// The brokers, asking the cluster for them if need be.
+    pub async fn resolve(&self, clusters: &MskClusters) -> Result<String, AwsError> {
+        match self {
+            Self::Given(brokers) => Ok(brokers.clone()),
+            Self::Cluster(arn) => clusters.iam_bootstrap_brokers(arn).await,
+        }
+    }
+}

@@ -11,4 +11,4 @@ pub mod settings;
 pub use embedded::EmbeddedKafka;
 pub use iam::{IamContext, MskToken, default_credentials, sign_token};
 pub use publish::{Published, Publisher, PublisherError};
-pub use settings::{KafkaSettings, Security, SettingsError};
+pub use settings::{Auth, KafkaSettings, Security, SettingsError};

@@ -106,6 +106,46 @@ impl KafkaSettings {
     }
 }
 
+/// How a client authenticates, as configured by name: `msk-iam` in AWS, `plaintext` for a broker
+/// on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    MskIam,
+    Plaintext,
+}
+
+impl std::str::FromStr for Auth {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "msk-iam" => Ok(Self::MskIam),
+            "plaintext" => Ok(Self::Plaintext),
+            other => Err(format!("unknown Kafka authentication `{other}`")),
+        }
+    }
+}
+
+impl KafkaSettings {
+    /// Settings and, for MSK IAM, the token-signing context over the standard AWS credential
+    /// chain for `region`.
+    pub fn with_auth(
+        brokers: impl Into<String>,
+        auth: Auth,
+        region: &str,
+    ) -> Result<(Self, Option<crate::IamContext>), crate::iam::IamError> {
+        Ok(match auth {
+            Auth::Plaintext => (Self::local(brokers), None),
+            Auth::MskIam => {
+                let credentials = crate::default_credentials(region)?;
+                let iam =
+                    crate::IamContext::new(region, credentials, std::time::Duration::from_secs(10));
+                (Self::msk_iam(brokers, region), Some(iam))
+            }
+        })
+    }
+}
+
 impl KafkaSettings {
     /// Settings for a producer: [`Self::client_config`] with idempotence on, as every producer
     /// of this project uses (no duplicates or reordering from its own retries).

@@ -1,0 +1,208 @@
+//! Generates a minute of ticks per scheduled invocation and produces them to the input topic.
+//!
+//! The generator is the one `processor local` and the benchmarks use: a random walk per ticker,
+//! optionally with a share of deliberately broken events for exercising the dead-letter path.
+//! It lives as long as the execution environment, so prices keep walking from one invocation
+//! to the next instead of restarting. Event times are spread evenly over the minute that ends
+//! at the schedule's time; records are keyed by ticker; the producer is idempotent and the
+//! invocation waits until every record is delivered or has failed.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use pipeline_aws::{BrokerSource, Env, EnvError};
+use pipeline_core::generator::{DEFAULT_TICKERS, GeneratorConfig, TickGenerator};
+use pipeline_kafka::{Auth, Published, Publisher};
+use serde::Serialize;
+
+/// Read once at cold start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub brokers: BrokerSource,
+    pub auth: Auth,
+    pub region: String,
+    pub topic: String,
+    pub tickers: Vec<String>,
+    pub ticks_per_invocation: u32,
+    pub malformed_share: f64,
+    pub delivery_timeout_secs: u64,
+    /// The generator's seed; by default the cold start's time, so that two execution
+    /// environments do not send the same walk.
+    pub seed: Option<u64>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, EnvError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// `BOOTSTRAP_BROKERS` or `CLUSTER_ARN`; `KAFKA_AUTH` (`msk-iam`, the default, or
+    /// `plaintext` for a broker on this machine); `AWS_REGION`; `TOPIC` (default `ticks`);
+    /// `TICKERS` (default AMZN,AAPL,MSFT,GOOGL); `TICKS_PER_INVOCATION` (1–100,000, default
+    /// 600); `MALFORMED_SHARE` (0–1, default 0); `DELIVERY_TIMEOUT_SECONDS` (1–300, default 30);
+    /// `SEED`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        let mut env = Env::new(lookup);
+        let brokers = BrokerSource::from_env(&mut env);
+        let auth = env.parsed("KAFKA_AUTH", Auth::MskIam, "msk-iam or plaintext", |_| true);
+        let region = env.optional("AWS_REGION").unwrap_or_default();
+        if auth == Auth::MskIam && region.is_empty() {
+            env.problem("AWS_REGION", "the region, for MSK IAM tokens", None);
+        }
+        let topic = env.optional("TOPIC").unwrap_or_else(|| "ticks".into());
+        let tickers = env.list("TICKERS", &DEFAULT_TICKERS);
+        if tickers.is_empty() {
+            env.problem("TICKERS", "at least one ticker", Some(String::new()));
+        }
+        let ticks_per_invocation = env.parsed(
+            "TICKS_PER_INVOCATION",
+            600u32,
+            "a whole number from 1 to 100000",
+            |n| (1..=100_000).contains(n),
+        );
+        let malformed_share = env.parsed("MALFORMED_SHARE", 0.0f64, "a share from 0 to 1", |s| {
+            (0.0..=1.0).contains(s)
+        });
+        let delivery_timeout_secs = env.parsed(
+            "DELIVERY_TIMEOUT_SECONDS",
+            30u64,
+            "a whole number of seconds from 1 to 300",
+            |s| (1..=300).contains(s),
+        );
+        let seed = env
+            .optional("SEED")
+            .and_then(|text| match text.trim().parse::<u64>() {
+                Ok(seed) => Some(seed),
+                Err(_) => {
+                    env.problem("SEED", "a whole number", Some(text));
+                    None
+                }
+            });
+        env.finish(Self {
+            brokers,
+            auth,
+            region,
+            topic,
+            tickers,
+            ticks_per_invocation,
+            malformed_share,
+            delivery_timeout_secs,
+            seed,
+        })
+    }
+
+    /// The generator for this execution environment.
+    pub fn generator(&self, cold_start: DateTime<Utc>) -> TickGenerator {
+        let seed = self
+            .seed
+            .unwrap_or_else(|| cold_start.timestamp_nanos_opt().unwrap_or_default() as u64);
+        TickGenerator::new(GeneratorConfig {
+            tickers: self.tickers.clone(),
+            seed,
+            malformed_share: self.malformed_share,
+            ..GeneratorConfig::default()
+        })
+    }
+}
+
+/// Where the ticks go: the Kafka publisher in the Lambda.
+pub trait TickSink {
+    /// Sends every `(key, value)` to `topic`, returning when each is delivered or has failed.
+    fn send(&mut self, topic: &str, records: &[(String, Vec<u8>)]) -> Published;
+}
+
+impl TickSink for Publisher {
+    fn send(&mut self, topic: &str, records: &[(String, Vec<u8>)]) -> Published {
+        self.publish(topic, records.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// What one invocation did: the Lambda's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub topic: String,
+    pub sent: u64,
+    pub failed: u64,
+    /// Of those sent, how many were broken on purpose (for the dead-letter topic).
+    pub malformed: u64,
+    pub first_event_time: String,
+    pub last_event_time: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{failed} of {total} ticks were not delivered to `{topic}` ({sent} were); first error: {reason}"
+)]
+pub struct ProduceError {
+    pub topic: String,
+    pub total: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub reason: String,
+}
+
+/// The end of the minute an invocation fills: the schedule's time, down to the minute (an
+/// invocation at 14:31:00, or a retry at 14:31:07, fills 14:30:00–14:31:00).
+pub fn minute_end(scheduled: DateTime<Utc>) -> DateTime<Utc> {
+    let ms = scheduled.timestamp_millis();
+    DateTime::from_timestamp_millis(ms - ms.rem_euclid(60_000)).unwrap_or(scheduled)
+}
+
+/// `count` ticks for the minute ending at `minute_end`, spread evenly across it.
+pub fn generate(
+    generator: &mut TickGenerator,
+    count: u32,
+    minute_end: DateTime<Utc>,
+) -> (Vec<(String, Vec<u8>)>, u64) {
+    let end = minute_end.timestamp_millis();
+    let count = i64::from(count.max(1));
+    let mut malformed = 0;
+    let records = (0..count)
+        .map(|i| {
+            let time = end - 60_000 + i * 60_000 / count;
+            let mut payload = Vec::new();
+            let generated = generator.next_into(time, &mut payload);
+            malformed += u64::from(generated.broken.is_some());
+            (generator.tickers()[generated.ticker].clone(), payload)
+        })
+        .collect();
+    (records, malformed)
+}
+
+/// One invocation for the schedule's time: generate, send, wait, report. Fails if any tick was
+/// not delivered.
+pub fn handle(
+    config: &Config,
+    generator: &mut TickGenerator,
+    sink: &mut impl TickSink,
+    scheduled: DateTime<Utc>,
+) -> Result<Summary, ProduceError> {
+    let scheduled = minute_end(scheduled);
+    let (records, malformed) = generate(generator, config.ticks_per_invocation, scheduled);
+    let published = sink.send(&config.topic, &records);
+    let total = records.len() as u64;
+    let time = |ms: i64| {
+        DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+    };
+    let end = scheduled.timestamp_millis();
+    let summary = Summary {
+        topic: config.topic.clone(),
+        sent: published.delivered,
+        failed: published.failed,
+        malformed,
+        first_event_time: time(end - 60_000),
+        last_event_time: time(end - 60_000 + (total as i64 - 1) * 60_000 / total as i64),
+    };
+    if published.failed > 0 {
+        tracing::error!(?summary, error = ?published.first_error, "ticks not delivered");
+        return Err(ProduceError {
+            topic: config.topic.clone(),
+            total,
+            sent: published.delivered,
+            failed: published.failed,
+            reason: published.first_error.unwrap_or_default(),
+        });
+    }
+    tracing::info!(sent = summary.sent, malformed, topic = %summary.topic, "ticks produced");
+    Ok(summary)
+}

@@ -1,0 +1,225 @@
+//! The producer's handler with the real publisher against the embedded broker: every tick
+//! lands keyed by its ticker, with event times across the invocation's minute, and the ticks
+//! broken on purpose are exactly those the core rejects. Failures fail the invocation.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
+use pipeline_aws::BrokerSource;
+use pipeline_core::{Decoder, STOCK_TICKS_SPEC, Spec};
+use pipeline_kafka::{Auth, EmbeddedKafka, KafkaSettings, Published, Publisher};
+use producer::{Config, TickSink, handle, minute_end};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+fn scheduled() -> DateTime<Utc> {
+    let event: EventBridgeEvent =
+        serde_json::from_str(include_str!("fixtures/eventbridge-schedule.json")).unwrap();
+    event.time.unwrap()
+}
+
+fn config(brokers: &str, count: u32, malformed_share: f64) -> Config {
+    Config {
+        brokers: BrokerSource::Given(brokers.into()),
+        auth: Auth::Plaintext,
+        region: String::new(),
+        topic: "ticks".into(),
+        tickers: ["AMZN", "AAPL", "MSFT", "GOOGL"].map(String::from).to_vec(),
+        ticks_per_invocation: count,
+        malformed_share,
+        delivery_timeout_secs: 10,
+        seed: Some(11),
+    }
+}
+
+/// Every record of `topic`: key, value, record timestamp.
+fn read_all(settings: &KafkaSettings, partitions: i32, n: usize) -> Vec<(String, Vec<u8>, i64)> {
+    let consumer: BaseConsumer = settings
+        .client_config()
+        .unwrap()
+        .set("group.id", "producer-test")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment
+            .add_partition_offset("ticks", partition, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.len() < n && Instant::now() < deadline {
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            let message = message.unwrap();
+            seen.push((
+                String::from_utf8(message.key().unwrap().to_vec()).unwrap(),
+                message.payload().unwrap().to_vec(),
+                message.timestamp().to_millis().unwrap(),
+            ));
+        }
+    }
+    seen
+}
+
+#[test]
+fn a_minute_of_ticks_lands_keyed_by_ticker() {
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    kafka.create_topic("ticks", 3).unwrap();
+    let settings = KafkaSettings::local(kafka.bootstrap_servers());
+    let config = config(&settings.brokers, 600, 0.05);
+    let mut generator = config.generator(Utc::now());
+    let mut publisher = Publisher::new(&settings, None, Duration::from_secs(10)).unwrap();
+
+    let summary = handle(&config, &mut generator, &mut publisher, scheduled()).unwrap();
+
+    assert_eq!((summary.sent, summary.failed), (600, 0));
+    assert_eq!(summary.first_event_time, "2026-11-21T14:30:00.000Z");
+    assert_eq!(summary.last_event_time, "2026-11-21T14:30:59.900Z");
+    assert!(summary.malformed > 0, "5 % of 600 broken on purpose");
+
+    let records = read_all(&settings, 3, 600);
+    assert_eq!(records.len(), 600);
+    let spec = Spec::from_toml(STOCK_TICKS_SPEC, "built-in").unwrap();
+    let mut decoder = Decoder::new(&spec);
+    let (start, end) = (1_795_271_400_000, 1_795_271_460_000);
+    let mut rejected = 0;
+    let mut per_ticker: HashMap<String, usize> = HashMap::new();
+    // The records' timestamps are today; judge the events' skew from the schedule's time.
+    for (key, value, _timestamp) in &records {
+        match decoder.decode(Some(value), end) {
+            Ok(tick) => {
+                assert_eq!(tick.key.as_str(), key, "keyed by ticker");
+                assert!(
+                    (start..end).contains(&tick.event_time_ms),
+                    "event time {} outside the minute",
+                    tick.event_time_ms
+                );
+                *per_ticker.entry(key.clone()).or_default() += 1;
+            }
+            Err(_) => rejected += 1,
+        }
+    }
+    assert_eq!(
+        rejected, summary.malformed,
+        "the broken ticks are the rejected ones"
+    );
+    assert_eq!(per_ticker.len(), 4, "{per_ticker:?}");
+}
+
+/// Records what it is given; delivers all.
+#[derive(Default)]
+struct Recording(Vec<Vec<(String, Vec<u8>)>>);
+
+impl TickSink for Recording {
+    fn send(&mut self, _topic: &str, records: &[(String, Vec<u8>)]) -> Published {
+        self.0.push(records.to_vec());
+        Published {
+            delivered: records.len() as u64,
+            ..Published::default()
+        }
+    }
+}
+
+#[test]
+fn the_walk_continues_across_invocations_of_one_environment() {
+    let config = config("127.0.0.1:1", 40, 0.0);
+    let mut warm = config.generator(Utc::now());
+    let mut sink = Recording::default();
+    handle(&config, &mut warm, &mut sink, scheduled()).unwrap();
+    let next = scheduled() + chrono::Duration::minutes(1);
+    handle(&config, &mut warm, &mut sink, next).unwrap();
+
+    // A cold generator with the same seed would send the first minute's walk again.
+    let mut cold = Recording::default();
+    handle(&config, &mut config.generator(Utc::now()), &mut cold, next).unwrap();
+    assert_eq!(
+        cold.0[0].iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        sink.0[0].iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
+    assert_ne!(
+        sink.0[1], cold.0[0],
+        "the second minute continues the first"
+    );
+}
+
+#[test]
+fn the_minute_is_the_one_before_the_schedule() {
+    let at = |t: &str| minute_end(t.parse().unwrap()).to_rfc3339();
+    assert_eq!(at("2026-11-21T14:31:00Z"), "2026-11-21T14:31:00+00:00");
+    // A retry some seconds late fills the same minute.
+    assert_eq!(at("2026-11-21T14:31:07.250Z"), "2026-11-21T14:31:00+00:00");
+}
+
+#[test]
+fn undelivered_ticks_fail_the_invocation_with_the_brokers_reason() {
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    kafka.create_topic("ticks", 1).unwrap();
+    let settings = KafkaSettings::local(kafka.bootstrap_servers());
+    let config = config(&settings.brokers, 50, 0.0);
+    let mut publisher = Publisher::new(&settings, None, Duration::from_secs(5)).unwrap();
+    assert_eq!(publisher.publish("ticks", [("K", "warm")]).delivered, 1);
+    kafka.mock().request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 100],
+    );
+
+    let error = handle(
+        &config,
+        &mut config.generator(Utc::now()),
+        &mut publisher,
+        scheduled(),
+    )
+    .unwrap_err();
+
+    assert_eq!(error.total, 50);
+    assert!(error.failed > 0);
+    assert_eq!(error.sent + error.failed, 50);
+    let text = error.to_string();
+    assert!(text.contains("were not delivered to `ticks`"), "{text}");
+    assert!(text.to_lowercase().contains("authoriz"), "{text}");
+}
+
+#[test]
+fn configuration_names_every_bad_variable_and_defaults_the_rest() {
+    let bad: HashMap<&str, &str> = [
+        ("KAFKA_AUTH", "kerberos"),
+        ("TICKS_PER_INVOCATION", "0"),
+        ("MALFORMED_SHARE", "1.5"),
+        ("SEED", "x"),
+    ]
+    .into();
+    let text = Config::from_lookup(|n| bad.get(n).map(|v| v.to_string()))
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "CLUSTER_ARN: not set; expected the MSK cluster's ARN (or BOOTSTRAP_BROKERS",
+        "KAFKA_AUTH: expected msk-iam or plaintext, found `kerberos`",
+        "TICKS_PER_INVOCATION: expected a whole number from 1 to 100000, found `0`",
+        "MALFORMED_SHARE: expected a share from 0 to 1, found `1.5`",
+        "SEED: expected a whole number, found `x`",
+        "AWS_REGION: not set",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+
+    let good: HashMap<&str, &str> = [
+        ("CLUSTER_ARN", "arn:aws:kafka:eu-west-1:1:cluster/c/x"),
+        ("AWS_REGION", "eu-west-1"),
+    ]
+    .into();
+    let config = Config::from_lookup(|n| good.get(n).map(|v| v.to_string())).unwrap();
+    assert_eq!(
+        config.brokers,
+        BrokerSource::Cluster("arn:aws:kafka:eu-west-1:1:cluster/c/x".into())
+    );
+    assert_eq!(config.auth, Auth::MskIam);
+    assert_eq!(config.topic, "ticks");
+    assert_eq!(config.ticks_per_invocation, 600);
+    assert_eq!(config.malformed_share, 0.0);
+}

@@ -7,89 +7,18 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
     check_nothing_lost, check_outputs, engine, finish, inputs, kill_mid_run_and_restart, produce,
     spec,
 };
-use pipeline_kafka::KafkaSettings;
+use pipeline_kafka::tansu::Tansu;
 use processor::{Delivery, Engine, EngineConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-/// A tansu broker for one test, stopped when dropped.
-struct Tansu {
-    child: Child,
-    settings: KafkaSettings,
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tansu_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("TANSU") {
-        return PathBuf::from(path);
-    }
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let cargo_bin = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .map(|home| home.join("bin"));
-    on_path
-        .into_iter()
-        .chain(cargo_bin)
-        .map(|dir| dir.join("tansu"))
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "tansu is not installed: run ./scripts/test, which installs it, or \
-                 `cargo install tansu --features dynostore --locked` (or set TANSU=/path/to/tansu)"
-            )
-        })
-}
-
 fn start_tansu() -> Tansu {
-    // A free port: the kernel's choice, released just before tansu binds it.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(tansu_binary())
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-            "--storage-engine",
-            "memory://tansu/",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting tansu");
-    let tansu = Tansu {
-        child,
-        settings: KafkaSettings::local(format!("127.0.0.1:{port}")),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tansu did not listen on {port}");
-        // Polling a condition, not waiting for time to pass.
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let tansu = Tansu::start();
     processor::local::create_topics(&tansu.settings, &spec(), 3).unwrap();
     tansu
 }

@@ -7,6 +7,8 @@ pub mod embedded;
 pub mod iam;
 pub mod publish;
 pub mod settings;
+#[cfg(feature = "tansu")]
+pub mod tansu;
 
 pub use embedded::EmbeddedKafka;
 pub use iam::{IamContext, MskToken, default_credentials, sign_token};

@@ -27,5 +27,5 @@ pub use failure::{FailedRecord, FailureSink, SqsFailureSink};
 pub use feature_store::{FeatureStore, SdkFeatureStore};
 pub use features::{FeatureDefinition, FeatureRecord, FeatureType};
 pub use metrics::{CloudWatchMetrics, Datum, MetricsSink, Unit};
-pub use msk::{BrokerSource, MskClusters};
+pub use msk::{BrokerSource, KafkaEndpoint, MskClusters};
 pub use settings::AwsSettings;

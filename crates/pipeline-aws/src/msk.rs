@@ -79,3 +79,35 @@ impl BrokerSource {
         }
     }
 }
+
+/// How a Lambda reaches Kafka, read at cold start: `BOOTSTRAP_BROKERS` or `CLUSTER_ARN`;
+/// `KAFKA_AUTH` (`msk-iam`, the default, or `plaintext` for a broker on this machine);
+/// `AWS_REGION` (needed for MSK IAM tokens).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaEndpoint {
+    pub brokers: BrokerSource,
+    pub msk_iam: bool,
+    pub region: String,
+}
+
+impl KafkaEndpoint {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &mut crate::Env<F>) -> Self {
+        let brokers = BrokerSource::from_env(env);
+        let auth = env.parsed(
+            "KAFKA_AUTH",
+            "msk-iam".to_owned(),
+            "msk-iam or plaintext",
+            |a| a == "msk-iam" || a == "plaintext",
+        );
+        let msk_iam = auth == "msk-iam";
+        let region = env.optional("AWS_REGION").unwrap_or_default();
+        if msk_iam && region.is_empty() {
+            env.problem("AWS_REGION", "the region, for MSK IAM tokens", None);
+        }
+        Self {
+            brokers,
+            msk_iam,
+            region,
+        }
+    }
+}

@@ -212,5 +212,25 @@ impl ClientContext for IamContext {
 
 impl ConsumerContext for IamContext {}
 
+/// The context of a client that needs nothing but authentication (an admin client, a plain
+/// consumer): MSK IAM tokens when `iam` is given, plaintext otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct AuthContext {
+    pub iam: Option<IamContext>,
+}
+
+impl ClientContext for AuthContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(&self, config: Option<&str>) -> Result<OAuthToken, Box<dyn Error>> {
+        match &self.iam {
+            Some(iam) => iam.generate_oauth_token(config),
+            None => Err("this client is not configured for MSK IAM".into()),
+        }
+    }
+}
+
+impl ConsumerContext for AuthContext {}
+
 #[cfg(test)]
 mod tests;

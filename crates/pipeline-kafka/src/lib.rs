@@ -11,6 +11,6 @@ pub mod settings;
 pub mod tansu;
 
 pub use embedded::EmbeddedKafka;
-pub use iam::{IamContext, MskToken, default_credentials, sign_token};
+pub use iam::{AuthContext, IamContext, MskToken, default_credentials, sign_token};
 pub use publish::{Published, Publisher, PublisherError};
 pub use settings::{Auth, KafkaSettings, Security, SettingsError};

@@ -12,7 +12,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 
-use crate::iam::IamContext;
+use crate::iam::{AuthContext, IamContext};
 use crate::settings::{KafkaSettings, SettingsError};
 
 /// What one [`Publisher::publish`] achieved.
@@ -34,7 +34,7 @@ impl Published {
 /// The producer's context: MSK IAM tokens when configured, and delivery reports.
 #[derive(Debug, Default)]
 pub struct PublishContext {
-    iam: Option<IamContext>,
+    auth: AuthContext,
     outcome: Mutex<Published>,
 }
 
@@ -42,10 +42,7 @@ impl ClientContext for PublishContext {
     const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
 
     fn generate_oauth_token(&self, config: Option<&str>) -> Result<OAuthToken, Box<dyn Error>> {
-        match &self.iam {
-            Some(iam) => iam.generate_oauth_token(config),
-            None => Err("this client is not configured for MSK IAM".into()),
-        }
+        self.auth.generate_oauth_token(config)
     }
 }
 
@@ -102,7 +99,7 @@ impl Publisher {
             )
             .set("linger.ms", "5")
             .create_with_context(PublishContext {
-                iam,
+                auth: AuthContext { iam },
                 outcome: Mutex::default(),
             })
             .map_err(PublisherError::Create)?;

@@ -8,17 +8,15 @@
 //! invocation waits until every record is delivered or has failed.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use pipeline_aws::{BrokerSource, Env, EnvError};
+use pipeline_aws::{Env, EnvError, KafkaEndpoint};
 use pipeline_core::generator::{DEFAULT_TICKERS, GeneratorConfig, TickGenerator};
-use pipeline_kafka::{Auth, Published, Publisher};
+use pipeline_kafka::{Published, Publisher};
 use serde::Serialize;
 
 /// Read once at cold start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub brokers: BrokerSource,
-    pub auth: Auth,
-    pub region: String,
+    pub kafka: KafkaEndpoint,
     pub topic: String,
     pub tickers: Vec<String>,
     pub ticks_per_invocation: u32,
@@ -34,19 +32,13 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// `BOOTSTRAP_BROKERS` or `CLUSTER_ARN`; `KAFKA_AUTH` (`msk-iam`, the default, or
-    /// `plaintext` for a broker on this machine); `AWS_REGION`; `TOPIC` (default `ticks`);
+    /// Kafka as [`KafkaEndpoint`] reads it; `TOPIC` (default `ticks`);
     /// `TICKERS` (default AMZN,AAPL,MSFT,GOOGL); `TICKS_PER_INVOCATION` (1–100,000, default
     /// 600); `MALFORMED_SHARE` (0–1, default 0); `DELIVERY_TIMEOUT_SECONDS` (1–300, default 30);
     /// `SEED`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
         let mut env = Env::new(lookup);
-        let brokers = BrokerSource::from_env(&mut env);
-        let auth = env.parsed("KAFKA_AUTH", Auth::MskIam, "msk-iam or plaintext", |_| true);
-        let region = env.optional("AWS_REGION").unwrap_or_default();
-        if auth == Auth::MskIam && region.is_empty() {
-            env.problem("AWS_REGION", "the region, for MSK IAM tokens", None);
-        }
+        let kafka = KafkaEndpoint::from_env(&mut env);
         let topic = env.optional("TOPIC").unwrap_or_else(|| "ticks".into());
         let tickers = env.list("TICKERS", &DEFAULT_TICKERS);
         if tickers.is_empty() {
@@ -77,9 +69,7 @@ impl Config {
                 }
             });
         env.finish(Self {
-            brokers,
-            auth,
-            region,
+            kafka,
             topic,
             tickers,
             ticks_per_invocation,

@@ -7,15 +7,24 @@ use std::time::Duration;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use pipeline_aws::{AwsSettings, MskClusters};
-use pipeline_kafka::{KafkaSettings, Publisher};
+use pipeline_kafka::{Auth, KafkaSettings, Publisher};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     pipeline_aws::lambda::init_logging();
     let config = Arc::new(producer::Config::from_env()?);
     let aws = AwsSettings::default().load().await;
-    let brokers = config.brokers.resolve(&MskClusters::new(&aws)).await?;
-    let (settings, iam) = KafkaSettings::with_auth(brokers, config.auth, &config.region)?;
+    let brokers = config
+        .kafka
+        .brokers
+        .resolve(&MskClusters::new(&aws))
+        .await?;
+    let auth = if config.kafka.msk_iam {
+        Auth::MskIam
+    } else {
+        Auth::Plaintext
+    };
+    let (settings, iam) = KafkaSettings::with_auth(brokers, auth, &config.kafka.region)?;
     let timeout = Duration::from_secs(config.delivery_timeout_secs);
     let publisher = Publisher::new(&settings, iam, timeout)?;
     // Kept for the life of the execution environment: the walk continues across invocations.

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
-use pipeline_aws::BrokerSource;
+use pipeline_aws::{BrokerSource, KafkaEndpoint};
 use pipeline_core::{Decoder, STOCK_TICKS_SPEC, Spec};
-use pipeline_kafka::{Auth, EmbeddedKafka, KafkaSettings, Published, Publisher};
+use pipeline_kafka::{EmbeddedKafka, KafkaSettings, Published, Publisher};
 use producer::{Config, TickSink, handle, minute_end};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
@@ -25,9 +25,11 @@ fn scheduled() -> DateTime<Utc> {
 
 fn config(brokers: &str, count: u32, malformed_share: f64) -> Config {
     Config {
-        brokers: BrokerSource::Given(brokers.into()),
-        auth: Auth::Plaintext,
-        region: String::new(),
+        kafka: KafkaEndpoint {
+            brokers: BrokerSource::Given(brokers.into()),
+            msk_iam: false,
+            region: String::new(),
+        },
         topic: "ticks".into(),
         tickers: ["AMZN", "AAPL", "MSFT", "GOOGL"].map(String::from).to_vec(),
         ticks_per_invocation: count,
@@ -215,10 +217,10 @@ fn configuration_names_every_bad_variable_and_defaults_the_rest() {
     .into();
     let config = Config::from_lookup(|n| good.get(n).map(|v| v.to_string())).unwrap();
     assert_eq!(
-        config.brokers,
+        config.kafka.brokers,
         BrokerSource::Cluster("arn:aws:kafka:eu-west-1:1:cluster/c/x".into())
     );
-    assert_eq!(config.auth, Auth::MskIam);
+    assert!(config.kafka.msk_iam);
     assert_eq!(config.topic, "ticks");
     assert_eq!(config.ticks_per_invocation, 600);
     assert_eq!(config.malformed_share, 0.0);

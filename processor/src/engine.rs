@@ -51,6 +51,9 @@ pub struct EngineConfig {
     pub request_timeout: Duration,
     /// Extra librdkafka settings for the consumer (tests shorten group timeouts with these).
     pub consumer_overrides: Vec<(String, String)>,
+    /// Keep the JSON of each committed aggregate for [`Engine::take_committed_aggregates`]
+    /// (for a sink beyond Kafka); off, nothing is kept.
+    pub keep_committed_aggregates: bool,
 }
 
 impl EngineConfig {
@@ -64,6 +67,7 @@ impl EngineConfig {
             batch_timeout: Duration::from_millis(100),
             request_timeout: Duration::from_secs(30),
             consumer_overrides: Vec::new(),
+            keep_committed_aggregates: false,
         }
     }
 }
@@ -107,6 +111,9 @@ pub enum EngineError {
         context: &'static str,
         source: KafkaError,
     },
+    /// The sink beyond Kafka stopped; its undelivered aggregates remain on the output topic.
+    #[error(transparent)]
+    Sink(#[from] crate::sink::SinkStopped),
 }
 
 fn kafka(context: &'static str) -> impl FnOnce(KafkaError) -> EngineError {
@@ -152,6 +159,10 @@ pub struct Engine {
     commit_latencies: Vec<Duration>,
     handed: BTreeMap<i32, HandedOffset>,
     first_assigned_at: Option<Instant>,
+    /// Aggregates produced in the batch being delivered, then, once it commits, kept until
+    /// taken (only with [`EngineConfig::keep_committed_aggregates`]).
+    uncommitted_out: Vec<String>,
+    committed_out: Vec<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -218,7 +229,15 @@ impl Engine {
             commit_latencies: Vec::new(),
             handed: BTreeMap::new(),
             first_assigned_at: None,
+            uncommitted_out: Vec::new(),
+            committed_out: Vec::new(),
         })
+    }
+
+    /// The JSON of every aggregate committed since the last call, in the order produced
+    /// (empty unless [`EngineConfig::keep_committed_aggregates`]).
+    pub fn take_committed_aggregates(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.committed_out)
     }
 
     pub fn stats(&self) -> &EngineStats {
@@ -465,6 +484,9 @@ impl Engine {
             .timestamp(aggregate.window_end_ms);
         self.send(record)?;
         self.stats.aggregates_out += 1;
+        if self.config.keep_committed_aggregates {
+            self.uncommitted_out.push(json);
+        }
         Ok(())
     }
 
@@ -546,6 +568,7 @@ impl Engine {
         });
         match result {
             Ok(offsets) => {
+                self.committed_out.append(&mut self.uncommitted_out);
                 self.commit_latencies.push(committing.elapsed());
                 self.stats.batches_committed += 1;
                 for element in offsets.elements() {
@@ -569,6 +592,7 @@ impl Engine {
                     other => other,
                 };
                 tracing::error!(%error, "batch not delivered; stopping");
+                self.uncommitted_out.clear();
                 if exactly_once && !is_fenced(&error) {
                     let _ = self.producer.abort_transaction(self.config.request_timeout);
                 }
@@ -642,7 +666,8 @@ fn is_fenced(error: &EngineError) -> bool {
     match error {
         EngineError::Settings(_)
         | EngineError::ProtectedSetting(_)
-        | EngineError::NoTransactions { .. } => false,
+        | EngineError::NoTransactions { .. }
+        | EngineError::Sink(_) => false,
         EngineError::Kafka { source, .. } => {
             let fenced = matches!(
                 source.rdkafka_error_code(),

@@ -8,5 +8,6 @@ pub mod local;
 pub mod metrics;
 pub mod records;
 pub mod service;
+pub mod sink;
 
 pub use engine::{Delivery, Engine, EngineConfig, EngineError, EngineStats};

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use pipeline_aws::AwsSettings;
 use pipeline_core::Spec;
 use pipeline_core::generator::{DEFAULT_TICKERS, GeneratorConfig};
 use pipeline_kafka::{IamContext, KafkaSettings};
@@ -15,6 +16,7 @@ use processor::health::{self, Health};
 use processor::local::{LocalOptions, render_summary};
 use processor::metrics::MetricsConfig;
 use processor::service::{self, ServiceConfig, Shutdown};
+use processor::sink::{FirehoseAggregates, Forwarder};
 use processor::{Delivery, EngineConfig};
 
 #[derive(Parser)]
@@ -67,6 +69,10 @@ enum Command {
     /// Run the processor until SIGTERM or SIGINT: the service that runs in ECS. Every option
     /// can also be set by the environment variable named in its help.
     Run(RunArgs),
+    /// Print the aggregates' schema for the lake (Glue columns, partitioning, timestamp format)
+    /// and the Feature Group (features, identifier, event time) as JSON, generated from the
+    /// spec; Terraform reads it from infra/schema.json.
+    Schema,
     /// Ask a processor's health endpoint; exits 0 if it answers 200. For a container health
     /// check in an image without curl.
     Probe {
@@ -112,6 +118,14 @@ struct RunArgs {
     /// CloudWatch namespace of the metrics.
     #[arg(long, env = "METRICS_NAMESPACE", default_value = "StreamingPipeline")]
     metrics_namespace: String,
+    /// Firehose stream to send each committed aggregate to (newline-delimited JSON); none sends
+    /// nothing beyond Kafka. The AWS client uses the standard configuration chain
+    /// (`AWS_REGION`, the task role; `AWS_ENDPOINT_URL` for an emulator).
+    #[arg(long, env = "FIREHOSE_STREAM")]
+    firehose_stream: Option<String>,
+    /// Committed batches that may wait for the Firehose sink before the processor waits too.
+    #[arg(long, env = "FIREHOSE_QUEUE_BATCHES", default_value_t = 64)]
+    firehose_queue_batches: usize,
     /// Extra librdkafka consumer settings, KEY=VALUE, repeatable (e.g. session.timeout.ms=10000).
     #[arg(long = "consumer-config", env = "KAFKA_CONSUMER_CONFIG", value_delimiter = ',', value_parser = key_value)]
     consumer_config: Vec<(String, String)>,
@@ -163,7 +177,7 @@ fn init_logging(command: &Command) {
     use tracing_subscriber::EnvFilter;
     let (default, json) = match command {
         Command::Run(_) => ("info", true),
-        Command::Local { .. } | Command::Probe { .. } => ("warn", false),
+        Command::Local { .. } | Command::Probe { .. } | Command::Schema => ("warn", false),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
@@ -227,6 +241,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => serve(spec, args),
+        Command::Schema => {
+            print!("{}", pipeline_aws::catalog::schema_file(&spec));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Probe { .. } => unreachable!("answered above"),
     }
 }
@@ -262,11 +280,25 @@ fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         lag_timeout: Duration::from_secs(2),
     };
+    let sink = match args.firehose_stream.filter(|s| !s.trim().is_empty()) {
+        Some(stream) => {
+            let aws = AwsSettings::default();
+            let firehose = FirehoseAggregates::new(&stream, &aws)
+                .context("starting the Firehose client's runtime")?;
+            tracing::info!(%stream, "aggregates also go to Firehose");
+            Some(
+                Forwarder::start(Box::new(firehose), args.firehose_queue_batches)
+                    .context("starting the Firehose sink's thread")?,
+            )
+        }
+        None => None,
+    };
     service::run(
         spec,
         &settings,
         iam,
         config,
+        sink,
         shutdown.flag(),
         &health,
         &mut std::io::stdout().lock(),

@@ -7,7 +7,8 @@
 //! - `Service`: `RecordsIn`, `RecordsOut`, `WindowsEmitted`, `DeadLetters`, `LateEvents`,
 //!   `BatchesCommitted`, `CommitsDeferred`, `OpenWindows`, `AssignedPartitions`,
 //!   `ConsumerLagMax`, and `CommitLatency` (milliseconds, one value per commit, at most 100 a
-//!   line: more go on further lines);
+//!   line: more go on further lines); with a sink beyond Kafka (Firehose), `SinkRecordsSent`,
+//!   `SinkRecordsRetried`, `SinkRecordsFailed` (counters) and `SinkBatchesQueued` (gauge);
 //! - `Service, Reason`: `DeadLetters` for each reject reason;
 //! - `Service, Partition`: `ConsumerLag` for each assigned input partition.
 
@@ -18,6 +19,7 @@ use pipeline_core::Reason;
 use serde_json::{Map, Value, json};
 
 use crate::engine::EngineStats;
+use crate::sink::SinkCounts;
 
 /// EMF allows at most 100 values for one metric in one document.
 const MAX_VALUES: usize = 100;
@@ -51,6 +53,8 @@ pub struct Observation {
     pub lag: BTreeMap<i32, i64>,
     pub open_windows: usize,
     pub assigned: usize,
+    /// The sink's totals, when there is one.
+    pub sink: Option<SinkCounts>,
 }
 
 /// Turns successive observations into EMF lines.
@@ -58,6 +62,7 @@ pub struct Observation {
 pub struct EmfReporter {
     config: MetricsConfig,
     last: EngineStats,
+    last_sink: SinkCounts,
 }
 
 impl EmfReporter {
@@ -65,6 +70,7 @@ impl EmfReporter {
         Self {
             config,
             last: EngineStats::default(),
+            last_sink: SinkCounts::default(),
         }
     }
 
@@ -114,6 +120,28 @@ impl EmfReporter {
         ];
         if let Some(max) = now.lag.values().max() {
             counters.push(("ConsumerLagMax", "Count", json!(max)));
+        }
+        if let Some(sink) = now.sink {
+            let last = self.last_sink;
+            counters.extend([
+                (
+                    "SinkRecordsSent",
+                    "Count",
+                    json!(sink.sent.saturating_sub(last.sent)),
+                ),
+                (
+                    "SinkRecordsRetried",
+                    "Count",
+                    json!(sink.retried.saturating_sub(last.retried)),
+                ),
+                (
+                    "SinkRecordsFailed",
+                    "Count",
+                    json!(sink.failed.saturating_sub(last.failed)),
+                ),
+                ("SinkBatchesQueued", "Count", json!(sink.queued)),
+            ]);
+            self.last_sink = sink;
         }
         let latencies: Vec<f64> = now
             .commit_latencies
@@ -198,6 +226,7 @@ mod tests {
             lag: BTreeMap::from([(0, 5), (2, 40)]),
             open_windows: 3,
             assigned: 2,
+            sink: None,
         }
     }
 

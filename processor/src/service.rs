@@ -15,6 +15,7 @@ use pipeline_kafka::{IamContext, KafkaSettings};
 use crate::engine::{Engine, EngineConfig, EngineError, EngineStats};
 use crate::health::Health;
 use crate::metrics::{EmfReporter, MetricsConfig, Observation};
+use crate::sink::Forwarder;
 
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -24,18 +25,23 @@ pub struct ServiceConfig {
     pub lag_timeout: Duration,
 }
 
-/// Runs until `stop` is set or a batch fails. Metrics go to `metrics_out` (stdout in a
-/// container) at each interval and once more at the end. Dropping the engine at the end closes
-/// the consumer, which leaves the group so that the partitions move at once.
+/// Runs until `stop` is set or a batch fails. Each committed batch's aggregates go to `sink`
+/// when there is one; on the way out, what it has queued is delivered before returning.
+/// Metrics go to `metrics_out` (stdout in a container) at each interval and once more at the
+/// end. Dropping the engine at the end closes the consumer, which leaves the group so that the
+/// partitions move at once.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     spec: Arc<Spec>,
     settings: &KafkaSettings,
     iam: Option<IamContext>,
-    config: ServiceConfig,
+    mut config: ServiceConfig,
+    sink: Option<Forwarder>,
     stop: &AtomicBool,
     health: &Health,
     metrics_out: &mut dyn Write,
 ) -> Result<EngineStats, EngineError> {
+    config.engine.keep_committed_aggregates = sink.is_some();
     let mut engine = Engine::start(spec, settings, iam, config.engine.clone())?;
     health.set_started();
     tracing::info!(
@@ -53,16 +59,41 @@ pub fn run(
         if let Err(error) = engine.run_batch() {
             break Err(error);
         }
+        if let Some(sink) = &sink
+            && let Err(error) = sink.forward(engine.take_committed_aggregates())
+        {
+            break Err(error.into());
+        }
         health.beat(engine.assigned().len());
         if Instant::now() >= next_report {
-            report(&mut engine, &mut reporter, config.lag_timeout, metrics_out);
+            report(
+                &mut engine,
+                sink.as_ref(),
+                &mut reporter,
+                config.lag_timeout,
+                metrics_out,
+            );
             next_report = Instant::now() + config.metrics.interval;
         }
     };
     health.set_stopping();
-    report(&mut engine, &mut reporter, config.lag_timeout, metrics_out);
     let stats = engine.stats().clone();
+    // Leave the group first, so the partitions move while the sink drains.
+    let mut last = Observation {
+        stats: stats.clone(),
+        commit_latencies: engine.take_commit_latencies(),
+        lag: engine.lag(config.lag_timeout),
+        open_windows: engine.open_windows(),
+        assigned: engine.assigned().len(),
+        sink: None,
+    };
     drop(engine);
+    if let Some(sink) = sink {
+        let counts = sink.finish();
+        tracing::info!(sent = counts.sent, failed = counts.failed, "sink drained");
+        last.sink = Some(counts);
+    }
+    write_report(&mut reporter, &last, metrics_out);
     match result {
         Ok(()) => {
             tracing::info!(
@@ -79,6 +110,7 @@ pub fn run(
 
 fn report(
     engine: &mut Engine,
+    sink: Option<&Forwarder>,
     reporter: &mut EmfReporter,
     lag_timeout: Duration,
     out: &mut dyn Write,
@@ -89,10 +121,15 @@ fn report(
         lag: engine.lag(lag_timeout),
         open_windows: engine.open_windows(),
         assigned: engine.assigned().len(),
+        sink: sink.map(Forwarder::counts),
     };
+    write_report(reporter, &observation, out);
+}
+
+fn write_report(reporter: &mut EmfReporter, observation: &Observation, out: &mut dyn Write) {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let written = reporter
-        .report(now_ms, &observation)
+        .report(now_ms, observation)
         .iter()
         .try_for_each(|line| writeln!(out, "{line}"))
         .and_then(|()| out.flush());

@@ -71,4 +71,78 @@ impl MotoServer {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// One plain HTTP request to S3 on the server, as the test account (moto reads the
+    /// service and account from the credential scope and does not check the signature): the
+    /// status and the body.
+    pub fn http(&self, method: &str, path: &str) -> (u16, Vec<u8>) {
+        use std::io::{Read as _, Write as _};
+        let host = self.url.trim_start_matches("http://").trim_end_matches('/');
+        let mut stream = std::net::TcpStream::connect(host).expect("connect to moto_server");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: AWS4-HMAC-SHA256 \
+             Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, \
+             Signature=0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP answer");
+        let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        let body = answer[split + 4..].to_vec();
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        (status, if chunked { dechunk(&body) } else { body })
+    }
+
+    /// Creates an S3 bucket.
+    pub fn create_bucket(&self, bucket: &str) {
+        let (status, body) = self.http("PUT", &format!("/{bucket}"));
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+
+    /// Every object in `bucket`, by key, with its bytes.
+    pub fn objects(&self, bucket: &str) -> Vec<(String, Vec<u8>)> {
+        let (status, listing) = self.http("GET", &format!("/{bucket}?list-type=2&max-keys=1000"));
+        let listing = String::from_utf8_lossy(&listing).into_owned();
+        assert_eq!(status, 200, "{listing}");
+        assert!(
+            !listing.contains("<IsTruncated>true"),
+            "more than 1,000 objects"
+        );
+        listing
+            .split("<Key>")
+            .skip(1)
+            .map(|rest| rest[..rest.find("</Key>").unwrap()].to_owned())
+            .map(|key| {
+                let (status, body) = self.http("GET", &format!("/{bucket}/{key}"));
+                assert_eq!(status, 200, "GET {key}");
+                (key, body)
+            })
+            .collect()
+    }
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(String::from_utf8_lossy(&body[..line_end]).trim(), 16)
+            .expect("a chunk size");
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[line_end + 2..line_end + 2 + size]);
+        body = &body[line_end + 2 + size + 2..];
+    }
 }

@@ -4,7 +4,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use pipeline_aws::{AwsSettings, SdkFeatureStore, SqsFailureSink};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), pipeline_aws::lambda::StartError> {
     pipeline_aws::lambda::init_logging();
     let config = feature_writer::Config::from_env()?;
     let aws = AwsSettings::default().load().await;
@@ -15,5 +15,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .await
             .map_err(lambda_runtime::Error::from)
     }))
-    .await
+    .await?;
+    Ok(())
 }

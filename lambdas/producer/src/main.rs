@@ -10,7 +10,7 @@ use pipeline_aws::{AwsSettings, MskClusters};
 use pipeline_kafka::{Auth, KafkaSettings, Publisher};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), pipeline_aws::lambda::StartError> {
     pipeline_aws::lambda::init_logging();
     let config = Arc::new(producer::Config::from_env()?);
     let aws = AwsSettings::default().load().await;
@@ -46,5 +46,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .map_err(lambda_runtime::Error::from)
         }
     }))
-    .await
+    .await?;
+    Ok(())
 }

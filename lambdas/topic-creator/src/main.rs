@@ -8,7 +8,7 @@ use topic_creator::Request;
 use topic_creator::admin::KafkaAdmin;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), pipeline_aws::lambda::StartError> {
     pipeline_aws::lambda::init_logging();
     let endpoint = topic_creator::config_from_env()?;
     let aws = AwsSettings::default().load().await;
@@ -26,5 +26,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .await
             .map_err(lambda_runtime::Error::from)
     }))
-    .await
+    .await?;
+    Ok(())
 }

@@ -1,19 +1,24 @@
 //! `processor local`: the whole pipeline on one machine. An embedded broker (or one given with
 //! `--brokers`), the topics, the tick generator the producer Lambda uses, the processor, and
-//! local sinks: JSON-lines files of the aggregates and dead letters read back from Kafka.
+//! local sinks: the Parquet lake (fed with each committed batch's aggregates, as Firehose is),
+//! the local feature store (fed from the aggregates topic, as the feature-writer Lambda is), and
+//! JSON-lines files of the aggregates and dead letters read back from Kafka.
 
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
+use pipeline_aws::FeatureStore as _;
+use pipeline_aws::features::record_from_aggregate;
 use pipeline_core::Spec;
 use pipeline_core::generator::{GeneratorConfig, TickGenerator};
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
+use pipeline_local::{LakeConfig, LakeReport, ParquetLake, SqliteFeatureStore, StoreCounts};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -29,6 +34,8 @@ use crate::engine::{Delivery, Engine, EngineConfig, EngineStats, dead_letters_by
 const MAX_AHEAD: u64 = 10_000;
 /// How long the run waits without progress before it fails.
 const STALL_LIMIT: Duration = Duration::from_secs(60);
+/// The feature group the local feature store holds.
+pub const LOCAL_FEATURE_GROUP: &str = "local";
 
 #[derive(Debug, Clone)]
 pub struct LocalOptions {
@@ -42,6 +49,10 @@ pub struct LocalOptions {
     pub generator: GeneratorConfig,
     pub partitions: i32,
     pub out_dir: PathBuf,
+    /// The lake's buffering: a partition's file is written at this many bytes of aggregates...
+    pub lake_buffer_bytes: usize,
+    /// ... or when its first aggregate has waited this long.
+    pub lake_buffer_interval: Duration,
     /// Print progress to stderr.
     pub progress: bool,
 }
@@ -55,6 +66,11 @@ pub struct LocalSummary {
     pub dead_letters_file: PathBuf,
     pub aggregates_written: u64,
     pub dead_letters_written: u64,
+    /// The lake's table folder and what was written there.
+    pub lake_dir: PathBuf,
+    pub lake: LakeReport,
+    pub feature_store_file: PathBuf,
+    pub feature_store: StoreCounts,
 }
 
 /// Runs the pipeline over `options.events` generated ticks and writes the outputs.
@@ -89,7 +105,21 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     );
     let mut config = EngineConfig::new(format!("processor-local-{run_id}"), options.delivery);
     config.transactional_id = format!("processor-local-{run_id}");
+    config.keep_committed_aggregates = true;
     let mut engine = Engine::start(Arc::clone(spec), &settings, None, config)?;
+
+    // Each run writes its lake and feature store afresh, as it does the JSON-lines files.
+    let lake_root = options.out_dir.join("lake");
+    let feature_store_file = options.out_dir.join("feature-store.sqlite");
+    remove_previous(&lake_root, &feature_store_file)?;
+    let mut lake = ParquetLake::new(
+        spec,
+        LakeConfig {
+            buffer_bytes: options.lake_buffer_bytes,
+            buffer_interval: options.lake_buffer_interval,
+            ..LakeConfig::new(&lake_root)
+        },
+    );
 
     let produced = Arc::new(AtomicU64::new(0));
     let processed = Arc::new(AtomicU64::new(0));
@@ -109,6 +139,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     let mut last_advance = (0, Instant::now());
     loop {
         engine.run_batch()?;
+        to_lake(&mut lake, engine.take_committed_aggregates())?;
         let records_in = engine.stats().records_in;
         processed.store(records_in, Ordering::Release);
         if producing_done.load(Ordering::Acquire)
@@ -136,6 +167,9 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         }
     }
     engine.close_all()?;
+    to_lake(&mut lake, engine.take_committed_aggregates())?;
+    let lake_dir = lake.table_dir();
+    let lake = lake.finish()?;
     let stats = engine.stats().clone();
     if options.progress {
         progress(&engine, produced.load(Ordering::Relaxed), options.events);
@@ -146,21 +180,37 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         .with_context(|| format!("creating {}", options.out_dir.display()))?;
     let aggregates_file = options.out_dir.join("aggregates.jsonl");
     let dead_letters_file = options.out_dir.join("dead-letters.jsonl");
+    // The feature-writer's part: every aggregate on the topic, mapped by the same code, into
+    // the feature store.
+    let store = SqliteFeatureStore::open(&feature_store_file, spec, LOCAL_FEATURE_GROUP)?;
     let aggregates_written = drain_topic(
         &settings,
         &spec.topics.output,
         options.partitions,
         stats.aggregates_out,
         &aggregates_file,
-        |payload, _| String::from_utf8_lossy(payload).into_owned(),
+        |payload, message| {
+            let record = record_from_aggregate(spec, payload).with_context(|| {
+                format!(
+                    "aggregate at offset {} of {}",
+                    message.offset(),
+                    message.topic()
+                )
+            })?;
+            futures_block_on(store.put_record(LOCAL_FEATURE_GROUP, &record))?;
+            Ok(String::from_utf8_lossy(payload).into_owned())
+        },
     )?;
+    let feature_store = store
+        .counts()
+        .context("counting the feature store's records")?;
     let dead_letters_written = drain_topic(
         &settings,
         &spec.topics.dead_letter,
         1,
         stats.dead_letters_total(),
         &dead_letters_file,
-        dead_letter_line,
+        |payload, message| Ok(dead_letter_line(payload, message)),
     )?;
     Ok(LocalSummary {
         produced: produced.load(Ordering::Relaxed),
@@ -170,7 +220,41 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         dead_letters_file,
         aggregates_written,
         dead_letters_written,
+        lake_dir,
+        lake,
+        feature_store_file,
+        feature_store,
     })
+}
+
+/// Hands committed aggregates to the lake, then writes the partitions whose time is up.
+fn to_lake(lake: &mut ParquetLake, aggregates: Vec<String>) -> anyhow::Result<()> {
+    let now = Instant::now();
+    for json in aggregates {
+        lake.push(json.as_bytes(), now)?;
+    }
+    lake.flush_due(now)?;
+    Ok(())
+}
+
+/// Removes the lake folder and the feature store a previous run left in the output folder.
+fn remove_previous(lake_root: &Path, feature_store_file: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(lake_root) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(error).with_context(|| format!("removing {}", lake_root.display()));
+        }
+        _ => {}
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let path = PathBuf::from(format!("{}{suffix}", feature_store_file.display()));
+        match std::fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(error).with_context(|| format!("removing {}", path.display()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn progress(engine: &Engine, produced: u64, total: u64) {
@@ -294,7 +378,7 @@ fn drain_topic(
     partitions: i32,
     expected: u64,
     path: &PathBuf,
-    line: impl Fn(&[u8], &rdkafka::message::BorrowedMessage<'_>) -> String,
+    mut line: impl FnMut(&[u8], &rdkafka::message::BorrowedMessage<'_>) -> anyhow::Result<String>,
 ) -> anyhow::Result<u64> {
     let consumer: BaseConsumer = settings
         .client_config()?
@@ -320,7 +404,7 @@ fn drain_topic(
             writeln!(
                 out,
                 "{}",
-                line(message.payload().unwrap_or_default(), &message)
+                line(message.payload().unwrap_or_default(), &message)?
             )?;
             written += 1;
         }
@@ -369,9 +453,40 @@ pub fn render_summary(summary: &LocalSummary) -> String {
         text.push_str(&format!("    {:<14} {count}\n", reason.code()));
     }
     text.push_str(&format!(
+        "  lake: {} rows in {} Parquet file{} → {}/ (year=/month=/day=/){}\n",
+        summary.lake.rows,
+        summary.lake.files.len(),
+        if summary.lake.files.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        summary.lake_dir.display(),
+        if summary.lake.errors > 0 {
+            format!(", {} records refused → errors/", summary.lake.errors)
+        } else {
+            String::new()
+        }
+    ));
+    text.push_str(&format!(
+        "  feature store: {} records online, {} offline → {}\n",
+        summary.feature_store.online,
+        summary.feature_store.offline,
+        summary.feature_store_file.display()
+    ));
+    text.push_str(&format!(
         "look at them with e.g.\n  head -3 {}\n  jq -r .reason {} | sort | uniq -c\n",
         summary.aggregates_file.display(),
         summary.dead_letters_file.display()
+    ));
+    text.push_str(&format!(
+        "  duckdb -c \"select ticker, count(*) windows, sum(volume) volume from \
+         read_parquet('{}/**/*.parquet', hive_partitioning = true) group by ticker\"\n",
+        summary.lake_dir.display()
+    ));
+    text.push_str(&format!(
+        "  sqlite3 {} 'select ticker, window_end, close, vwap from online'\n",
+        summary.feature_store_file.display()
     ));
     text
 }

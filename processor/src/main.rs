@@ -57,9 +57,16 @@ enum Command {
         /// Partitions of the input and output topics.
         #[arg(long, default_value_t = 3)]
         partitions: i32,
-        /// Where to write aggregates.jsonl and dead-letters.jsonl.
+        /// Where to write the outputs: aggregates.jsonl, dead-letters.jsonl, the Parquet lake
+        /// (lake/) and the feature store (feature-store.sqlite), each afresh.
         #[arg(long, default_value = "out")]
         out: PathBuf,
+        /// The lake writes a partition's Parquet file once this many MiB of aggregates wait...
+        #[arg(long, default_value_t = 64)]
+        lake_buffer_mib: usize,
+        /// ... or once the first of them has waited this many seconds (Firehose's buffering).
+        #[arg(long, default_value_t = 60)]
+        lake_buffer_seconds: u64,
         /// Use a Kafka broker on this machine (host:port) instead of the embedded one.
         #[arg(long)]
         brokers: Option<String>,
@@ -216,6 +223,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             partitions,
             out,
+            lake_buffer_mib,
+            lake_buffer_seconds,
             brokers,
             delivery,
         } => {
@@ -234,6 +243,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 partitions,
                 out_dir: out,
+                lake_buffer_bytes: lake_buffer_mib.saturating_mul(1024 * 1024),
+                lake_buffer_interval: Duration::from_secs(lake_buffer_seconds),
                 progress: true,
             };
             let summary = processor::local::run(&options)?;

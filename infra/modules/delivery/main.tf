@@ -1,0 +1,344 @@
+# The data lake: aggregates from the processor through Firehose, converted to Parquet against
+# the Glue table, under aggregates/year=/month=/day=/ by each aggregate's window_end. Columns,
+# partitioning and the timestamp format all come from infra/schema.json, which the spec
+# generates (`processor schema`).
+
+# Access logs of the lake bucket. S3 server access logging writes with SSE-S3 only.
+resource "aws_s3_bucket" "access_logs" {
+  #checkov:skip=CKV_AWS_18:This bucket receives the lake's access logs; logging it to itself would loop.
+  #checkov:skip=CKV_AWS_144:Access logs are kept in one region; the lake they describe is not replicated either.
+  #checkov:skip=CKV_AWS_145:S3 server access logging can only deliver to buckets encrypted with SSE-S3.
+  #checkov:skip=CKV2_AWS_62:Nothing reacts to new access-log objects.
+  bucket = "${var.name}-lake-access-logs-${var.account_id}"
+}
+
+resource "aws_s3_bucket" "lake" {
+  #checkov:skip=CKV_AWS_144:The lake is rebuilt from Kafka and the Feature Group's offline store; cross-region replication is a cost each account decides on.
+  #checkov:skip=CKV2_AWS_62:Nothing reacts to new lake objects; Athena and Glue read them on demand.
+  bucket = "${var.name}-lake-${var.account_id}"
+}
+
+locals {
+  buckets = {
+    lake        = aws_s3_bucket.lake
+    access_logs = aws_s3_bucket.access_logs
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "this" {
+  for_each                = local.buckets
+  bucket                  = each.value.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "this" {
+  for_each = local.buckets
+  bucket   = each.value.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_versioning" "this" {
+  for_each = local.buckets
+  bucket   = each.value.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "lake" {
+  bucket = aws_s3_bucket.lake.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = var.kms_key_arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_logging" "lake" {
+  bucket        = aws_s3_bucket.lake.id
+  target_bucket = aws_s3_bucket.access_logs.id
+  target_prefix = "lake/"
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "lake" {
+  bucket = aws_s3_bucket.lake.id
+
+  rule {
+    id     = "tier-down"
+    status = "Enabled"
+    filter {}
+    transition {
+      days          = var.infrequent_access_days
+      storage_class = "STANDARD_IA"
+    }
+    transition {
+      days          = var.glacier_days
+      storage_class = "GLACIER_IR"
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_versions_days
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+
+  rule {
+    id     = "expire"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = 365
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+# TLS only, for both buckets; the access-log bucket takes writes from S3's logging service only.
+resource "aws_s3_bucket_policy" "lake" {
+  bucket = aws_s3_bucket.lake.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "TlsOnly"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:*"
+      Resource  = [aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/*"]
+      Condition = { Bool = { "aws:SecureTransport" = "false" } }
+    }]
+  })
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+resource "aws_s3_bucket_policy" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "TlsOnly"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource  = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+      {
+        Sid       = "S3ServerAccessLogs"
+        Effect    = "Allow"
+        Principal = { Service = "logging.s3.amazonaws.com" }
+        Action    = "s3:PutObject"
+        Resource  = "${aws_s3_bucket.access_logs.arn}/lake/*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = var.account_id }
+          ArnLike      = { "aws:SourceArn" = aws_s3_bucket.lake.arn }
+        }
+      },
+    ]
+  })
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+resource "aws_glue_catalog_database" "this" {
+  name        = replace(var.name, "-", "_")
+  description = "The streaming pipeline's lake (${var.name})"
+}
+
+resource "aws_glue_catalog_table" "this" {
+  name          = var.table
+  database_name = aws_glue_catalog_database.this.name
+  description   = "One aggregate per ticker per window; columns generated from the pipeline spec"
+  table_type    = "EXTERNAL_TABLE"
+  parameters = {
+    classification        = "parquet"
+    "parquet.compression" = "SNAPPY"
+  }
+
+  dynamic "partition_keys" {
+    for_each = var.schema.partition_keys
+    content {
+      name = partition_keys.value.name
+      type = partition_keys.value.type
+    }
+  }
+
+  storage_descriptor {
+    location      = "s3://${aws_s3_bucket.lake.bucket}/${var.table}/"
+    input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+    ser_de_info {
+      serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    }
+
+    dynamic "columns" {
+      for_each = var.schema.columns
+      content {
+        name = columns.value.name
+        type = columns.value.type
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_group" "firehose" {
+  name              = "/aws/kinesisfirehose/${var.name}-aggregates"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_cloudwatch_log_stream" "firehose" {
+  name           = "DestinationDelivery"
+  log_group_name = aws_cloudwatch_log_group.firehose.name
+}
+
+resource "aws_iam_role" "firehose" {
+  name = "${var.name}-firehose"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "firehose.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "sts:ExternalId" = var.account_id } }
+    }]
+  })
+}
+
+locals {
+  glue_arns = [
+    "arn:aws:glue:${var.region}:${var.account_id}:catalog",
+    "arn:aws:glue:${var.region}:${var.account_id}:database/${aws_glue_catalog_database.this.name}",
+    "arn:aws:glue:${var.region}:${var.account_id}:table/${aws_glue_catalog_database.this.name}/${aws_glue_catalog_table.this.name}",
+  ]
+  firehose_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "WriteTheLake"
+        Effect   = "Allow"
+        Action   = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"]
+        Resource = [aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/*"]
+      },
+      {
+        Sid      = "ReadTheTableSchema"
+        Effect   = "Allow"
+        Action   = ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"]
+        Resource = local.glue_arns
+      },
+      {
+        Sid      = "EncryptWithTheKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = [var.kms_key_arn]
+      },
+      {
+        Sid      = "LogDeliveryErrors"
+        Effect   = "Allow"
+        Action   = ["logs:PutLogEvents"]
+        Resource = ["${aws_cloudwatch_log_group.firehose.arn}:*"]
+      },
+    ]
+  })
+}
+
+resource "aws_iam_role_policy" "firehose" {
+  name   = "deliver-to-the-lake"
+  role   = aws_iam_role.firehose.id
+  policy = local.firehose_policy
+}
+
+resource "aws_kinesis_firehose_delivery_stream" "this" {
+  name        = "${var.name}-aggregates"
+  destination = "extended_s3"
+
+  server_side_encryption {
+    enabled  = true
+    key_type = "CUSTOMER_MANAGED_CMK"
+    key_arn  = var.kms_key_arn
+  }
+
+  extended_s3_configuration {
+    role_arn            = aws_iam_role.firehose.arn
+    bucket_arn          = aws_s3_bucket.lake.arn
+    kms_key_arn         = var.kms_key_arn
+    prefix              = "${var.table}/${var.schema.prefix}"
+    error_output_prefix = "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+    buffering_size      = var.buffering_mib
+    buffering_interval  = var.buffering_seconds
+
+    dynamic_partitioning_configuration {
+      enabled = true
+    }
+
+    processing_configuration {
+      enabled = true
+      processors {
+        type = "MetadataExtraction"
+        parameters {
+          parameter_name  = "JsonParsingEngine"
+          parameter_value = "JQ-1.6"
+        }
+        parameters {
+          parameter_name  = "MetadataExtractionQuery"
+          parameter_value = var.schema.partition_query
+        }
+      }
+    }
+
+    data_format_conversion_configuration {
+      input_format_configuration {
+        deserializer {
+          hive_json_ser_de {
+            timestamp_formats = var.schema.timestamp_formats
+          }
+        }
+      }
+      output_format_configuration {
+        serializer {
+          parquet_ser_de {
+            compression = "SNAPPY"
+          }
+        }
+      }
+      schema_configuration {
+        database_name = aws_glue_catalog_database.this.name
+        table_name    = aws_glue_catalog_table.this.name
+        role_arn      = aws_iam_role.firehose.arn
+        region        = var.region
+      }
+    }
+
+    cloudwatch_logging_options {
+      enabled         = true
+      log_group_name  = aws_cloudwatch_log_group.firehose.name
+      log_stream_name = aws_cloudwatch_log_stream.firehose.name
+    }
+  }
+}

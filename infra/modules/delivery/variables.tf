@@ -1,0 +1,66 @@
+variable "name" {
+  description = "Prefix of the buckets, the Glue database, the stream and its role."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the Glue table Firehose converts against."
+  type        = string
+}
+
+variable "account_id" {
+  description = "Account of the Glue catalog."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "Key of the lake bucket, the stream and its logs."
+  type        = string
+}
+
+variable "schema" {
+  description = "The generated schema (infra/schema.json): the lake's columns, partition keys, timestamp formats, partition query and prefix."
+  type = object({
+    columns           = list(object({ name = string, type = string }))
+    partition_keys    = list(object({ name = string, type = string }))
+    timestamp_formats = list(string)
+    partition_query   = string
+    prefix            = string
+  })
+}
+
+variable "table" {
+  description = "The Glue table and the lake's top folder."
+  type        = string
+  default     = "aggregates"
+}
+
+variable "buffering_mib" {
+  description = "Firehose buffer size before a file is written (64 to 128 with Parquet conversion)."
+  type        = number
+}
+
+variable "buffering_seconds" {
+  description = "Firehose buffer interval before a file is written."
+  type        = number
+}
+
+variable "infrequent_access_days" {
+  description = "Days before lake objects move to Standard-IA."
+  type        = number
+}
+
+variable "glacier_days" {
+  description = "Days before lake objects move to Glacier Instant Retrieval."
+  type        = number
+}
+
+variable "noncurrent_versions_days" {
+  description = "Days an overwritten or deleted object version is kept."
+  type        = number
+}
+
+variable "log_retention_days" {
+  description = "Days Firehose's error logs are kept."
+  type        = number
+}

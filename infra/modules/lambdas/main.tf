@@ -1,0 +1,318 @@
+# The four functions, each with its own role, log group and failure destination, arm64 on
+# provided.al2023, X-Ray tracing on, in the private subnets (MSK and the AWS APIs through the VPC
+# endpoints). The producer and the checker run on EventBridge schedules; the feature-writer is
+# triggered by an MSK event source mapping on the aggregates topic; the topic-creator is invoked
+# by Terraform (the topics module).
+
+locals {
+  topic_arn = "${format(var.kafka_arn_pattern, "topic")}/"
+  group_arn = "${format(var.kafka_arn_pattern, "group")}/"
+
+  feature_writer_group = "${var.name}-feature-writer"
+
+  functions = {
+    producer = {
+      memory      = 256
+      timeout     = 60
+      concurrency = 1
+      environment = {
+        CLUSTER_ARN          = var.cluster_arn
+        TOPIC                = var.input_topic
+        TICKERS              = join(",", var.tickers)
+        TICKS_PER_INVOCATION = tostring(var.producer_ticks_per_invocation)
+        MALFORMED_SHARE      = tostring(var.producer_malformed_share)
+      }
+      statements = [
+        {
+          Sid      = "FindTheBrokers"
+          Effect   = "Allow"
+          Action   = ["kafka:GetBootstrapBrokers"]
+          Resource = [var.cluster_arn]
+        },
+        {
+          Sid      = "ConnectAndProduceIdempotently"
+          Effect   = "Allow"
+          Action   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster", "kafka-cluster:WriteDataIdempotently"]
+          Resource = [var.cluster_arn]
+        },
+        {
+          Sid      = "WriteTicks"
+          Effect   = "Allow"
+          Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
+          Resource = ["${local.topic_arn}${var.input_topic}"]
+        },
+      ]
+    }
+    topic-creator = {
+      memory      = 128
+      timeout     = 120
+      concurrency = 1
+      environment = {
+        CLUSTER_ARN = var.cluster_arn
+      }
+      statements = [
+        {
+          Sid      = "FindTheBrokers"
+          Effect   = "Allow"
+          Action   = ["kafka:GetBootstrapBrokers"]
+          Resource = [var.cluster_arn]
+        },
+        {
+          Sid      = "Connect"
+          Effect   = "Allow"
+          Action   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]
+          Resource = [var.cluster_arn]
+        },
+        {
+          Sid    = "ManageTheClustersTopics"
+          Effect = "Allow"
+          Action = [
+            "kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic", "kafka-cluster:AlterTopic",
+            "kafka-cluster:DescribeTopicDynamicConfiguration", "kafka-cluster:AlterTopicDynamicConfiguration",
+            "kafka-cluster:DeleteTopic",
+          ]
+          Resource = ["${local.topic_arn}*"]
+        },
+      ]
+    }
+    feature-writer = {
+      memory      = 256
+      timeout     = 60
+      concurrency = var.feature_writer_reserved_concurrency
+      environment = {
+        FEATURE_GROUP_NAME = var.feature_group_name
+        FAILURE_QUEUE_URL  = aws_sqs_queue.feature_writer_failures.url
+        WRITE_CONCURRENCY  = tostring(var.feature_writer_concurrency)
+      }
+      statements = [
+        {
+          Sid      = "EventSourceMappingReadsTheCluster"
+          Effect   = "Allow"
+          Action   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers", "kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"]
+          Resource = [var.cluster_arn]
+        },
+        {
+          Sid      = "ReadAggregates"
+          Effect   = "Allow"
+          Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
+          Resource = ["${local.topic_arn}${var.output_topic}"]
+        },
+        {
+          Sid      = "CommitAsItsGroup"
+          Effect   = "Allow"
+          Action   = ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"]
+          Resource = ["${local.group_arn}${local.feature_writer_group}"]
+        },
+        {
+          Sid      = "EventSourceMappingFindsTheVpc"
+          Effect   = "Allow"
+          Action   = ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]
+          Resource = ["*"]
+        },
+        {
+          Sid      = "WriteFeatures"
+          Effect   = "Allow"
+          Action   = ["sagemaker:PutRecord"]
+          Resource = [var.feature_group_arn]
+        },
+        {
+          Sid      = "SetAsideWhatCannotBeDecoded"
+          Effect   = "Allow"
+          Action   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+          Resource = [aws_sqs_queue.feature_writer_failures.arn]
+        },
+      ]
+    }
+    checker = {
+      memory      = 128
+      timeout     = 60
+      concurrency = 1
+      environment = {
+        ENVIRONMENT                 = var.environment
+        FEATURE_GROUP_NAME          = var.feature_group_name
+        TICKERS                     = join(",", var.tickers)
+        FRESHNESS_THRESHOLD_SECONDS = tostring(var.checker_freshness_seconds)
+        METRICS_NAMESPACE           = var.metrics_namespace
+      }
+      statements = [
+        {
+          Sid      = "ReadFeatures"
+          Effect   = "Allow"
+          Action   = ["sagemaker:BatchGetRecord", "sagemaker:GetRecord"]
+          Resource = [var.feature_group_arn]
+        },
+        {
+          Sid       = "PublishItsMetrics"
+          Effect    = "Allow"
+          Action    = ["cloudwatch:PutMetricData"]
+          Resource  = ["*"]
+          Condition = { StringEquals = { "cloudwatch:namespace" = var.metrics_namespace } }
+        },
+      ]
+    }
+  }
+
+  policies = {
+    for name, f in local.functions : name => jsonencode({
+      Version = "2012-10-17"
+      Statement = concat(f.statements, [
+        {
+          Sid      = "WriteItsLogs"
+          Effect   = "Allow"
+          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          Resource = ["${aws_cloudwatch_log_group.this[name].arn}:*"]
+        },
+        {
+          Sid      = "FailedAsyncInvocationsToTheQueue"
+          Effect   = "Allow"
+          Action   = ["sqs:SendMessage"]
+          Resource = [aws_sqs_queue.failures.arn]
+        },
+        {
+          Sid      = "DecryptItsEnvironmentAndQueues"
+          Effect   = "Allow"
+          Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+          Resource = [var.kms_key_arn]
+        },
+      ])
+    })
+  }
+}
+
+# Failed asynchronous invocations (the schedules) and batches the feature-writer's event source
+# mapping gives up on, with their context, for replay.
+resource "aws_sqs_queue" "failures" {
+  name                      = "${var.name}-lambda-failures"
+  kms_master_key_id         = var.kms_key_arn
+  message_retention_seconds = 1209600
+}
+
+# Records of the aggregates topic the feature-writer cannot decode, with their coordinates.
+resource "aws_sqs_queue" "feature_writer_failures" {
+  name                      = "${var.name}-feature-writer-failures"
+  kms_master_key_id         = var.kms_key_arn
+  message_retention_seconds = 1209600
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Retention is set per environment in its tfvars (a year in prod; dev keeps less to save cost).
+  for_each          = local.functions
+  name              = "/aws/lambda/${var.name}-${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_iam_role" "this" {
+  for_each = local.functions
+  name     = "${var.name}-${each.key}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "this" {
+  for_each = local.functions
+  name     = each.key
+  role     = aws_iam_role.this[each.key].id
+  policy   = local.policies[each.key]
+}
+
+# Network interfaces in the VPC, and X-Ray segments: AWS's managed policies for exactly that.
+resource "aws_iam_role_policy_attachment" "vpc" {
+  for_each   = local.functions
+  role       = aws_iam_role.this[each.key].name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}
+
+resource "aws_iam_role_policy_attachment" "xray" {
+  for_each   = local.functions
+  role       = aws_iam_role.this[each.key].name
+  policy_arn = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_272:The zips are built by ./scripts/build-lambdas in CI and deployed by this module; code signing needs a signing profile outside this project.
+  for_each         = local.functions
+  function_name    = "${var.name}-${each.key}"
+  role             = aws_iam_role.this[each.key].arn
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = ["arm64"]
+  filename         = "${var.package_dir}/${each.key}/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.package_dir}/${each.key}/bootstrap.zip")
+  memory_size      = each.value.memory
+  timeout          = each.value.timeout
+  kms_key_arn      = var.kms_key_arn
+
+  reserved_concurrent_executions = each.value.concurrency
+
+  environment {
+    variables = merge(each.value.environment, { RUST_LOG = "info" })
+  }
+
+  vpc_config {
+    subnet_ids         = var.subnet_ids
+    security_group_ids = [var.security_group_id]
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  dead_letter_config {
+    target_arn = aws_sqs_queue.failures.arn
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.this[each.key].name
+  }
+
+  depends_on = [aws_iam_role_policy.this, aws_iam_role_policy_attachment.vpc]
+}
+
+resource "aws_cloudwatch_event_rule" "schedule" {
+  for_each            = { producer = "rate(1 minute)", checker = "rate(5 minutes)" }
+  name                = "${var.name}-${each.key}"
+  description         = "Runs the ${each.key} Lambda ${replace(each.value, "rate(", "every ")}"
+  schedule_expression = each.value
+}
+
+resource "aws_cloudwatch_event_target" "schedule" {
+  for_each = aws_cloudwatch_event_rule.schedule
+  rule     = each.value.name
+  arn      = aws_lambda_function.this[each.key].arn
+}
+
+resource "aws_lambda_permission" "schedule" {
+  for_each      = aws_cloudwatch_event_rule.schedule
+  statement_id  = "EventBridgeSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this[each.key].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = each.value.arn
+}
+
+resource "aws_lambda_event_source_mapping" "feature_writer" {
+  function_name                      = aws_lambda_function.this["feature-writer"].arn
+  event_source_arn                   = var.cluster_arn
+  topics                             = [var.output_topic]
+  starting_position                  = "TRIM_HORIZON"
+  batch_size                         = var.feature_writer_batch_size
+  maximum_batching_window_in_seconds = var.feature_writer_batching_seconds
+
+  amazon_managed_kafka_event_source_config {
+    consumer_group_id = local.feature_writer_group
+  }
+
+  destination_config {
+    on_failure {
+      destination_arn = aws_sqs_queue.failures.arn
+    }
+  }
+}

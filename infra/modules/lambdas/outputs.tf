@@ -1,0 +1,46 @@
+output "function_names" {
+  description = "Function name of each Lambda, by crate name."
+  value       = { for k, f in aws_lambda_function.this : k => f.function_name }
+}
+
+output "architectures" {
+  description = "Architectures of each Lambda."
+  value       = { for k, f in aws_lambda_function.this : k => f.architectures }
+}
+
+output "runtimes" {
+  description = "Runtime of each Lambda."
+  value       = { for k, f in aws_lambda_function.this : k => f.runtime }
+}
+
+output "environments" {
+  description = "Environment variables of each Lambda."
+  value       = { for k, f in aws_lambda_function.this : k => f.environment[0].variables }
+}
+
+output "schedules" {
+  description = "Schedule expression of each scheduled Lambda."
+  value       = { for k, r in aws_cloudwatch_event_rule.schedule : k => r.schedule_expression }
+}
+
+output "event_source_mapping" {
+  description = "The feature-writer's MSK trigger: topics, batch size, window."
+  value = {
+    topics         = aws_lambda_event_source_mapping.feature_writer.topics
+    batch_size     = aws_lambda_event_source_mapping.feature_writer.batch_size
+    window_seconds = aws_lambda_event_source_mapping.feature_writer.maximum_batching_window_in_seconds
+  }
+}
+
+output "failure_queue_arns" {
+  description = "The failure destinations: failed async invocations and event-source batches, and undecodable aggregates."
+  value = {
+    lambda         = aws_sqs_queue.failures.arn
+    feature_writer = aws_sqs_queue.feature_writer_failures.arn
+  }
+}
+
+output "iam_policies" {
+  description = "Every inline IAM policy of the module, by function."
+  value       = local.policies
+}

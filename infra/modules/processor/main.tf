@@ -1,0 +1,301 @@
+# The processor: its image repository, an ECS cluster and a Fargate service on arm64 in the
+# private subnets, with a task role scoped to exactly what it does on Kafka and Firehose.
+
+locals {
+  group     = "processor"
+  container = "processor"
+
+  topic_arn = "${format(var.kafka_arn_pattern, "topic")}/"
+
+  task_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ConnectAndProduceIdempotently"
+        Effect   = "Allow"
+        Action   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster", "kafka-cluster:WriteDataIdempotently"]
+        Resource = [var.cluster_arn]
+      },
+      {
+        Sid      = "ReadTicks"
+        Effect   = "Allow"
+        Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
+        Resource = ["${local.topic_arn}${var.input_topic}"]
+      },
+      {
+        Sid      = "WriteAggregatesAndDeadLetters"
+        Effect   = "Allow"
+        Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
+        Resource = ["${local.topic_arn}${var.output_topic}", "${local.topic_arn}${var.dead_letter_topic}"]
+      },
+      {
+        Sid      = "CommitAsItsGroup"
+        Effect   = "Allow"
+        Action   = ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"]
+        Resource = ["${format(var.kafka_arn_pattern, "group")}/${local.group}"]
+      },
+      {
+        Sid      = "OwnItsTransactions"
+        Effect   = "Allow"
+        Action   = ["kafka-cluster:DescribeTransactionalId", "kafka-cluster:AlterTransactionalId"]
+        Resource = ["${format(var.kafka_arn_pattern, "transactional-id")}/${local.group}*"]
+      },
+      {
+        Sid      = "DeliverToTheLake"
+        Effect   = "Allow"
+        Action   = ["firehose:PutRecordBatch"]
+        Resource = [var.firehose_stream_arn]
+      },
+    ]
+  })
+
+  execution_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "PullItsImage"
+        Effect   = "Allow"
+        Action   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+        Resource = [aws_ecr_repository.this.arn]
+      },
+      {
+        # GetAuthorizationToken has no resource to scope to.
+        Sid      = "LogInToEcr"
+        Effect   = "Allow"
+        Action   = ["ecr:GetAuthorizationToken"]
+        Resource = ["*"]
+      },
+      {
+        Sid      = "WriteItsLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["${aws_cloudwatch_log_group.this.arn}:*"]
+      },
+      {
+        Sid      = "DecryptTheImage"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = [var.kms_key_arn]
+      },
+    ]
+  })
+}
+
+resource "aws_ecr_repository" "this" {
+  name                 = "${var.name}-processor"
+  image_tag_mutability = "IMMUTABLE"
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = var.kms_key_arn
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "this" {
+  repository = aws_ecr_repository.this.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the 30 most recent images"
+      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 30 }
+      action       = { type = "expire" }
+    }]
+  })
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Retention is set per environment in its tfvars (a year in prod; dev keeps less to save cost).
+  name              = "/ecs/${var.name}/processor"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_iam_role" "task" {
+  name = "${var.name}-processor-task"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "ecs-tasks.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "processor"
+  role   = aws_iam_role.task.id
+  policy = local.task_policy
+}
+
+resource "aws_iam_role" "execution" {
+  name = "${var.name}-processor-execution"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "ecs-tasks.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-and-log"
+  role   = aws_iam_role.execution.id
+  policy = local.execution_policy
+}
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = "${var.name}-processor"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  task_role_arn            = aws_iam_role.task.arn
+  execution_role_arn       = aws_iam_role.execution.arn
+
+  runtime_platform {
+    cpu_architecture        = "ARM64"
+    operating_system_family = "LINUX"
+  }
+
+  container_definitions = jsonencode([{
+    name                   = local.container
+    image                  = "${aws_ecr_repository.this.repository_url}:${var.image_tag}"
+    essential              = true
+    command                = ["run"]
+    readonlyRootFilesystem = true
+    user                   = "65532:65532"
+    stopTimeout            = 30
+    portMappings           = [{ containerPort = 8080, protocol = "tcp" }]
+    environment = [
+      { name = "KAFKA_BROKERS", value = var.bootstrap_brokers },
+      { name = "KAFKA_AUTH", value = "msk-iam" },
+      { name = "AWS_REGION", value = var.region },
+      { name = "PROCESSOR_GROUP", value = local.group },
+      { name = "PROCESSOR_DELIVERY", value = var.delivery },
+      { name = "HEALTH_ADDR", value = "0.0.0.0:8080" },
+      { name = "SHUTDOWN_TIMEOUT_SECS", value = tostring(var.shutdown_seconds) },
+      { name = "METRICS_NAMESPACE", value = var.metrics_namespace },
+      { name = "FIREHOSE_STREAM", value = var.firehose_stream_name },
+    ]
+    healthCheck = {
+      command     = ["CMD", "/processor", "probe", "--addr", "127.0.0.1:8080", "--path", "/health/live"]
+      interval    = 15
+      timeout     = 5
+      retries     = 3
+      startPeriod = 60
+    }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.this.name
+        awslogs-region        = var.region
+        awslogs-stream-prefix = "processor"
+      }
+    }
+  }])
+}
+
+resource "aws_ecs_service" "this" {
+  name                   = "processor"
+  cluster                = aws_ecs_cluster.this.id
+  task_definition        = aws_ecs_task_definition.this.arn
+  desired_count          = var.desired_count
+  launch_type            = "FARGATE"
+  platform_version       = "LATEST"
+  propagate_tags         = "SERVICE"
+  enable_execute_command = false
+
+  # Replacements start before old tasks stop; the group rebalances onto them, and each old task
+  # hands its partitions over through the offsets it committed as it leaves (SIGTERM).
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [var.security_group_id]
+    assign_public_ip = false
+  }
+
+  lifecycle {
+    # Autoscaling owns the count after the first deploy.
+    ignore_changes = [desired_count]
+  }
+}
+
+resource "aws_appautoscaling_target" "this" {
+  service_namespace  = "ecs"
+  scalable_dimension = "ecs:service:DesiredCount"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.this.name}"
+  min_capacity       = var.min_count
+  max_capacity       = var.max_count
+}
+
+resource "aws_appautoscaling_policy" "cpu" {
+  name               = "${var.name}-processor-cpu"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.this.service_namespace
+  scalable_dimension = aws_appautoscaling_target.this.scalable_dimension
+  resource_id        = aws_appautoscaling_target.this.resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.target_cpu
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}
+
+# The group's lag on the input topic, as MSK reports it (AWS/Kafka SumOffsetLag).
+resource "aws_appautoscaling_policy" "lag" {
+  name               = "${var.name}-processor-lag"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.this.service_namespace
+  scalable_dimension = aws_appautoscaling_target.this.scalable_dimension
+  resource_id        = aws_appautoscaling_target.this.resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.target_lag
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+    customized_metric_specification {
+      namespace   = "AWS/Kafka"
+      metric_name = "SumOffsetLag"
+      statistic   = "Maximum"
+      dimensions {
+        name  = "Cluster Name"
+        value = var.cluster_name
+      }
+      dimensions {
+        name  = "Consumer Group"
+        value = local.group
+      }
+      dimensions {
+        name  = "Topic"
+        value = var.input_topic
+      }
+    }
+  }
+}

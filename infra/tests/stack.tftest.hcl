@@ -1,0 +1,173 @@
+# What must hold in every environment. scripts/terraform-checks runs this file once per tfvars:
+#   terraform test -filter=tests/stack.tftest.hcl -var-file=<env>.tfvars
+# The provider is mocked: nothing is created, every resource is planned and "applied" offline,
+# and the assertions read what the resources hold.
+
+mock_provider "aws" {
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::111111111111:role/mock" }
+  }
+  mock_resource "aws_msk_serverless_cluster" {
+    defaults = {
+      arn                        = "arn:aws:kafka:eu-west-1:111111111111:cluster/stock-ticks/0a1b2c3d-1111-2222-3333-444455556666-s1"
+      bootstrap_brokers_sasl_iam = "boot-mock.c1.kafka-serverless.eu-west-1.amazonaws.com:9098"
+    }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000" }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:eu-west-1:111111111111:mock"
+      url = "https://sqs.eu-west-1.amazonaws.com/111111111111/mock"
+    }
+  }
+  mock_resource "aws_sagemaker_feature_group" {
+    defaults = { arn = "arn:aws:sagemaker:eu-west-1:111111111111:feature-group/mock" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::mock" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:111111111111:log-group:mock" }
+  }
+  mock_resource "aws_kinesis_firehose_delivery_stream" {
+    defaults = { arn = "arn:aws:firehose:eu-west-1:111111111111:deliverystream/mock" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:eu-west-1:111111111111:function:mock" }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:eu-west-1:111111111111:rule/mock" }
+  }
+  mock_resource "aws_ecr_repository" {
+    defaults = {
+      arn            = "arn:aws:ecr:eu-west-1:111111111111:repository/mock"
+      repository_url = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/mock"
+    }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = { arn = "arn:aws:ecs:eu-west-1:111111111111:task-definition/mock:1" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:eu-west-1:111111111111:mock" }
+  }
+}
+
+run "stack" {
+  assert {
+    condition = alltrue(flatten([
+      for name, policy in output.iam_policies : [
+        for s in jsondecode(policy).Statement :
+        !(contains(flatten([s.Action]), "*") && contains(flatten([s.Resource]), "*"))
+      ]
+    ]))
+    error_message = "An IAM policy allows every action on every resource."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for name, policy in output.iam_policies : [
+        for s in jsondecode(policy).Statement : [
+          for a in flatten([s.Action]) : !endswith(a, ":*")
+        ]
+      ]
+    ]))
+    error_message = "An IAM policy grants a whole service (service:*); name the actions."
+  }
+
+  assert {
+    # The only statements on "*" are actions AWS gives no resource to scope to, or PutMetricData
+    # held to the pipeline's namespace by a condition.
+    condition = alltrue(flatten([
+      for name, policy in output.iam_policies : [
+        for s in jsondecode(policy).Statement :
+        !contains(flatten([s.Resource]), "*") || alltrue([
+          for a in flatten([s.Action]) :
+          contains(["ecr:GetAuthorizationToken", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"], a) ||
+          (a == "cloudwatch:PutMetricData" && can(s.Condition.StringEquals["cloudwatch:namespace"]))
+        ])
+      ]
+    ]))
+    error_message = "An IAM statement on Resource \"*\" has an action that can be scoped."
+  }
+
+  assert {
+    condition     = output.checks.bucket_encryption.lake == "aws:kms" && output.checks.bucket_encryption.access_logs == "AES256"
+    error_message = "The lake must be SSE-KMS (the access-log bucket SSE-S3, all S3 logging accepts)."
+  }
+
+  assert {
+    condition     = alltrue(values(output.checks.public_access_blocked)) && length(output.checks.public_access_blocked) == 2
+    error_message = "Every bucket must block all public access."
+  }
+
+  assert {
+    condition = alltrue([
+      for name, policy in output.checks.bucket_policies :
+      anytrue([for s in jsondecode(policy).Statement : s.Effect == "Deny" && try(s.Condition.Bool["aws:SecureTransport"], "") == "false"])
+    ])
+    error_message = "Every bucket must refuse requests without TLS."
+  }
+
+  assert {
+    condition     = output.checks.glue_columns == jsondecode(file("schema.json")).lake.columns
+    error_message = "The Glue table's columns must be the generated schema's (infra/schema.json)."
+  }
+
+  assert {
+    condition     = output.checks.glue_partition_keys == jsondecode(file("schema.json")).lake.partition_keys
+    error_message = "The Glue table's partition keys must be the generated schema's."
+  }
+
+  assert {
+    condition     = output.checks.features == jsondecode(file("schema.json")).feature_group.features
+    error_message = "The Feature Group's definitions must be the generated schema's."
+  }
+
+  assert {
+    condition = (
+      toset(keys(output.checks.lambda_architectures)) == toset(["checker", "feature-writer", "producer", "topic-creator"]) &&
+      alltrue([for a in values(output.checks.lambda_architectures) : length(a) == 1 && a[0] == "arm64"]) &&
+      alltrue([for r in values(output.checks.lambda_runtimes) : r == "provided.al2023"])
+    )
+    error_message = "The four Lambdas must be arm64 on provided.al2023."
+  }
+
+  assert {
+    condition     = output.checks.lambda_schedules == { checker = "rate(5 minutes)", producer = "rate(1 minute)" }
+    error_message = "The producer runs every minute and the checker every 5 minutes."
+  }
+
+  assert {
+    condition     = output.checks.event_source_mapping.topics == toset(["aggregates"])
+    error_message = "The feature-writer is triggered by the aggregates topic."
+  }
+
+  assert {
+    condition = (
+      output.checks.processor_task.cpu_architecture == "ARM64" &&
+      output.checks.processor_task.container.readonlyRootFilesystem == true &&
+      output.checks.processor_task.container.user == "65532:65532"
+    )
+    error_message = "The processor runs on arm64, as a non-root user, with a read-only root filesystem."
+  }
+
+  assert {
+    condition = (
+      contains([for e in output.checks.processor_task.container.environment : e.value if e.name == "KAFKA_AUTH"], "msk-iam") &&
+      contains([for e in output.checks.processor_task.container.environment : e.value if e.name == "FIREHOSE_STREAM"], "${var.project}-${var.environment}-aggregates")
+    )
+    error_message = "The processor authenticates with MSK IAM and delivers to the environment's Firehose stream."
+  }
+
+  assert {
+    condition     = jsonencode(output.topics.topics) == jsonencode([for t in var.topics : { name = t.name, partitions = t.partitions, configs = t.configs }])
+    error_message = "The topic-creator is asked for exactly the topics of the tfvars."
+  }
+
+  assert {
+    condition     = toset([for t in var.topics : t.name]) == toset(["ticks", "aggregates", "ticks.dlq"])
+    error_message = "The tfvars must declare the spec's three topics."
+  }
+}

@@ -1,0 +1,68 @@
+# Bad values are refused at plan, naming the variable. Run with dev.tfvars; each run overrides
+# one value.
+
+mock_provider "aws" {}
+
+run "environment_must_be_known" {
+  command = plan
+  variables {
+    environment = "qa"
+  }
+  expect_failures = [var.environment]
+}
+
+run "account_id_has_twelve_digits" {
+  command = plan
+  variables {
+    account_id = "12345"
+  }
+  expect_failures = [var.account_id]
+}
+
+run "two_availability_zones_at_least" {
+  command = plan
+  variables {
+    network = { cidr = "10.0.0.0/16", availability_zones = ["eu-west-1a"] }
+  }
+  expect_failures = [var.network]
+}
+
+run "shutdown_fits_the_stop_timeout" {
+  command = plan
+  variables {
+    processor = { image_tag = "x", cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2, shutdown_seconds = 30 }
+  }
+  expect_failures = [var.processor]
+}
+
+run "task_counts_are_ordered" {
+  command = plan
+  variables {
+    processor = { image_tag = "x", cpu = 256, memory = 512, desired_count = 5, min_count = 1, max_count = 2 }
+  }
+  expect_failures = [var.processor]
+}
+
+run "parquet_conversion_needs_64_mib" {
+  command = plan
+  variables {
+    lake = { buffering_mib = 32, buffering_seconds = 60, infrequent_access_days = 30, glacier_days = 90 }
+  }
+  expect_failures = [var.lake]
+}
+
+run "log_retention_is_one_cloudwatch_offers" {
+  command = plan
+  variables {
+    log_retention_days = 10
+  }
+  expect_failures = [var.log_retention_days]
+}
+
+run "topics_need_partitions" {
+  command = plan
+  variables {
+    topics = [{ name = "ticks", partitions = 0 }]
+  }
+  expect_failures = [var.topics]
+}

@@ -132,9 +132,8 @@ module "processor" {
   target_cpu           = var.processor.target_cpu
   target_lag           = var.processor.target_lag
   shutdown_seconds     = var.processor.shutdown_seconds
-
-  # The topics exist before the first task starts.
-  depends_on = [module.topics]
+  # The service starts once the topic-creator has answered (the repository need not wait).
+  topics_ready = module.topics.result
 }
 
 module "observability" {

@@ -211,6 +211,10 @@ resource "aws_ecs_task_definition" "this" {
   }])
 }
 
+resource "terraform_data" "topics_ready" {
+  input = var.topics_ready
+}
+
 resource "aws_ecs_service" "this" {
   name                   = "processor"
   cluster                = aws_ecs_cluster.this.id
@@ -241,6 +245,8 @@ resource "aws_ecs_service" "this" {
     # Autoscaling owns the count after the first deploy.
     ignore_changes = [desired_count]
   }
+
+  depends_on = [terraform_data.topics_ready]
 }
 
 resource "aws_appautoscaling_target" "this" {

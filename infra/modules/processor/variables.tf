@@ -127,3 +127,8 @@ variable "shutdown_seconds" {
   description = "Bound on the processor's graceful shutdown, under ECS's 30 s stop timeout."
   type        = number
 }
+
+variable "topics_ready" {
+  description = "The topic-creator's answer: the service is created only after it, so its tasks find their topics."
+  type        = string
+}

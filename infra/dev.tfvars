@@ -40,3 +40,12 @@ feature_store = {
 }
 
 log_retention_days = 14
+
+# 600 ticks a minute: 10,000 is about 15 minutes behind; 1 % of ticks are broken on purpose. Aggregates are one per ticker a minute: 20 is about 5 minutes behind.
+alarms = {
+  processor_lag_records      = 10000
+  feature_writer_lag_records = 20
+  dead_letter_percent        = 5
+  late_events_per_5min       = 200
+  feature_age_seconds        = 900
+}

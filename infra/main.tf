@@ -137,8 +137,26 @@ module "processor" {
 }
 
 module "observability" {
-  source      = "./modules/observability"
-  name        = local.name
-  kms_key_arn = module.kms.key_arn
-  emails      = var.alarm_emails
+  source               = "./modules/observability"
+  name                 = local.name
+  environment          = var.environment
+  region               = var.region
+  kms_key_arn          = module.kms.key_arn
+  emails               = var.alarm_emails
+  runbook_base_url     = var.runbook_base_url
+  metrics_namespace    = local.metrics_namespace
+  msk_cluster_name     = module.msk.name
+  firehose_stream_name = module.delivery.stream_name
+  thresholds           = var.alarms
+  processor = {
+    cluster     = module.processor.cluster_name
+    service     = module.processor.service_name
+    log_group   = module.processor.log_group_name
+    group       = module.processor.consumer_group
+    input_topic = local.input_topic
+    min_tasks   = var.processor.min_count
+  }
+  lambda_functions = {
+    for k, name in module.lambdas.function_names : k => { function_name = name, timeout = module.lambdas.timeouts[k] }
+  }
 }

@@ -48,6 +48,21 @@ output "alarm_topic_arn" {
   value       = module.observability.alarm_topic_arn
 }
 
+output "alarms" {
+  description = "Every alarm by name: description (with its runbook link), actions, threshold, missing-data treatment, metrics."
+  value       = module.observability.alarms
+}
+
+output "composite_alarm_rule" {
+  description = "What pipeline-not-delivering fires on."
+  value       = module.observability.composite_rule
+}
+
+output "dashboard" {
+  description = "The CloudWatch dashboard."
+  value       = module.observability.dashboard_name
+}
+
 output "topics" {
   description = "What the topic-creator was asked to make the cluster hold."
   value       = module.topics.request
@@ -84,5 +99,6 @@ output "checks" {
     processor_scaling     = module.processor.scaling
     processor_log_days    = module.processor.log_retention_days
     interface_endpoints   = module.network.interface_endpoints
+    lambda_timeouts       = module.lambdas.timeouts
   }
 }

@@ -43,3 +43,12 @@ feature_store = {
 log_retention_days = 365
 
 alarm_emails = []
+
+# 60,000 ticks a minute: 300,000 is about 5 minutes behind. Aggregates are one per ticker a minute: 20 is about 5 minutes behind.
+alarms = {
+  processor_lag_records      = 300000
+  feature_writer_lag_records = 20
+  dead_letter_percent        = 1
+  late_events_per_5min       = 1000
+  feature_age_seconds        = 600
+}

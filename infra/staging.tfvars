@@ -40,3 +40,12 @@ feature_store = {
 }
 
 log_retention_days = 90
+
+# 6,000 ticks a minute: 60,000 is about 10 minutes behind. Aggregates are one per ticker a minute: 20 is about 5 minutes behind.
+alarms = {
+  processor_lag_records      = 60000
+  feature_writer_lag_records = 20
+  dead_letter_percent        = 2
+  late_events_per_5min       = 500
+  feature_age_seconds        = 600
+}

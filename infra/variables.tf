@@ -161,3 +161,32 @@ variable "alarm_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "alarms" {
+  description = "Alarm thresholds: processor lag (records behind on ticks), feature-writer lag (records behind on aggregates), dead letters as a percent of input, late events per 5 minutes, feature age in seconds, and the share of a Lambda's timeout that counts as near it."
+  type = object({
+    processor_lag_records      = number
+    feature_writer_lag_records = number
+    dead_letter_percent        = number
+    late_events_per_5min       = number
+    feature_age_seconds        = number
+    lambda_duration_share      = optional(number, 0.8)
+  })
+
+  validation {
+    condition = (
+      var.alarms.processor_lag_records > 0 && var.alarms.feature_writer_lag_records > 0 &&
+      var.alarms.dead_letter_percent > 0 && var.alarms.dead_letter_percent < 100 &&
+      var.alarms.feature_age_seconds >= 300 &&
+      var.alarms.lambda_duration_share > 0 && var.alarms.lambda_duration_share < 1
+    )
+    error_message = "alarms: lags above 0, dead_letter_percent between 0 and 100, feature_age_seconds at least 300 (the checker runs every 5 minutes), lambda_duration_share between 0 and 1."
+  }
+
+}
+
+variable "runbook_base_url" {
+  description = "Where docs/operations/runbooks can be read; every alarm links <base>/<runbook>.md."
+  type        = string
+  default     = "https://github.com/example/streaming-pipeline/blob/main/docs/operations/runbooks"
+}

@@ -95,3 +95,14 @@ run "prod" {
     error_message = "prod: 12 partitions, 2–12 one-vCPU tasks, a year of logs, 128 MiB / 900 s lake files, 30 days online, no broken ticks."
   }
 }
+
+run "alarm_thresholds" {
+  assert {
+    condition = (
+      output.alarms["${var.project}-${var.environment}-processor-lag-high"].threshold == { dev = 10000, staging = 60000, prod = 300000 }[var.environment] &&
+      output.alarms["${var.project}-${var.environment}-dead-letters-high"].threshold == { dev = 5, staging = 2, prod = 1 }[var.environment] &&
+      output.alarms["${var.project}-${var.environment}-features-stale"].threshold == { dev = 900, staging = 600, prod = 600 }[var.environment]
+    )
+    error_message = "Each environment's alarm thresholds come from its tfvars: lag of about 5 to 15 minutes, dead letters above what the producer breaks on purpose."
+  }
+}

@@ -171,3 +171,54 @@ run "stack" {
     error_message = "The tfvars must declare the spec's three topics."
   }
 }
+
+run "alarms" {
+  assert {
+    condition     = length(output.alarms) >= 25
+    error_message = "Expected the pipeline's alarms: 12 on metrics, 3 a Lambda, dead letters, and the composite."
+  }
+
+  assert {
+    condition = alltrue([
+      for name, a in output.alarms :
+      toset(a.actions) == toset([output.alarm_topic_arn]) && toset(a.ok_actions) == toset([output.alarm_topic_arn])
+    ])
+    error_message = "Every alarm notifies the alarm topic when it fires and when it recovers."
+  }
+
+  assert {
+    condition = alltrue([
+      for name, a in output.alarms :
+      can(regex("Runbook: ${var.runbook_base_url}/[a-z0-9-]+\\.md$", a.description))
+    ])
+    error_message = "Every alarm's description ends with a link to its runbook."
+  }
+
+  assert {
+    condition = alltrue([
+      for name, a in output.alarms : contains(["breaching", "notBreaching", "composite"], a.missing)
+    ])
+    error_message = "Every alarm says how missing data counts (breaching or notBreaching), never the default."
+  }
+
+  assert {
+    condition = alltrue([
+      for key in ["processor-not-running", "processor-stalled", "firehose-delivery-failing", "features-stale"] :
+      strcontains(output.composite_alarm_rule, "ALARM(\"${var.project}-${var.environment}-${key}\")")
+    ])
+    error_message = "pipeline-not-delivering fires on the processor down or stalled, the lake failing, or stale features."
+  }
+
+  assert {
+    condition = alltrue([
+      for key in ["producer", "topic-creator", "feature-writer", "checker"] :
+      output.alarms["${var.project}-${var.environment}-lambda-near-timeout-${key}"].threshold < output.checks.lambda_timeouts[key] * 1000
+    ])
+    error_message = "A Lambda's near-timeout alarm fires before its timeout."
+  }
+
+  assert {
+    condition     = output.alarms["${var.project}-${var.environment}-processor-not-running"].threshold == var.processor.min_count
+    error_message = "processor-not-running fires below the autoscaling minimum."
+  }
+}

@@ -66,3 +66,11 @@ run "topics_need_partitions" {
   }
   expect_failures = [var.topics]
 }
+
+run "alarm_thresholds_are_sane" {
+  command = plan
+  variables {
+    alarms = { processor_lag_records = 0, feature_writer_lag_records = 20, dead_letter_percent = 150, late_events_per_5min = 10, feature_age_seconds = 60 }
+  }
+  expect_failures = [var.alarms]
+}

@@ -44,3 +44,8 @@ output "iam_policies" {
   description = "Every inline IAM policy of the module, by function."
   value       = local.policies
 }
+
+output "timeouts" {
+  description = "Timeout of each Lambda, seconds."
+  value       = { for k, f in aws_lambda_function.this : k => f.timeout }
+}

@@ -2,3 +2,51 @@ output "alarm_topic_arn" {
   description = "The SNS topic every alarm notifies."
   value       = aws_sns_topic.alarms.arn
 }
+
+output "alarms" {
+  description = "Every alarm by name, as the resources hold them: description, actions, threshold, how missing data counts, and the metrics it reads."
+  value = merge(
+    { for k, a in aws_cloudwatch_metric_alarm.metric : a.alarm_name => {
+      description = a.alarm_description
+      actions     = a.alarm_actions
+      ok_actions  = a.ok_actions
+      threshold   = a.threshold
+      missing     = a.treat_missing_data
+      metrics     = ["${a.namespace} ${a.metric_name}"]
+    } },
+    { for k, a in aws_cloudwatch_metric_alarm.lambda : a.alarm_name => {
+      description = a.alarm_description
+      actions     = a.alarm_actions
+      ok_actions  = a.ok_actions
+      threshold   = a.threshold
+      missing     = a.treat_missing_data
+      metrics     = ["${a.namespace} ${a.metric_name}"]
+    } },
+    { (aws_cloudwatch_metric_alarm.dead_letters.alarm_name) = {
+      description = aws_cloudwatch_metric_alarm.dead_letters.alarm_description
+      actions     = aws_cloudwatch_metric_alarm.dead_letters.alarm_actions
+      ok_actions  = aws_cloudwatch_metric_alarm.dead_letters.ok_actions
+      threshold   = aws_cloudwatch_metric_alarm.dead_letters.threshold
+      missing     = aws_cloudwatch_metric_alarm.dead_letters.treat_missing_data
+      metrics     = [for q in aws_cloudwatch_metric_alarm.dead_letters.metric_query : "${one(q.metric).namespace} ${one(q.metric).metric_name}" if length(q.metric) > 0]
+    } },
+    { (aws_cloudwatch_composite_alarm.not_delivering.alarm_name) = {
+      description = aws_cloudwatch_composite_alarm.not_delivering.alarm_description
+      actions     = aws_cloudwatch_composite_alarm.not_delivering.alarm_actions
+      ok_actions  = aws_cloudwatch_composite_alarm.not_delivering.ok_actions
+      threshold   = null
+      missing     = "composite"
+      metrics     = []
+    } },
+  )
+}
+
+output "composite_rule" {
+  description = "The rule of the pipeline-not-delivering composite alarm."
+  value       = aws_cloudwatch_composite_alarm.not_delivering.alarm_rule
+}
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}

@@ -40,3 +40,13 @@ output "log_retention_days" {
   description = "Retention of the processor's log group."
   value       = aws_cloudwatch_log_group.this.retention_in_days
 }
+
+output "log_group_name" {
+  description = "The processor's log group (EMF metrics and JSON logs)."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "consumer_group" {
+  description = "The processor's consumer group (and transactional id prefix)."
+  value       = local.group
+}

@@ -2,6 +2,15 @@
 # private subnets, with a task role scoped to exactly what it does on Kafka and Firehose.
 
 locals {
+  ecs_tasks_trust = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "ecs-tasks.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+
   group     = "processor"
   container = "processor"
 
@@ -124,15 +133,8 @@ resource "aws_ecs_cluster" "this" {
 }
 
 resource "aws_iam_role" "task" {
-  name = "${var.name}-processor-task"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "ecs-tasks.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
+  name               = "${var.name}-processor-task"
+  assume_role_policy = local.ecs_tasks_trust
 }
 
 resource "aws_iam_role_policy" "task" {
@@ -142,15 +144,8 @@ resource "aws_iam_role_policy" "task" {
 }
 
 resource "aws_iam_role" "execution" {
-  name = "${var.name}-processor-execution"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "ecs-tasks.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
+  name               = "${var.name}-processor-execution"
+  assume_role_policy = local.ecs_tasks_trust
 }
 
 resource "aws_iam_role_policy" "execution" {

@@ -266,7 +266,9 @@ impl<'a> Scanner<'a> {
                 return Err(self.error("invalid number"));
             }
         }
+        let mut exponent = false;
         if let Some(b'e' | b'E') = b.get(i) {
+            exponent = true;
             i += 1;
             if let Some(b'+' | b'-') = b.get(i) {
                 i += 1;
@@ -276,9 +278,16 @@ impl<'a> Scanner<'a> {
                 return Err(self.error("invalid number"));
             }
         }
-        self.at = i;
         // Only ASCII digits, signs, dots and exponents were consumed.
-        Ok(self.text.get(start..i).unwrap_or_default())
+        let text = self.text.get(start..i).unwrap_or_default();
+        // serde_json refuses a number whose value overflows f64 (`1e400`, or 400 digits): so
+        // does the scanner. Without an exponent, fewer than 309 digits cannot overflow.
+        if (exponent || i - start > 308) && !text.parse::<f64>().is_ok_and(f64::is_finite) {
+            self.at = start;
+            return Err(self.error("number out of range"));
+        }
+        self.at = i;
+        Ok(text)
     }
 }
 
@@ -379,6 +388,8 @@ mod tests {
             "{\"a\":1e}",
             "{\"a\":+1}",
             "{\"a\":NaN}",
+            "{\"a\":1e400}",
+            "{\"a\":-1E+400}",
             "{\"a\":Infinity}",
             "{\"a\":tru}",
             "{\"a\":\"x}",
@@ -398,6 +409,10 @@ mod tests {
                 "{bad:?}: serde_json disagrees"
             );
         }
+        let huge = format!("{{\"a\":{}}}", "9".repeat(400));
+        assert!(scan(huge.as_bytes()).is_err() && reference(huge.as_bytes()).is_none());
+        // Underflow is zero, not an error, for both.
+        assert!(scan(b"{\"a\":1e-400}").is_ok() && reference(b"{\"a\":1e-400}").is_some());
         assert!(scan(b"{\"a\":\"\xff\"}").is_err());
         assert!(
             scan(b"{\"\xff\":1}").is_err(),

@@ -24,6 +24,10 @@ variable "nat_gateway" {
   default     = false
 }
 
+# ECR (api, dkr) and logs for the tasks to start; monitoring, firehose, sqs and
+# sagemaker.featurestore-runtime for what the code calls; kafka for GetBootstrapBrokers; xray for
+# traces; lambda and sts because the MSK event source mapping's pollers run in these subnets and
+# must reach both.
 variable "interface_endpoints" {
   description = "AWS services reached through interface endpoints, by their endpoint suffix."
   type        = list(string)

@@ -227,6 +227,18 @@ async fn a_record_that_keeps_failing_is_reported_with_its_error_not_dropped() {
     );
 }
 
+/// A sink over `rule` whose SDK client retries a whole call 3 times, with a 1 ms backoff.
+fn sdk_retrying_sink(rule: &aws_smithy_mocks::Rule) -> FirehoseSink {
+    let client = mock_client!(aws_sdk_firehose, RuleMode::Sequential, [rule], |config| {
+        config.retry_config(
+            aws_sdk_firehose::config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+    });
+    FirehoseSink::from_client(client, STREAM).with_entry_retry(quick())
+}
+
 #[tokio::test]
 async fn a_throttled_call_is_retried_whole_by_the_sdk_then_reported() {
     const THROTTLED: &str =
@@ -249,33 +261,13 @@ async fn a_throttled_call_is_retried_whole_by_the_sdk_then_reported() {
         .repeatedly()
         .build();
     // Throttled twice, then accepted: the SDK's standard retries absorb it.
-    let client = mock_client!(
-        aws_sdk_firehose,
-        RuleMode::Sequential,
-        [&throttled_then_accepted],
-        |config| config.retry_config(
-            aws_sdk_firehose::config::retry::RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1))
-        )
-    );
-    let sink = FirehoseSink::from_client(client, STREAM).with_entry_retry(quick());
+    let sink = sdk_retrying_sink(&throttled_then_accepted);
     let delivery = sink.send(&[aggregate(0), aggregate(1)]).await;
     assert!(delivery.complete(), "{delivery:?}");
     assert_eq!(delivery.sent, 2);
 
     // Throttled on every attempt: the records are reported failed with the code, not lost.
-    let client = mock_client!(
-        aws_sdk_firehose,
-        RuleMode::Sequential,
-        [&always_throttled],
-        |config| config.retry_config(
-            aws_sdk_firehose::config::retry::RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1))
-        )
-    );
-    let sink = FirehoseSink::from_client(client, STREAM).with_entry_retry(quick());
+    let sink = sdk_retrying_sink(&always_throttled);
     let delivery = sink.send(&[aggregate(0), aggregate(1)]).await;
     assert_eq!(delivery.sent, 0);
     assert_eq!(

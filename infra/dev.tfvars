@@ -12,6 +12,7 @@ topics = [
   { name = "ticks", partitions = 3, configs = { "retention.ms" = "86400000", "cleanup.policy" = "delete" } },
   { name = "aggregates", partitions = 3, configs = { "retention.ms" = "259200000", "cleanup.policy" = "delete" } },
   { name = "ticks.dlq", partitions = 1, configs = { "retention.ms" = "604800000", "cleanup.policy" = "delete" } },
+  { name = "ticks.replay", partitions = 3, configs = { "retention.ms" = "86400000", "cleanup.policy" = "delete" } },
 ]
 
 processor = {

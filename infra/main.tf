@@ -12,6 +12,8 @@ locals {
   input_topic       = "ticks"
   output_topic      = "aggregates"
   dead_letter_topic = "ticks.dlq"
+  # Where `processor replay` re-publishes records after a fix, for a backfill processor.
+  replay_topic = "ticks.replay"
 
   metrics_namespace = "StreamingPipeline/${var.environment}"
 
@@ -119,6 +121,7 @@ module "processor" {
   input_topic          = local.input_topic
   output_topic         = local.output_topic
   dead_letter_topic    = local.dead_letter_topic
+  replay_topic         = local.replay_topic
   firehose_stream_name = module.delivery.stream_name
   firehose_stream_arn  = module.delivery.stream_arn
   metrics_namespace    = local.metrics_namespace

@@ -12,6 +12,7 @@ topics = [
   { name = "ticks", partitions = 12, configs = { "retention.ms" = "604800000", "cleanup.policy" = "delete" } },
   { name = "aggregates", partitions = 12, configs = { "retention.ms" = "1209600000", "cleanup.policy" = "delete" } },
   { name = "ticks.dlq", partitions = 3, configs = { "retention.ms" = "2592000000", "cleanup.policy" = "delete" } },
+  { name = "ticks.replay", partitions = 12, configs = { "retention.ms" = "604800000", "cleanup.policy" = "delete" } },
 ]
 
 processor = {

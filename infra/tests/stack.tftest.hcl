@@ -120,8 +120,27 @@ run "stack" {
   }
 
   assert {
-    condition     = toset([for t in var.topics : t.name]) == toset(["ticks", "aggregates", "ticks.dlq"])
-    error_message = "The tfvars must declare the spec's three topics."
+    condition     = toset([for t in var.topics : t.name]) == toset(["ticks", "aggregates", "ticks.dlq", "ticks.replay"])
+    error_message = "The tfvars must declare the spec's three topics and the replay (backfill) topic."
+  }
+
+  assert {
+    condition = (
+      one([for t in var.topics : t.partitions if t.name == "ticks.replay"]) ==
+      one([for t in var.topics : t.partitions if t.name == "ticks"])
+    )
+    error_message = "The replay topic has the input's partitions, so a replay keeps each ticker's partition and order."
+  }
+
+  assert {
+    # The processor writes only its outputs and the replay topic; it never writes the input.
+    condition = alltrue([
+      for s in jsondecode(output.iam_policies["processor.processor_task"]).Statement :
+      !contains(flatten([s.Action]), "kafka-cluster:WriteData") || alltrue([
+        for r in flatten([s.Resource]) : can(regex("/(aggregates|ticks\\.dlq|ticks\\.replay)$", r))
+      ])
+    ])
+    error_message = "The processor's task role may write only aggregates, ticks.dlq and ticks.replay."
   }
 }
 

@@ -1,5 +1,6 @@
 //! The stream processor: the long-running consumer that replaces the Flink job, and `local`,
-//! which runs the whole pipeline on one machine with an embedded broker.
+//! which runs the whole pipeline on one machine with an embedded broker; `replay` re-publishes
+//! dead letters or a time range after a fix.
 
 pub mod context;
 pub mod engine;
@@ -7,6 +8,7 @@ pub mod health;
 pub mod local;
 pub mod metrics;
 pub mod records;
+pub mod replay;
 pub mod service;
 pub mod sink;
 

@@ -1,5 +1,6 @@
 //! `processor`: reads settings, builds the engine, runs it. See `processor --help`.
 
+use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,12 +10,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use pipeline_aws::AwsSettings;
-use pipeline_core::Spec;
 use pipeline_core::generator::{DEFAULT_TICKERS, GeneratorConfig};
+use pipeline_core::{Reason, Spec};
 use pipeline_kafka::{IamContext, KafkaSettings};
 use processor::health::{self, Health};
 use processor::local::{LocalOptions, render_summary};
 use processor::metrics::MetricsConfig;
+use processor::replay::ReplayOptions;
 use processor::service::{self, ServiceConfig, Shutdown};
 use processor::sink::{FirehoseAggregates, Forwarder};
 use processor::{Delivery, EngineConfig};
@@ -76,6 +78,11 @@ enum Command {
     /// Run the processor until SIGTERM or SIGINT: the service that runs in ECS. Every option
     /// can also be set by the environment variable named in its help.
     Run(RunArgs),
+    /// Re-publish chosen records after a fix: dead letters (by reason and time) or a time range
+    /// of any topic, checked against the current spec, sent to a backfill topic in one
+    /// transaction with their keys, bytes, timestamps and partitions. `--dry-run` lists them
+    /// (JSON lines on stdout) and sends nothing. See docs/operations/README.md, "Replay".
+    Replay(ReplayArgs),
     /// Print the aggregates' schema for the lake (Glue columns, partitioning, timestamp format)
     /// and the Feature Group (features, identifier, event time) as JSON, generated from the
     /// spec; Terraform reads it from infra/schema.json.
@@ -92,8 +99,9 @@ enum Command {
     },
 }
 
+/// Where the brokers are and how to authenticate to them.
 #[derive(clap::Args)]
-struct RunArgs {
+struct BrokerArgs {
     /// Bootstrap brokers, host:port[,host:port…].
     #[arg(long, env = "KAFKA_BROKERS")]
     brokers: String,
@@ -104,6 +112,76 @@ struct RunArgs {
     /// AWS region of the MSK cluster (msk-iam).
     #[arg(long, env = "AWS_REGION")]
     region: Option<String>,
+}
+
+impl BrokerArgs {
+    fn connect(self) -> anyhow::Result<(KafkaSettings, Option<IamContext>)> {
+        Ok(match self.auth {
+            Auth::None => (KafkaSettings::local(self.brokers), None),
+            Auth::MskIam => {
+                let region = self
+                    .region
+                    .filter(|r| !r.trim().is_empty())
+                    .context("--auth msk-iam needs a region: set --region or AWS_REGION")?;
+                let credentials = pipeline_kafka::default_credentials(&region)?;
+                let iam = IamContext::new(region.clone(), credentials, Duration::from_secs(10));
+                (KafkaSettings::msk_iam(self.brokers, region), Some(iam))
+            }
+        })
+    }
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    #[command(flatten)]
+    broker: BrokerArgs,
+    /// The topic to read [default: the spec's dead-letter topic].
+    #[arg(long)]
+    from_topic: Option<String>,
+    /// The topic to send to: a backfill topic a processor with its own group reads (the live
+    /// input would refuse events of closed windows as late). It must exist.
+    #[arg(long)]
+    to: String,
+    /// Only records with a Kafka timestamp at or after this time (RFC 3339).
+    #[arg(long, value_parser = rfc3339)]
+    since: Option<i64>,
+    /// Only records with a Kafka timestamp before this time (RFC 3339).
+    #[arg(long, value_parser = rfc3339)]
+    until: Option<i64>,
+    /// Only dead letters with these reasons (comma-separated dlq.reason codes).
+    #[arg(long, value_delimiter = ',', value_parser = reason)]
+    reason: Vec<Reason>,
+    /// Also send records the current spec still refuses.
+    #[arg(long)]
+    include_refused: bool,
+    /// List what would be sent (JSON lines on stdout) and send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Seconds allowed for each broker request and for the next record while reading.
+    #[arg(long, default_value_t = 30)]
+    timeout_secs: u64,
+}
+
+fn rfc3339(text: &str) -> Result<i64, String> {
+    pipeline_core::time::parse_rfc3339_millis(text)
+        .map_err(|e| format!("expected an RFC 3339 time like 2026-12-01T09:00:00Z: {e}"))
+}
+
+fn reason(text: &str) -> Result<Reason, String> {
+    Reason::from_code(text).ok_or_else(|| {
+        let codes: Vec<&str> = Reason::ALL.iter().map(|r| r.code()).collect();
+        format!("expected one of {}", codes.join(", "))
+    })
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    broker: BrokerArgs,
+    /// Read this topic instead of the spec's input: a backfill processor on the replay topic
+    /// (`processor replay`), in its own group.
+    #[arg(long, env = "PROCESSOR_INPUT_TOPIC")]
+    input_topic: Option<String>,
     /// Consumer group (and prefix of the transactional id).
     #[arg(long, env = "PROCESSOR_GROUP", default_value = "processor")]
     group: String,
@@ -184,7 +262,9 @@ fn init_logging(command: &Command) {
     use tracing_subscriber::EnvFilter;
     let (default, json) = match command {
         Command::Run(_) => ("info", true),
-        Command::Local { .. } | Command::Probe { .. } | Command::Schema => ("warn", false),
+        Command::Local { .. } | Command::Probe { .. } | Command::Schema | Command::Replay(_) => {
+            ("warn", false)
+        }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
@@ -212,7 +292,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         });
     }
-    let spec = Arc::new(load_spec(cli.spec)?);
+    let mut spec = load_spec(cli.spec)?;
+    if let Command::Run(RunArgs {
+        input_topic: Some(input),
+        ..
+    }) = &cli.command
+    {
+        let topics = &spec.topics;
+        anyhow::ensure!(
+            input != &topics.output && input != &topics.dead_letter,
+            "--input-topic {input}: the processor writes that topic; read another"
+        );
+        spec.topics.input = input.clone();
+    }
+    let spec = Arc::new(spec);
     match cli.command {
         Command::Local {
             events,
@@ -252,6 +345,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => serve(spec, args),
+        Command::Replay(args) => replay(&spec, args),
         Command::Schema => {
             print!("{}", pipeline_aws::catalog::schema_file(&spec));
             Ok(ExitCode::SUCCESS)
@@ -263,18 +357,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
     let shutdown = Shutdown::on_signals(Duration::from_secs(args.shutdown_timeout_secs))
         .context("installing the signal handlers")?;
-    let (settings, iam) = match args.auth {
-        Auth::None => (KafkaSettings::local(args.brokers), None),
-        Auth::MskIam => {
-            let region = args
-                .region
-                .filter(|r| !r.trim().is_empty())
-                .context("--auth msk-iam needs a region: set --region or AWS_REGION")?;
-            let credentials = pipeline_kafka::default_credentials(&region)?;
-            let iam = IamContext::new(region.clone(), credentials, Duration::from_secs(10));
-            (KafkaSettings::msk_iam(args.brokers, region), Some(iam))
-        }
-    };
+    let (settings, iam) = args.broker.connect()?;
     let health = Arc::new(Health::new(Duration::from_secs(args.stall_secs)));
     let listener = TcpListener::bind(&args.health_addr)
         .with_context(|| format!("binding the health endpoint to {}", args.health_addr))?;
@@ -314,5 +397,30 @@ fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
         &health,
         &mut std::io::stdout().lock(),
     )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn replay(spec: &Spec, args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let (settings, iam) = args.broker.connect()?;
+    let options = ReplayOptions {
+        source: args
+            .from_topic
+            .unwrap_or_else(|| spec.topics.dead_letter.clone()),
+        target: args.to,
+        since_ms: args.since,
+        until_ms: args.until,
+        reasons: args.reason,
+        include_refused: args.include_refused,
+        dry_run: args.dry_run,
+        timeout: Duration::from_secs(args.timeout_secs.max(1)),
+    };
+    let report = processor::replay::replay(spec, &settings, iam, &options)?;
+    if options.dry_run {
+        let mut out = std::io::stdout().lock();
+        for chosen in &report.chosen {
+            writeln!(out, "{}", chosen.to_json())?;
+        }
+    }
+    eprint!("{}", report.summary(&options));
     Ok(ExitCode::SUCCESS)
 }

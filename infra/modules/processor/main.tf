@@ -41,7 +41,21 @@ locals {
         Sid      = "CommitAsItsGroup"
         Effect   = "Allow"
         Action   = ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"]
-        Resource = ["${format(var.kafka_arn_pattern, "group")}/${local.group}"]
+        Resource = ["${format(var.kafka_arn_pattern, "group")}/${local.group}", "${format(var.kafka_arn_pattern, "group")}/${local.group}-backfill"]
+      },
+      {
+        # `processor replay` run as a one-off task reads the dead letters and writes the replay
+        # topic; a backfill processor (group processor-backfill) reads the replay topic.
+        Sid      = "ReplayDeadLetters"
+        Effect   = "Allow"
+        Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
+        Resource = ["${local.topic_arn}${var.dead_letter_topic}", "${local.topic_arn}${var.replay_topic}"]
+      },
+      {
+        Sid      = "WriteTheReplayTopic"
+        Effect   = "Allow"
+        Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
+        Resource = ["${local.topic_arn}${var.replay_topic}"]
       },
       {
         Sid      = "OwnItsTransactions"

@@ -58,6 +58,11 @@ variable "output_topic" {
   type        = string
 }
 
+variable "replay_topic" {
+  description = "The topic `processor replay` re-publishes to and a backfill processor (group processor-backfill) reads."
+  type        = string
+}
+
 variable "dead_letter_topic" {
   description = "The dead-letter topic."
   type        = string

@@ -15,18 +15,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pipeline_core::generator::{DEFAULT_TICKERS, GeneratorConfig, TickGenerator};
 use pipeline_core::{STOCK_TICKS_SPEC, Spec};
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
 use processor::{Delivery, Engine, EngineConfig};
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::{ClientContext, Message};
 
+/// Partitions of the input and output topics unless `--partitions N` says otherwise.
 const PARTITIONS: i32 = 3;
 
 fn spec() -> Arc<Spec> {
@@ -76,8 +77,10 @@ fn produce(settings: &KafkaSettings, n: u64) {
     producer.flush(Duration::from_secs(120)).unwrap();
 }
 
-/// Records per second from the moment the group assigned the partitions (joining the group is
-/// not counted) to the last record.
+/// Records per second from the start of the poll (bare consumer) or batch (processor) that
+/// brought the first record, to the last record. Joining the group and the broker's first
+/// fetch (on the embedded broker sometimes a 500 ms `fetch.wait.max.ms`, on either side) are
+/// not counted.
 struct Rate {
     records: u64,
     elapsed: Duration,
@@ -89,22 +92,8 @@ impl Rate {
     }
 }
 
-/// Notes when the group first assigned this consumer partitions.
-#[derive(Default)]
-struct AssignedAt(Mutex<Option<Instant>>);
-
-impl ClientContext for AssignedAt {}
-
-impl ConsumerContext for AssignedAt {
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(_) = rebalance {
-            self.0.lock().unwrap().get_or_insert_with(Instant::now);
-        }
-    }
-}
-
 fn bare_consumer(settings: &KafkaSettings, group: &str, n: u64) -> Rate {
-    let consumer: BaseConsumer<AssignedAt> = settings
+    let consumer: BaseConsumer = settings
         .client_config()
         .unwrap()
         .set("group.id", group)
@@ -112,14 +101,17 @@ fn bare_consumer(settings: &KafkaSettings, group: &str, n: u64) -> Rate {
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed")
         .set("partition.assignment.strategy", "cooperative-sticky")
-        .create_with_context(AssignedAt::default())
+        .create()
         .unwrap();
     consumer.subscribe(&["ticks"]).unwrap();
     let mut seen = 0u64;
     let mut bytes = 0usize;
     let mut last_seen = Instant::now();
+    let mut first: Option<Instant> = None;
     while seen < n {
+        let polled_at = Instant::now();
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
+            first.get_or_insert(polled_at);
             bytes += message.payload().map_or(0, <[u8]>::len);
             seen += 1;
             last_seen = Instant::now();
@@ -130,22 +122,25 @@ fn bare_consumer(settings: &KafkaSettings, group: &str, n: u64) -> Rate {
         );
     }
     std::hint::black_box(bytes);
-    let assigned_at = consumer.context().0.lock().unwrap().unwrap();
     Rate {
         records: seen,
-        elapsed: assigned_at.elapsed(),
+        elapsed: first.unwrap().elapsed(),
     }
 }
 
 fn processor(settings: &KafkaSettings, group: &str, n: u64, delivery: Delivery) -> Rate {
     let config = EngineConfig::new(group, delivery);
     let mut engine = Engine::start(spec(), settings, None, config).unwrap();
+    let mut first: Option<Instant> = None;
     while engine.stats().records_in < n {
-        engine.run_batch().unwrap();
+        let started = Instant::now();
+        if engine.run_batch().unwrap() > 0 {
+            first.get_or_insert(started);
+        }
     }
     Rate {
         records: engine.stats().records_in,
-        elapsed: engine.first_assigned_at().unwrap().elapsed(),
+        elapsed: first.unwrap().elapsed(),
     }
 }
 
@@ -154,17 +149,17 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn throughput(full: bool, transactions: bool) {
+fn throughput(full: bool, transactions: bool, partitions: i32) {
     let embedded;
     let (settings, broker) = match std::env::var("BENCH_BROKERS") {
         Ok(brokers) => {
             let settings = KafkaSettings::local(brokers.clone());
-            processor::local::create_topics(&settings, &spec(), PARTITIONS).unwrap();
+            processor::local::create_topics(&settings, &spec(), partitions).unwrap();
             (settings, brokers)
         }
         Err(_) => {
             embedded = EmbeddedKafka::start(1).unwrap();
-            for (topic, partitions) in [("ticks", PARTITIONS), ("aggregates", PARTITIONS)] {
+            for topic in ["ticks", "aggregates"] {
                 embedded.create_topic(topic, partitions).unwrap();
             }
             embedded.create_topic("ticks.dlq", 1).unwrap();
@@ -203,12 +198,18 @@ fn throughput(full: bool, transactions: bool) {
         }
     }
     println!(
-        "\nbroker: {broker}; {n} ticks on {PARTITIONS} partitions; {rounds} round(s), median:"
+        "\nbroker: {broker}; {n} ticks on {partitions} partition(s); {rounds} round(s), median (min–max):"
     );
     let bare = median(rates[0].clone());
     for ((name, _), rates) in modes.iter().zip(rates) {
+        let (min, max) = rates
+            .iter()
+            .fold((f64::MAX, 0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
         let m = median(rates);
-        println!("{name:<26} {m:>10.0} records/s  {:.2}x bare", m / bare);
+        println!(
+            "{name:<26} {m:>10.0} records/s ({min:.0}–{max:.0})  {:.2}x bare",
+            m / bare
+        );
     }
 }
 
@@ -324,12 +325,21 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let full = args.iter().any(|a| a == "--bench");
     let transactions = !args.iter().any(|a| a == "--no-transactions");
-    let free: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let partitions = args
+        .iter()
+        .position(|a| a == "--partitions")
+        .map_or(PARTITIONS, |i| args[i + 1].parse().expect("--partitions N"));
+    let free: Vec<&String> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--partitions"))
+        .map(|(_, a)| a)
+        .collect();
     match free.as_slice() {
         [mode, seconds, rate] if mode.as_str() == "soak" => {
             soak(seconds.parse().unwrap(), rate.parse().unwrap());
         }
-        [] => throughput(full, transactions),
-        _ => panic!("usage: throughput [--no-transactions] [soak SECONDS RATE]"),
+        [] => throughput(full, transactions, partitions),
+        _ => panic!("usage: throughput [--no-transactions] [--partitions N] [soak SECONDS RATE]"),
     }
 }

@@ -333,7 +333,9 @@ mod tests {
     fn kind(v: &serde_json::Value) -> String {
         match v {
             serde_json::Value::String(s) => format!("s:{s}"),
-            serde_json::Value::Number(n) => format!("n:{}", n.as_f64().unwrap_or(f64::NAN)),
+            // To 12 significant digits: serde_json's default float parsing is not correctly
+            // rounded (187e25 reads as 1.8700000000000002e27), Rust's `parse` is.
+            serde_json::Value::Number(n) => format!("n:{:.12e}", n.as_f64().unwrap_or(f64::NAN)),
             serde_json::Value::Bool(_) => "bool".into(),
             serde_json::Value::Null => "null".into(),
             serde_json::Value::Object(_) => "object".into(),
@@ -347,7 +349,7 @@ mod tests {
         for (k, v) in members {
             let v = match v {
                 Json::Str(s) => format!("s:{s}"),
-                Json::Num(n) => format!("n:{}", n.parse::<f64>().unwrap_or(f64::NAN)),
+                Json::Num(n) => format!("n:{:.12e}", n.parse::<f64>().unwrap_or(f64::NAN)),
                 Json::Bool => "bool".into(),
                 Json::Null => "null".into(),
                 Json::Object => "object".into(),

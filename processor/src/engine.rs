@@ -19,12 +19,12 @@ use pipeline_core::{Aggregate, Checkpoint, Outcome, Partition, Reason, Record, S
 use pipeline_kafka::{IamContext, KafkaSettings, SettingsError};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::{Header, Message, OwnedMessage};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
 
 use crate::context::{ConsumerCtx, ProducerCtx, RebalanceEvent};
-use crate::records::dead_letter_headers;
+use crate::records::{self, MAX_DEAD_LETTER_BYTES, dead_letter_headers};
 
 /// How outputs reach Kafka.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -473,12 +473,20 @@ impl Engine {
                 message.offset(),
                 now_ms,
             );
+            let payload = message.payload();
+            let headers = match payload {
+                Some(p) if p.len() > MAX_DEAD_LETTER_BYTES => headers.insert(Header {
+                    key: records::TRUNCATED,
+                    value: Some(p.len().to_string().as_str()),
+                }),
+                _ => headers,
+            };
             let mut out = BaseRecord::to(&self.spec.topics.dead_letter).headers(headers);
             if let Some(key) = message.key() {
                 out = out.key(key);
             }
-            if let Some(payload) = message.payload() {
-                out = out.payload(payload);
+            if let Some(payload) = payload {
+                out = out.payload(&payload[..payload.len().min(MAX_DEAD_LETTER_BYTES)]);
             }
             if timestamp_ms >= 0 {
                 out = out.timestamp(timestamp_ms);

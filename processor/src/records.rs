@@ -12,6 +12,14 @@ pub const SOURCE_PARTITION: &str = "dlq.source.partition";
 pub const SOURCE_OFFSET: &str = "dlq.source.offset";
 /// When the processor refused the record (RFC 3339, UTC).
 pub const TIME: &str = "dlq.time";
+/// On a dead letter that carries only the first [`MAX_DEAD_LETTER_BYTES`] of its record: the
+/// record's full length. The whole record stays in the source topic at the source offset.
+pub const TRUNCATED: &str = "dlq.truncated";
+
+/// The most of a refused record's value a dead letter carries: under Kafka's default 1 MB
+/// `max.message.bytes` of the dead-letter topic with room for the headers. A larger record
+/// would fail to produce and stop the processor on every restart.
+pub const MAX_DEAD_LETTER_BYTES: usize = 900 * 1024;
 
 /// The headers of a dead letter for the record at `topic`/`partition`/`offset`.
 pub fn dead_letter_headers(

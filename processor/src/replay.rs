@@ -417,7 +417,16 @@ fn choose(message: &BorrowedMessage<'_>, dead_letter: bool, decoder: &mut Decode
     }
     let time = timestamp(message);
     // The skew check compares with the record timestamp, which the replay keeps.
-    let verdict = decoder.decode(message.payload(), time.unwrap_or(i64::MIN));
+    let verdict = match header(records::TRUNCATED) {
+        // Only the record's first bytes are here; the whole one is at its origin.
+        Some(length) if dead_letter => Err(pipeline_core::Rejection::new(
+            Reason::TooLarge,
+            format!(
+                "the dead letter holds a truncated copy of {length} bytes; replay the origin range"
+            ),
+        )),
+        _ => decoder.decode(message.payload(), time.unwrap_or(i64::MIN)),
+    };
     Chosen {
         partition: message.partition(),
         offset: message.offset(),

@@ -383,6 +383,11 @@ impl Engine {
                 }
                 Some(Ok(_)) => {}
                 Some(Err(KafkaError::PartitionEOF(_))) => {}
+                // librdkafka reconnects by itself; a batch in hand, if any, is committed once
+                // the broker is back (or fails its commit, which stops the engine).
+                Some(Err(e)) if connection_lost(&e) => {
+                    tracing::warn!(error = %e, "lost the broker connection; reconnecting");
+                }
                 Some(Err(e)) => {
                     return Err(EngineError::Kafka {
                         context: "polling",
@@ -682,6 +687,19 @@ fn is_protected(key: &str) -> bool {
                 | "isolation.level"
                 | "partition.assignment.strategy"
         )
+}
+
+/// Whether a consumer error only reports a lost connection, which librdkafka retries.
+fn connection_lost(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::Resolve
+                | RDKafkaErrorCode::NetworkException
+        )
+    )
 }
 
 /// Whether a commit was refused because the group is rebalancing or has moved on.

@@ -88,6 +88,25 @@ pub struct ProducerCtx {
     delivery_error: Mutex<Option<rdkafka::error::KafkaError>>,
 }
 
+/// Sends one record, waiting while the producer's queue is full (backpressure): serving
+/// delivery reports frees room.
+pub fn send_waiting(
+    producer: &rdkafka::producer::BaseProducer<ProducerCtx>,
+    mut record: rdkafka::producer::BaseRecord<'_, [u8], [u8]>,
+) -> Result<(), rdkafka::error::KafkaError> {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                producer.poll(std::time::Duration::from_millis(50));
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
+}
+
 impl ProducerCtx {
     pub fn new(iam: Option<IamContext>) -> Self {
         Self {

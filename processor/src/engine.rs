@@ -23,7 +23,7 @@ use rdkafka::message::{Header, Message, OwnedMessage};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
 
-use crate::context::{ConsumerCtx, ProducerCtx, RebalanceEvent};
+use crate::context::{ConsumerCtx, ProducerCtx, RebalanceEvent, send_waiting};
 use crate::records::{self, MAX_DEAD_LETTER_BYTES, dead_letter_headers};
 
 /// How outputs reach Kafka.
@@ -525,22 +525,8 @@ impl Engine {
     }
 
     /// Sends one record, waiting while the producer's queue is full (backpressure).
-    fn send(&self, mut record: BaseRecord<'_, [u8], [u8]>) -> Result<(), EngineError> {
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    self.producer.poll(Duration::from_millis(50));
-                }
-                Err((e, _)) => {
-                    return Err(EngineError::Kafka {
-                        context: "producing an output",
-                        source: e,
-                    });
-                }
-            }
-        }
+    fn send(&self, record: BaseRecord<'_, [u8], [u8]>) -> Result<(), EngineError> {
+        send_waiting(&self.producer, record).map_err(kafka("producing an output"))
     }
 
     /// Runs `produce` and makes its outputs and the partitions' checkpoints durable together;

@@ -116,18 +116,16 @@ struct BrokerArgs {
 
 impl BrokerArgs {
     fn connect(self) -> anyhow::Result<(KafkaSettings, Option<IamContext>)> {
-        Ok(match self.auth {
-            Auth::None => (KafkaSettings::local(self.brokers), None),
-            Auth::MskIam => {
-                let region = self
-                    .region
+        let (auth, region) = match self.auth {
+            Auth::None => (pipeline_kafka::Auth::Plaintext, String::new()),
+            Auth::MskIam => (
+                pipeline_kafka::Auth::MskIam,
+                self.region
                     .filter(|r| !r.trim().is_empty())
-                    .context("--auth msk-iam needs a region: set --region or AWS_REGION")?;
-                let credentials = pipeline_kafka::default_credentials(&region)?;
-                let iam = IamContext::new(region.clone(), credentials, Duration::from_secs(10));
-                (KafkaSettings::msk_iam(self.brokers, region), Some(iam))
-            }
-        })
+                    .context("--auth msk-iam needs a region: set --region or AWS_REGION")?,
+            ),
+        };
+        Ok(KafkaSettings::with_auth(self.brokers, auth, &region)?)
     }
 }
 

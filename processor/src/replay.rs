@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 use pipeline_core::{Decoder, Reason, Spec};
 use pipeline_kafka::{AuthContext, IamContext, KafkaSettings};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Message, Offset, Timestamp, TopicPartitionList};
 use serde_json::json;
 
-use crate::context::ProducerCtx;
+use crate::context::{ProducerCtx, send_waiting};
 use crate::records;
 
 /// Header on every re-published record: `topic/partition/offset` of the record it copies.
@@ -125,8 +125,6 @@ pub struct ReplayReport {
     /// less the allowed lateness (ms), and the first offset at or after that time where the
     /// broker can look it up.
     pub reprocess_from: BTreeMap<i32, (i64, Option<i64>)>,
-    /// The origin topic of the chosen records (the spec's input for dead letters).
-    pub origin_topic: Option<String>,
 }
 
 impl ReplayReport {
@@ -162,7 +160,8 @@ impl ReplayReport {
                 self.sent, options.target
             ));
         }
-        if let Some(topic) = &self.origin_topic
+        // The origin topic of the chosen records (the spec's input, for dead letters).
+        if let Some(topic) = self.chosen.first().map(|c| &c.origin.0)
             && !self.reprocess_from.is_empty()
         {
             out.push_str(
@@ -224,9 +223,7 @@ pub fn replay(
         report.chosen.push(chosen);
     })?;
 
-    let origin_topic = report.chosen.first().map(|c| c.origin.0.clone());
     report.reprocess_from = reprocess_plan(spec, &consumer, &report.chosen, options.timeout)?;
-    report.origin_topic = origin_topic;
     if !options.dry_run && !report.chosen.is_empty() {
         report.sent = publish(settings, iam, options, target_partitions, &report.chosen)?;
     }
@@ -534,16 +531,7 @@ fn publish(
             if c.origin.1 < target_partitions {
                 record = record.partition(c.origin.1);
             }
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        record = back;
-                        producer.poll(Duration::from_millis(50));
-                    }
-                    Err((e, _)) => return Err(kafka("sending a record")(e)),
-                }
-            }
+            send_waiting(&producer, record).map_err(kafka("sending a record"))?;
         }
         producer
             .commit_transaction(options.timeout)

@@ -7,7 +7,8 @@
 //! cargo bench -p processor --bench throughput                      # embedded broker
 //! BENCH_BROKERS=127.0.0.1:9092 cargo bench -p processor --bench throughput -- --no-transactions
 //!                                                   # a broker without transactions, e.g. tansu
-//! cargo bench -p processor --bench throughput -- soak 600 2000     # 10 min at 2,000 ticks/s
+//! cargo bench -p processor --bench throughput -- soak 1800 2000 --out docs/soak
+//!                                   # 30 min at 2,000 ticks/s: samples, plot, pass/fail
 //! cargo bench -p processor --bench throughput -- latency 200 2000 200   # window end to readable
 //! cargo bench -p processor --bench throughput -- keys 100 10000 100000  # peak RSS by open keys
 //! ```
@@ -422,48 +423,266 @@ fn feed(
     })
 }
 
-/// `processor run` (exactly-once) against the embedded broker while ticks arrive at `rate` a
-/// second of wall-clock time with current event times, for `seconds`.
-fn soak(seconds: u64, rate: u64) {
-    let (_broker, settings) = embedded(PARTITIONS);
-    let mut child = spawn_processor(&settings, "soak", 10, Stdio::null());
-    let stop = Arc::new(AtomicBool::new(false));
-    let feeder = feed(&settings, rate, DEFAULT_TICKERS.len(), Arc::clone(&stop));
-    let started = Instant::now();
-    let mut samples = Vec::new();
-    while started.elapsed() < Duration::from_secs(seconds) {
-        std::thread::sleep(Duration::from_secs(5));
-        if let Some((peak, now)) = memory(child.id()) {
-            samples.push((started.elapsed().as_secs(), peak, now));
+/// One sample of a soak run, taken at each of the processor's 10-second metrics reports.
+struct SoakSample {
+    /// Seconds since the feed started.
+    t: f64,
+    rss_mib: f64,
+    /// Records taken in per second over the report's interval.
+    records_per_s: f64,
+    /// The largest partition lag the processor reported (records behind the end).
+    lag: f64,
+}
+
+/// A ticker no generated tick uses: one such tick per partition, an event time two minutes
+/// ahead of the feed's last, moves every partition's watermark past every window the feed
+/// opened, so that every fed tick is in a closed window's count at the end. Not counted.
+const CLOSING_TICKER: &str = "ZZCLOSE";
+
+/// Counts, read_committed and as they arrive (the embedded broker keeps only a few MB a
+/// partition): the ticks counted in aggregates (but the closing ticks) and the dead letters.
+fn count_outputs(
+    settings: &KafkaSettings,
+    expected: Arc<std::sync::atomic::AtomicU64>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(u64, u64)> {
+    let settings = settings.clone();
+    std::thread::spawn(move || {
+        let reader: BaseConsumer = settings
+            .client_config()
+            .unwrap()
+            .set("group.id", "soak-reader")
+            .set("isolation.level", "read_committed")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        reader.subscribe(&["aggregates", "ticks.dlq"]).unwrap();
+        let (mut aggregated, mut dead) = (0u64, 0u64);
+        let mut last_progress = Instant::now();
+        loop {
+            if let Some(Ok(m)) = reader.poll(Duration::from_millis(100)) {
+                last_progress = Instant::now();
+                if m.topic() == "ticks.dlq" {
+                    dead += 1;
+                } else {
+                    let value: serde_json::Value =
+                        serde_json::from_slice(m.payload().unwrap()).unwrap();
+                    if value["ticker"] != CLOSING_TICKER {
+                        aggregated += value["count"].as_u64().unwrap();
+                    }
+                }
+            }
+            // Once the feed has stopped: done when everything is accounted for, or when
+            // nothing more has come for 30 s (then what is missing was lost).
+            if stop.load(Ordering::Relaxed) {
+                let expected = expected.load(Ordering::Relaxed);
+                if aggregated + dead >= expected
+                    || last_progress.elapsed() > Duration::from_secs(30)
+                {
+                    return (aggregated, dead);
+                }
+            }
         }
+    })
+}
+
+/// One valid tick on each partition with an event (and record) time `ahead_ms` past now.
+fn close_windows(settings: &KafkaSettings, partitions: i32, ahead_ms: i64) {
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        settings.producer_config().unwrap().create().unwrap();
+    let t = chrono::Utc::now().timestamp_millis() + ahead_ms;
+    for p in 0..partitions {
+        let payload = format!(
+            r#"{{"event_id":"close-{p}","ticker":"{CLOSING_TICKER}","price":1,"volume":1,"event_time":{t}}}"#
+        );
+        producer
+            .send(
+                BaseRecord::to("ticks")
+                    .key(CLOSING_TICKER)
+                    .partition(p)
+                    .payload(&payload)
+                    .timestamp(t),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
     }
-    stop.store(true, Ordering::Relaxed);
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+/// `processor run` (exactly-once) against the embedded broker while ticks arrive at `rate` a
+/// second of wall-clock time with current event times, for `seconds`; samples the processor's
+/// RSS, throughput and lag at each of its 10-second metrics reports, then closes every window
+/// and counts: every tick fed must be in an aggregate's count or in the DLQ. Writes the samples
+/// (CSV) and a plot (SVG) to `out`, and ends with a pass/fail line.
+fn soak(seconds: u64, rate: u64, out: &std::path::Path) {
+    let (_broker, settings) = embedded(PARTITIONS);
+    let mut child = spawn_processor(&settings, "soak", 10, Stdio::piped());
+    let pid = child.id();
+    let stop = Arc::new(AtomicBool::new(false));
+    let expected = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = count_outputs(&settings, Arc::clone(&expected), Arc::clone(&stop));
+    let started = Instant::now();
+    let samples = Arc::new(std::sync::Mutex::new(Vec::<SoakSample>::new()));
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let sampler = {
+        let samples = Arc::clone(&samples);
+        std::thread::spawn(move || {
+            for line in lines {
+                let Ok(metrics) = serde_json::from_str::<serde_json::Value>(&line.unwrap()) else {
+                    continue;
+                };
+                // The `Service` line (the one with RecordsIn) of each report.
+                let Some(records_in) = metrics["RecordsIn"].as_u64() else {
+                    continue;
+                };
+                let Some((_, rss)) = memory(pid) else { break };
+                samples.lock().unwrap().push(SoakSample {
+                    t: started.elapsed().as_secs_f64(),
+                    rss_mib: rss as f64 / 1024.0,
+                    records_per_s: records_in as f64 / 10.0,
+                    lag: metrics["ConsumerLagMax"].as_f64().unwrap_or(0.0),
+                });
+            }
+        })
+    };
+    let stop_feed = Arc::new(AtomicBool::new(false));
+    let feeder = feed(
+        &settings,
+        rate,
+        DEFAULT_TICKERS.len(),
+        Arc::clone(&stop_feed),
+    );
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop_feed.store(true, Ordering::Relaxed);
     let sent = feeder.join().unwrap();
+    close_windows(&settings, PARTITIONS, 120_000);
+    expected.store(sent, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    let (aggregated, dead) = counter.join().unwrap();
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &pid.to_string()])
         .status();
     let status = child.wait().unwrap();
-    println!("soak: {seconds} s at {rate} ticks/s ({sent} ticks), processor exit {status}");
-    println!("{:>6} {:>12} {:>12}", "t (s)", "RSS (MiB)", "peak (MiB)");
-    let step = (samples.len() / 12).max(1);
-    for (t, peak, now) in samples.iter().step_by(step).chain(samples.last()) {
-        println!(
-            "{t:>6} {:>12.1} {:>12.1}",
-            *now as f64 / 1024.0,
-            *peak as f64 / 1024.0
+    sampler.join().unwrap();
+    let samples = std::mem::take(&mut *samples.lock().unwrap());
+
+    std::fs::create_dir_all(out).unwrap();
+    let mut csv = String::from("t_s,rss_mib,records_per_s,lag_max\n");
+    for s in &samples {
+        csv += &format!(
+            "{:.1},{:.2},{:.1},{}\n",
+            s.t, s.rss_mib, s.records_per_s, s.lag
         );
     }
-    if let (Some(first_minute), Some(last)) =
-        (samples.iter().find(|(t, _, _)| *t >= 60), samples.last())
-    {
-        println!(
-            "RSS after 1 min {:.1} MiB, at the end {:.1} MiB ({:.2}x); peak {:.1} MiB",
-            first_minute.2 as f64 / 1024.0,
-            last.2 as f64 / 1024.0,
-            last.2 as f64 / first_minute.2 as f64,
-            last.1 as f64 / 1024.0
+    std::fs::write(out.join("soak.csv"), csv).unwrap();
+    let title = format!(
+        "processor run, exactly-once, embedded broker: {rate} ticks/s for {} min ({})",
+        seconds / 60,
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    std::fs::write(out.join("soak.svg"), plot(&title, &samples)).unwrap();
+
+    // Bounded memory: the last third of the run peaks no more than 10 % above the middle
+    // third (the first third includes warming up).
+    let third = |k: usize| {
+        let lo = seconds as f64 * k as f64 / 3.0;
+        let hi = seconds as f64 * (k + 1) as f64 / 3.0;
+        samples
+            .iter()
+            .filter(|s| s.t >= lo && s.t < hi)
+            .map(|s| s.rss_mib)
+            .fold(0f64, f64::max)
+    };
+    let (middle, last) = (third(1), third(2));
+    let bounded = last > 0.0 && last <= middle * 1.10;
+    let accounted = aggregated + dead;
+    let lost = sent.saturating_sub(accounted);
+    let duplicated = accounted.saturating_sub(sent);
+    let lag_max = samples.iter().map(|s| s.lag).fold(0f64, f64::max);
+    let rate_median = median(samples.iter().map(|s| s.records_per_s).collect());
+    println!(
+        "soak: {seconds} s at {rate} ticks/s, {} samples, processor exit {status}",
+        samples.len()
+    );
+    println!(
+        "in {sent} = aggregated {aggregated} + dead-lettered {dead}; lost {lost}, duplicated {duplicated}"
+    );
+    println!(
+        "RSS peak {middle:.1} MiB in the middle third, {last:.1} MiB in the last; \
+         records/s median {rate_median:.0}; lag max {lag_max:.0} records"
+    );
+    println!(
+        "{}: memory {}, loss {}; samples and plot in {}",
+        if bounded && lost == 0 && duplicated == 0 {
+            "PASS"
+        } else {
+            "FAIL"
+        },
+        if bounded { "bounded" } else { "GROWING" },
+        if lost == 0 && duplicated == 0 {
+            "zero"
+        } else {
+            "NONZERO"
+        },
+        out.display()
+    );
+}
+
+/// Three stacked line charts (RSS, records/s, lag) against time, as a self-contained SVG.
+fn plot(title: &str, samples: &[SoakSample]) -> String {
+    const W: f64 = 900.0;
+    const PANEL: f64 = 180.0;
+    const LEFT: f64 = 80.0;
+    const TOP: f64 = 40.0;
+    type Series = fn(&SoakSample) -> f64;
+    let panels: [(&str, Series); 3] = [
+        ("RSS (MiB)", |s| s.rss_mib),
+        ("records in / s", |s| s.records_per_s),
+        ("lag max (records)", |s| s.lag),
+    ];
+    let t_max = samples.iter().map(|s| s.t).fold(1f64, f64::max);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{LEFT}\" y=\"24\" font-size=\"14\">{title}</text>\n",
+        TOP + 3.0 * (PANEL + 30.0) + 20.0
+    );
+    for (i, (label, value)) in panels.iter().enumerate() {
+        let y0 = TOP + i as f64 * (PANEL + 30.0);
+        let v_max = samples.iter().map(value).fold(0f64, f64::max).max(1.0) * 1.1;
+        let width = W - LEFT - 20.0;
+        let points: Vec<String> = samples
+            .iter()
+            .map(|s| {
+                format!(
+                    "{:.1},{:.1}",
+                    LEFT + s.t / t_max * width,
+                    y0 + PANEL - value(s) / v_max * PANEL
+                )
+            })
+            .collect();
+        svg += &format!(
+            "<rect x=\"{LEFT}\" y=\"{y0}\" width=\"{width}\" height=\"{PANEL}\" fill=\"none\" stroke=\"#999\"/>\n\
+             <text x=\"{}\" y=\"{}\">{label}</text>\n\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{v_max:.0}</text>\n\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text>\n\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.0} s</text>\n\
+             <polyline fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"1.5\" points=\"{}\"/>\n",
+            LEFT + 6.0,
+            y0 + 16.0,
+            LEFT - 6.0,
+            y0 + 12.0,
+            LEFT - 6.0,
+            y0 + PANEL,
+            W - 20.0,
+            y0 + PANEL + 16.0,
+            t_max,
+            points.join(" ")
         );
     }
+    svg + "</svg>\n"
 }
 
 fn main() {
@@ -477,12 +696,21 @@ fn main() {
     let free: Vec<&String> = args
         .iter()
         .enumerate()
-        .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--partitions"))
+        .filter(|(i, a)| {
+            !a.starts_with("--")
+                && (*i == 0 || (args[i - 1] != "--partitions" && args[i - 1] != "--out"))
+        })
         .map(|(_, a)| a)
         .collect();
     match free.as_slice() {
         [mode, seconds, rate] if mode.as_str() == "soak" => {
-            soak(seconds.parse().unwrap(), rate.parse().unwrap());
+            let out = args
+                .iter()
+                .position(|a| a == "--out")
+                .map_or("target/soak".into(), |i| {
+                    std::path::PathBuf::from(&args[i + 1])
+                });
+            soak(seconds.parse().unwrap(), rate.parse().unwrap(), &out);
         }
         [mode, seconds, rate, tickers] if mode.as_str() == "latency" => {
             latency(
@@ -505,7 +733,7 @@ fn main() {
         }
         [] => throughput(full, transactions, partitions),
         _ => panic!(
-            "usage: throughput [--no-transactions] [--partitions N] [soak SECONDS RATE | latency SECONDS RATE TICKERS | keys [N...]]"
+            "usage: throughput [--no-transactions] [--partitions N] [soak SECONDS RATE [--out DIR] | latency SECONDS RATE TICKERS | keys [N...]]"
         ),
     }
 }

@@ -157,24 +157,25 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn throughput(full: bool, transactions: bool, partitions: i32) {
-    let embedded;
-    let (settings, broker) = match std::env::var("BENCH_BROKERS") {
+/// The broker named by `BENCH_BROKERS` (with the spec's topics created), else an embedded one:
+/// the settings, the broker's description, and the embedded broker to keep alive.
+fn broker(partitions: i32) -> (KafkaSettings, String, Option<EmbeddedKafka>) {
+    match std::env::var("BENCH_BROKERS") {
         Ok(brokers) => {
             let settings = KafkaSettings::local(brokers.clone());
             processor::local::create_topics(&settings, &spec(), partitions).unwrap();
-            (settings, brokers)
+            (settings, brokers, None)
         }
         Err(_) => {
-            embedded = EmbeddedKafka::start(1).unwrap();
-            for topic in ["ticks", "aggregates"] {
-                embedded.create_topic(topic, partitions).unwrap();
-            }
-            embedded.create_topic("ticks.dlq", 1).unwrap();
-            let settings = KafkaSettings::local(embedded.bootstrap_servers());
-            (settings, "embedded (librdkafka mock cluster)".to_owned())
+            let (embedded, settings) = embedded(partitions);
+            let name = "embedded (librdkafka mock cluster)".to_owned();
+            (settings, name, Some(embedded))
         }
-    };
+    }
+}
+
+fn throughput(full: bool, transactions: bool, partitions: i32) {
+    let (settings, broker, _embedded) = broker(partitions);
     // The embedded broker keeps about 5 MB a partition and loses records past it (60,000 stalled
     // the bare consumer): stay well under it there.
     let (n, rounds) = match (full, std::env::var_os("BENCH_BROKERS")) {
@@ -221,6 +222,106 @@ fn throughput(full: bool, transactions: bool, partitions: i32) {
     }
 }
 
+/// Throughput of `instances` processors (at-least-once, one thread each) in one group sharing
+/// `partitions`: all join the group first, then `n` ticks are produced, then the instances
+/// process; the rate runs from the first record any instance takes to the last.
+fn instances_rate(
+    settings: &KafkaSettings,
+    group: &str,
+    instances: usize,
+    partitions: i32,
+    n: u64,
+) -> f64 {
+    let mut engines: Vec<Engine> = (0..instances)
+        .map(|_| {
+            let mut config = EngineConfig::new(group, Delivery::AtLeastOnce);
+            // A fetch already waiting when the feed starts would otherwise hold an instance's
+            // start back by up to its 500 ms maximum wait, a large part of so short a run.
+            config.consumer_overrides = vec![("fetch.wait.max.ms".into(), "10".into())];
+            Engine::start(spec(), settings, None, config).unwrap()
+        })
+        .collect();
+    // Polling drives the group join. Before the feed, every instance must hold partitions,
+    // all partitions must be held, and what earlier rounds produced must be read (a new group
+    // starts from the earliest offset).
+    let joined = Instant::now();
+    let settled = |engines: &[Engine]| {
+        let held: usize = engines.iter().map(|e| e.assigned().len()).sum();
+        held == partitions as usize
+            && engines.iter().all(|e| {
+                !e.assigned().is_empty()
+                    && e.lag(Duration::from_secs(5)).values().all(|lag| *lag == 0)
+            })
+    };
+    while !settled(&engines) {
+        for engine in &mut engines {
+            engine.run_batch().unwrap();
+        }
+        assert!(
+            joined.elapsed() < Duration::from_secs(60),
+            "the instances did not all join the group"
+        );
+    }
+    produce(settings, n);
+    let total = std::sync::atomic::AtomicU64::new(0);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = engines
+            .into_iter()
+            .map(|mut engine| {
+                let total = &total;
+                scope.spawn(move || {
+                    let (mut first, mut last) = (None, Instant::now());
+                    while total.load(Ordering::Relaxed) < n {
+                        let started = Instant::now();
+                        let taken = engine.run_batch().unwrap() as u64;
+                        if taken > 0 {
+                            first.get_or_insert(started);
+                            last = Instant::now();
+                            total.fetch_add(taken, Ordering::Relaxed);
+                        }
+                    }
+                    (first.unwrap_or(last), last)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let first = spans.iter().map(|s| s.0).min().unwrap();
+    let last = spans.iter().map(|s| s.1).max().unwrap();
+    n as f64 / (last - first).as_secs_f64()
+}
+
+/// One processor instance against two in one group on the same partitions, side by side.
+fn scaling(full: bool, partitions: i32) {
+    let (settings, broker, _embedded) = broker(partitions);
+    let (n, rounds) = match (full, std::env::var_os("BENCH_BROKERS")) {
+        (false, _) => (3_000, 1),
+        (true, Some(_)) => (120_000, 3),
+        (true, None) => (30_000, 3),
+    };
+    let mut rates = [Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        for (i, instances) in [1, 2].into_iter().enumerate() {
+            let group = format!("scaling-{round}-{instances}");
+            let rate = instances_rate(&settings, &group, instances, partitions, n);
+            println!("round {round}: {instances} instance(s) {rate:>10.0} records/s");
+            rates[i].push(rate);
+        }
+    }
+    let one = median(rates[0].clone());
+    println!("\nbroker: {broker}; {partitions} partition(s); {rounds} round(s), median (min–max):");
+    for (instances, rates) in [1, 2].into_iter().zip(rates) {
+        let (min, max) = rates
+            .iter()
+            .fold((f64::MAX, 0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+        let m = median(rates);
+        println!(
+            "{instances} instance(s) in one group {m:>10.0} records/s ({min:.0}–{max:.0})  {:.2}x one",
+            m / one
+        );
+    }
+}
+
 /// Peak and current resident memory of a process, in KiB, from /proc.
 fn memory(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -234,16 +335,23 @@ fn memory(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmHWM:")?, field("VmRSS:")?))
 }
 
-/// `processor run` (exactly-once) in `group`, reporting metrics every `interval` seconds to
-/// `stdout`.
+/// `processor run` in `group` (exactly-once, or at-least-once without `transactions`),
+/// reporting metrics every `interval` seconds to `stdout`.
 fn spawn_processor(
     settings: &KafkaSettings,
     group: &str,
     interval: u64,
     stdout: Stdio,
+    transactions: bool,
 ) -> std::process::Child {
+    let delivery = if transactions {
+        "exactly-once"
+    } else {
+        "at-least-once"
+    };
     Command::new(env!("CARGO_BIN_EXE_processor"))
         .args(["run", "--brokers", &settings.brokers, "--group", group])
+        .args(["--delivery", delivery])
         .args(["--health-addr", "127.0.0.1:0"])
         .args(["--metrics-interval-secs", &interval.to_string()])
         .env("RUST_LOG", "warn")
@@ -291,7 +399,7 @@ fn open_keys(keys: u64) -> (u64, u64) {
         }
     }
     producer.flush(Duration::from_secs(60)).unwrap();
-    let mut child = spawn_processor(&settings, "keys", 1, Stdio::piped());
+    let mut child = spawn_processor(&settings, "keys", 1, Stdio::piped(), true);
     let lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
     let mut records_in = 0u64;
     for line in lines {
@@ -325,11 +433,11 @@ fn keys(counts: &[u64]) {
 }
 
 /// Latency from a window's end to its aggregate being readable (read_committed) on the output
-/// topic, with `processor run` (exactly-once) fed `rate` ticks a second over `tickers` tickers
-/// at current event times for `seconds`.
-fn latency(seconds: u64, rate: u64, tickers: usize) {
-    let (_broker, settings) = embedded(PARTITIONS);
-    let mut child = spawn_processor(&settings, "latency", 10, Stdio::null());
+/// topic, with `processor run` (exactly-once, or at-least-once without `transactions`) fed
+/// `rate` ticks a second over `tickers` tickers at current event times for `seconds`.
+fn latency(seconds: u64, rate: u64, tickers: usize, transactions: bool) {
+    let (settings, broker, _embedded) = broker(PARTITIONS);
+    let mut child = spawn_processor(&settings, "latency", 10, Stdio::null(), transactions);
     let stop = Arc::new(AtomicBool::new(false));
     let feeder = feed(&settings, rate, tickers, Arc::clone(&stop));
     let reader: BaseConsumer = settings
@@ -364,7 +472,13 @@ fn latency(seconds: u64, rate: u64, tickers: usize) {
     let spec = spec();
     let bound = (spec.window.allowed_lateness_ms + 1_000) as f64 / 1_000.0;
     println!(
-        "latency: {seconds} s at {rate} ticks/s over {tickers} tickers ({sent} ticks), {} aggregates",
+        "latency: broker {broker}, {}; {seconds} s at {rate} ticks/s over {tickers} tickers \
+         ({sent} ticks), {} aggregates",
+        if transactions {
+            "exactly-once"
+        } else {
+            "at-least-once"
+        },
         lags.len()
     );
     assert!(
@@ -517,7 +631,7 @@ fn close_windows(settings: &KafkaSettings, partitions: i32, ahead_ms: i64) {
 /// (CSV) and a plot (SVG) to `out`, and ends with a pass/fail line.
 fn soak(seconds: u64, rate: u64, out: &std::path::Path) {
     let (_broker, settings) = embedded(PARTITIONS);
-    let mut child = spawn_processor(&settings, "soak", 10, Stdio::piped());
+    let mut child = spawn_processor(&settings, "soak", 10, Stdio::piped(), true);
     let pid = child.id();
     let stop = Arc::new(AtomicBool::new(false));
     let expected = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -717,6 +831,7 @@ fn main() {
                 seconds.parse().unwrap(),
                 rate.parse().unwrap(),
                 tickers.parse().unwrap(),
+                transactions,
             );
         }
         [mode, counts @ ..] if mode.as_str() == "keys" => {
@@ -727,13 +842,14 @@ fn main() {
                 &counts
             });
         }
+        [mode] if mode.as_str() == "scaling" => scaling(full, partitions),
         [] if !full => {
             throughput(full, transactions, partitions);
             keys(&[1_000]);
         }
         [] => throughput(full, transactions, partitions),
         _ => panic!(
-            "usage: throughput [--no-transactions] [--partitions N] [soak SECONDS RATE [--out DIR] | latency SECONDS RATE TICKERS | keys [N...]]"
+            "usage: throughput [--no-transactions] [--partitions N] [scaling | soak SECONDS RATE [--out DIR] | latency SECONDS RATE TICKERS | keys [N...]]"
         ),
     }
 }

@@ -19,7 +19,7 @@ use pipeline_core::{Aggregate, Checkpoint, Outcome, Partition, Reason, Record, S
 use pipeline_kafka::{IamContext, KafkaSettings, SettingsError};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Message, OwnedMessage};
+use rdkafka::message::{BorrowedMessage, Header, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
 
@@ -148,7 +148,9 @@ impl EngineStats {
 pub struct Engine {
     spec: Arc<Spec>,
     config: EngineConfig,
-    consumer: BaseConsumer<ConsumerCtx>,
+    /// Shared so that a batch can hold the consumer's messages (borrowed, not copied out of
+    /// librdkafka) while the engine processes them.
+    consumer: Arc<BaseConsumer<ConsumerCtx>>,
     producer: BaseProducer<ProducerCtx>,
     /// The core state of each assigned partition of the input topic.
     partitions: HashMap<i32, Partition>,
@@ -231,7 +233,7 @@ impl Engine {
         Ok(Self {
             spec,
             config,
-            consumer,
+            consumer: Arc::new(consumer),
             producer,
             partitions: HashMap::new(),
             stats: EngineStats::default(),
@@ -311,7 +313,8 @@ impl Engine {
     /// After an error the engine's state is past the last commit: drop it and start a new one
     /// (in AWS, let the task restart), which resumes from the committed checkpoints.
     pub fn run_batch(&mut self) -> Result<usize, EngineError> {
-        let batch = self.collect_batch()?;
+        let consumer = Arc::clone(&self.consumer);
+        let batch = self.collect_batch(&consumer)?;
         if batch.is_empty() {
             return Ok(0);
         }
@@ -341,25 +344,29 @@ impl Engine {
         })
     }
 
-    fn collect_batch(&mut self) -> Result<Vec<OwnedMessage>, EngineError> {
+    /// Polls up to a batch of records from `consumer` (the engine's own), applying rebalances
+    /// as they come. The records stay in librdkafka's buffers until the batch is dropped.
+    fn collect_batch<'c>(
+        &mut self,
+        consumer: &'c BaseConsumer<ConsumerCtx>,
+    ) -> Result<Vec<BorrowedMessage<'c>>, EngineError> {
         let deadline = Instant::now() + self.config.batch_timeout;
-        let mut batch: Vec<OwnedMessage> = Vec::new();
+        let mut batch: Vec<BorrowedMessage<'c>> = Vec::new();
         let mut remaining = self.config.batch_timeout;
         let mut polls = 0u32;
         while batch.len() < self.config.max_batch {
             polls = polls.wrapping_add(1);
             // Take what the consumer has queued without waiting or reading the clock (both
             // showed in the profile once per record); wait only when the queue is empty.
-            let mut polled = self.consumer.poll(Duration::ZERO);
+            let mut polled = consumer.poll(Duration::ZERO);
             if polled.is_none() || polls.is_multiple_of(1024) {
                 remaining = deadline.saturating_duration_since(Instant::now());
             }
             if polled.is_none() && !remaining.is_zero() {
-                polled = self.consumer.poll(remaining);
+                polled = consumer.poll(remaining);
             }
-            let polled = polled.map(|r| r.map(|m| m.detach()));
             // Rebalances happen inside poll: apply them before anything is processed.
-            for event in self.consumer.context().take_events() {
+            for event in consumer.context().take_events() {
                 let (RebalanceEvent::Assigned(changed) | RebalanceEvent::Revoked(changed)) = &event;
                 batch.retain(|m| !changed.contains(&m.partition()));
                 match event {
@@ -453,11 +460,12 @@ impl Engine {
         Ok(())
     }
 
-    fn process(&mut self, message: &OwnedMessage) -> Result<(), EngineError> {
-        let now_ms = chrono::Utc::now().timestamp_millis();
+    fn process(&mut self, message: &impl Message) -> Result<(), EngineError> {
+        // The clock is read only when needed: once a record, it showed in the profile.
+        let now_ms = || chrono::Utc::now().timestamp_millis();
         let timestamp_ms = match message.timestamp() {
             Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => t,
-            Timestamp::NotAvailable => now_ms,
+            Timestamp::NotAvailable => now_ms(),
         };
         let Some(state) = self.partitions.get_mut(&message.partition()) else {
             return Ok(());
@@ -476,7 +484,7 @@ impl Engine {
                 message.topic(),
                 message.partition(),
                 message.offset(),
-                now_ms,
+                now_ms(),
             );
             let payload = message.payload();
             let headers = match payload {

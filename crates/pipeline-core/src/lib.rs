@@ -48,6 +48,7 @@ pub mod aggregate;
 pub mod decimal;
 pub mod duration;
 pub mod enrich;
+pub mod features;
 pub mod generator;
 mod json;
 pub mod key;

@@ -11,14 +11,15 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
-use base64::Engine as _;
 use futures::StreamExt as _;
-use pipeline_aws::features::record_from_aggregate;
-use pipeline_aws::{
-    AwsError, Env, EnvError, FailedRecord, FailureSink, FeatureRecord, FeatureStore,
-};
+use pipeline_aws::{AwsError, Env, EnvError, FailedRecord, FailureSink, FeatureStore};
 use pipeline_core::Spec;
 use serde::Serialize;
+
+// The decoding has no AWS dependency of its own: the fuzz target `feature_event` (fuzz/)
+// compiles this same file without the SDK.
+mod decode;
+pub use decode::decode;
 
 /// Read once at cold start.
 #[derive(Debug, Clone)]
@@ -97,15 +98,6 @@ pub enum HandlerError {
         offset: i64,
         error: AwsError,
     },
-}
-
-/// Decodes one record of the event into a feature record, or says why it cannot be used.
-pub fn decode(spec: &Spec, record: &KafkaRecord) -> Result<FeatureRecord, String> {
-    let value = record.value.as_deref().ok_or("the record has no value")?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(value)
-        .map_err(|e| format!("the value is not base64: {e}"))?;
-    record_from_aggregate(spec, &bytes).map_err(|e| format!("not an aggregate: {e}"))
 }
 
 fn failed(record: &KafkaRecord, reason: String) -> FailedRecord {

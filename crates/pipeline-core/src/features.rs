@@ -2,8 +2,8 @@
 //! on the `aggregates` topic) to a feature record: the key field is the record identifier,
 //! `window_end` the event time, every other column a feature of the same name.
 
-use pipeline_core::schema::WINDOW_END;
-use pipeline_core::{ColumnType, Spec};
+use crate::schema::WINDOW_END;
+use crate::{ColumnType, Spec};
 use serde_json::Value;
 
 /// The Feature Store's feature types.
@@ -142,7 +142,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use pipeline_core::STOCK_TICKS_SPEC;
+    use crate::STOCK_TICKS_SPEC;
 
     fn spec() -> Spec {
         Spec::from_toml(STOCK_TICKS_SPEC, "built-in").unwrap()

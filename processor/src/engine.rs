@@ -43,7 +43,7 @@ pub struct EngineConfig {
     pub delivery: Delivery,
     /// Identifies this instance's transactions; a second producer with the same id fences it.
     pub transactional_id: String,
-    /// The most records in one batch (one transaction).
+    /// The most records in one batch (one transaction, one offset commit).
     pub max_batch: usize,
     /// How long to wait while filling a batch.
     pub batch_timeout: Duration,

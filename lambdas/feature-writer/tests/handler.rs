@@ -330,3 +330,81 @@ fn configuration_reads_the_environment_with_defaults() {
     assert_eq!(config.concurrency, 8);
     assert_eq!(config.spec.name, "stock-ticks");
 }
+
+/// An event of `n` aggregates, one per ticker (`T000`, `T001`, ...), made from the fixture's
+/// first: what a busy minute hands the Lambda.
+fn busy_event(n: usize) -> (KafkaEvent, Vec<String>) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut event = event();
+    let template = event.records["aggregates-0"][0].clone();
+    let json: serde_json::Value =
+        serde_json::from_slice(&b64.decode(template.value.as_deref().unwrap()).unwrap()).unwrap();
+    let tickers: Vec<String> = (0..n).map(|i| format!("T{i:03}")).collect();
+    let records = tickers
+        .iter()
+        .enumerate()
+        .map(|(i, ticker)| {
+            let mut aggregate = json.clone();
+            aggregate["ticker"] = ticker.as_str().into();
+            aggregate["aggregate_id"] = format!("{ticker}:2026-11-21T14:31:00.000Z").into();
+            let mut record = template.clone();
+            record.offset = i as i64;
+            record.key = Some(b64.encode(ticker));
+            record.value = Some(b64.encode(aggregate.to_string()));
+            record
+        })
+        .collect();
+    event.records = HashMap::from([("aggregates-0".to_owned(), records)]);
+    (event, tickers)
+}
+
+/// A throttling storm: the first 300 PutRecord calls for a batch of 100 aggregates (8 in
+/// flight) are throttled. The SDK retries each with backoff; writes that outlast their retries
+/// fail the invocation, and the event source mapping delivers the whole batch again, as in AWS,
+/// until an invocation succeeds. Then every aggregate is in the online store with its values,
+/// nothing was set aside, and every throttled call was retried.
+#[tokio::test]
+async fn a_throttling_storm_is_ridden_out_by_retries_and_redelivery() {
+    let double = FeatureStoreDouble::start("ticker", "window_end");
+    let storm = 300;
+    double.fail_next(std::iter::repeat_n(Fault::throttling(), storm));
+    let store = sdk_store(&double).await;
+    let failures = MemoryFailures::default();
+    let (event, tickers) = busy_event(100);
+
+    let mut failed_invocations = 0;
+    let report = loop {
+        match handle(event.clone(), &config(8), &store, &failures).await {
+            Ok(report) => break report,
+            Err(HandlerError::Writes { failed, total, .. }) => {
+                assert!(failed > 0 && total == 100, "{failed} of {total}");
+                failed_invocations += 1;
+                assert!(failed_invocations < 10, "the storm never passed");
+            }
+            Err(other) => panic!("unexpected failure: {other}"),
+        }
+    };
+
+    assert_eq!(report.written, 100);
+    assert!(
+        failed_invocations >= 1,
+        "a storm longer than the retries fails an invocation"
+    );
+    assert!(
+        failures.sent.lock().unwrap().is_empty(),
+        "nothing set aside"
+    );
+    for ticker in &tickers {
+        let online = double
+            .online(GROUP, ticker)
+            .unwrap_or_else(|| panic!("{ticker} lost"));
+        assert_eq!(online["count"], "3");
+        assert_eq!(online["window_end"], "2026-11-21T14:31:00.000Z");
+    }
+    assert!(
+        double.requests().len() >= storm + 100,
+        "{} requests for {storm} throttled and 100 written",
+        double.requests().len()
+    );
+}

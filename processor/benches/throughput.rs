@@ -158,6 +158,17 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// `median records/s (min–max)` of some rates.
+fn spread(rates: &[f64]) -> String {
+    let (min, max) = rates
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+    format!(
+        "{:>10.0} records/s ({min:.0}–{max:.0})",
+        median(rates.to_vec())
+    )
+}
+
 /// The broker named by `BENCH_BROKERS` (with the spec's topics created), else an embedded one:
 /// the settings, the broker's description, and the embedded broker to keep alive.
 fn broker(partitions: i32) -> (KafkaSettings, String, Option<EmbeddedKafka>) {
@@ -215,13 +226,10 @@ fn throughput(full: bool, transactions: bool, partitions: i32) {
     );
     let bare = median(rates[0].clone());
     for ((name, _), rates) in modes.iter().zip(rates) {
-        let (min, max) = rates
-            .iter()
-            .fold((f64::MAX, 0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
-        let m = median(rates);
         println!(
-            "{name:<26} {m:>10.0} records/s ({min:.0}–{max:.0})  {:.2}x bare",
-            m / bare
+            "{name:<26} {}  {:.2}x bare",
+            spread(&rates),
+            median(rates) / bare
         );
     }
 }
@@ -316,13 +324,10 @@ fn scaling(full: bool, partitions: i32) {
     let one = median(rates[0].clone());
     println!("\nbroker: {broker}; {partitions} partition(s); {rounds} round(s), median (min–max):");
     for (instances, rates) in [1, 2].into_iter().zip(rates) {
-        let (min, max) = rates
-            .iter()
-            .fold((f64::MAX, 0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
-        let m = median(rates);
         println!(
-            "{instances} instance(s) in one group {m:>10.0} records/s ({min:.0}–{max:.0})  {:.2}x one",
-            m / one
+            "{instances} instance(s) in one group {}  {:.2}x one",
+            spread(&rates),
+            median(rates) / one
         );
     }
 }

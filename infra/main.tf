@@ -39,11 +39,12 @@ module "network" {
 }
 
 module "msk" {
-  source                   = "./modules/msk"
-  name                     = local.name
-  vpc_id                   = module.network.vpc_id
-  subnet_ids               = module.network.private_subnet_ids
-  client_security_group_id = module.network.clients_security_group_id
+  source                      = "./modules/msk"
+  name                        = local.name
+  vpc_id                      = module.network.vpc_id
+  subnet_ids                  = module.network.private_subnet_ids
+  client_security_group_id    = module.network.clients_security_group_id
+  endpoints_security_group_id = module.network.endpoints_security_group_id
 }
 
 module "delivery" {
@@ -52,6 +53,9 @@ module "delivery" {
   region                   = var.region
   account_id               = var.account_id
   kms_key_arn              = module.kms.key_arn
+  cluster_arn              = module.msk.arn
+  kafka_arn_pattern        = module.msk.arn_pattern
+  topic                    = local.output_topic
   schema                   = local.schema.lake
   buffering_mib            = var.lake.buffering_mib
   buffering_seconds        = var.lake.buffering_seconds
@@ -77,6 +81,8 @@ module "lambdas" {
   source             = "./modules/lambdas"
   name               = local.name
   environment        = var.environment
+  region             = var.region
+  account_id         = var.account_id
   package_dir        = "${path.module}/${var.lambdas.package_dir}"
   kms_key_arn        = module.kms.key_arn
   log_retention_days = var.log_retention_days
@@ -98,43 +104,49 @@ module "lambdas" {
   feature_writer_concurrency          = var.lambdas.feature_writer_concurrency
   feature_writer_reserved_concurrency = local.aggregates_partitions
   checker_freshness_seconds           = var.lambdas.checker_freshness_seconds
+  topics_to_delete                    = var.topics_to_delete
+  # The producer's schedule and the feature-writer's trigger start once the topics exist.
+  topics_ready = module.topics.result
 }
 
 module "topics" {
   source        = "./modules/topics"
   function_name = module.lambdas.function_names["topic-creator"]
+  cluster_arn   = module.msk.arn
   topics        = var.topics
+  delete        = var.topics_to_delete
+
+  # The topic-creator reaches the brokers and the endpoints only once the network and the
+  # cluster's rules are in place: invoke it after all of them.
+  depends_on = [module.network, module.msk]
 }
 
 module "processor" {
-  source               = "./modules/processor"
-  name                 = local.name
-  region               = var.region
-  kms_key_arn          = module.kms.key_arn
-  log_retention_days   = var.log_retention_days
-  subnet_ids           = module.network.private_subnet_ids
-  security_group_id    = module.network.clients_security_group_id
-  cluster_arn          = module.msk.arn
-  cluster_name         = module.msk.name
-  bootstrap_brokers    = module.msk.bootstrap_brokers
-  kafka_arn_pattern    = module.msk.arn_pattern
-  input_topic          = local.input_topic
-  output_topic         = local.output_topic
-  dead_letter_topic    = local.dead_letter_topic
-  replay_topic         = local.replay_topic
-  firehose_stream_name = module.delivery.stream_name
-  firehose_stream_arn  = module.delivery.stream_arn
-  metrics_namespace    = local.metrics_namespace
-  image_tag            = var.processor.image_tag
-  cpu                  = var.processor.cpu
-  memory               = var.processor.memory
-  desired_count        = var.processor.desired_count
-  min_count            = var.processor.min_count
-  max_count            = var.processor.max_count
-  delivery             = var.processor.delivery
-  target_cpu           = var.processor.target_cpu
-  target_lag           = var.processor.target_lag
-  shutdown_seconds     = var.processor.shutdown_seconds
+  source             = "./modules/processor"
+  name               = local.name
+  region             = var.region
+  kms_key_arn        = module.kms.key_arn
+  log_retention_days = var.log_retention_days
+  subnet_ids         = module.network.private_subnet_ids
+  security_group_id  = module.network.clients_security_group_id
+  cluster_arn        = module.msk.arn
+  bootstrap_brokers  = module.msk.bootstrap_brokers
+  kafka_arn_pattern  = module.msk.arn_pattern
+  input_topic        = local.input_topic
+  output_topic       = local.output_topic
+  dead_letter_topic  = local.dead_letter_topic
+  replay_topic       = local.replay_topic
+  metrics_namespace  = local.metrics_namespace
+  image_tag          = var.processor.image_tag
+  cpu                = var.processor.cpu
+  memory             = var.processor.memory
+  desired_count      = var.processor.desired_count
+  min_count          = var.processor.min_count
+  max_count          = var.processor.max_count
+  delivery           = var.processor.delivery
+  target_cpu         = var.processor.target_cpu
+  target_lag         = var.processor.target_lag
+  shutdown_seconds   = var.processor.shutdown_seconds
   # The service starts once the topic-creator has answered (the repository need not wait).
   topics_ready = module.topics.result
 }
@@ -150,6 +162,8 @@ module "observability" {
   metrics_namespace    = local.metrics_namespace
   msk_cluster_name     = module.msk.name
   firehose_stream_name = module.delivery.stream_name
+  lake_buffer_seconds  = var.lake.buffering_seconds
+  failure_queues       = module.lambdas.failure_queue_names
   thresholds           = var.alarms
   processor = {
     cluster     = module.processor.cluster_name

@@ -29,7 +29,7 @@ output "lake_bucket" {
 }
 
 output "firehose_stream" {
-  description = "The Firehose stream of aggregates."
+  description = "The Firehose stream that reads the aggregates topic into the lake."
   value       = module.delivery.stream_name
 }
 
@@ -100,5 +100,17 @@ output "checks" {
     processor_log_days    = module.processor.log_retention_days
     interface_endpoints   = module.network.interface_endpoints
     lambda_timeouts       = module.lambdas.timeouts
+    lake_source           = module.delivery.source
+    table_parameters      = module.delivery.table_parameters
+    dedup_query           = module.delivery.dedup_query
+    cluster_policy        = module.msk.cluster_policy
+    cluster_sg            = module.msk.security_group_id
+    cluster_sg_rules      = module.msk.security_group_rules
+    endpoints_sg          = module.network.endpoints_security_group_id
+    topic_triggers        = module.topics.triggers
+    topics_result         = module.topics.result
+    lambda_managed        = module.lambdas.managed_policies
+    processor_lag_policy  = module.processor.lag_policy
+    msk_cluster_arn       = module.msk.arn
   }
 }

@@ -62,8 +62,19 @@ variable "topics" {
   }
 }
 
+variable "topics_to_delete" {
+  description = "Topics the topic-creator deletes on the next apply, and may delete at all (its role gets DeleteTopic on these alone). Empty, as it should normally be, nothing can be deleted."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(setintersection(toset(var.topics_to_delete), toset([for t in var.topics : t.name]))) == 0
+    error_message = "A topic cannot be both kept (topics) and deleted (topics_to_delete)."
+  }
+}
+
 variable "processor" {
-  description = "The processor service on Fargate (arm64): image tag in the ECR repository, task size, task counts for autoscaling, and its targets (average CPU percent, consumer lag in records)."
+  description = "The processor service on Fargate (arm64): image tag in the ECR repository, task size, task counts for autoscaling, and its targets (average CPU percent, records not yet handled per task)."
   type = object({
     image_tag        = string
     cpu              = number
@@ -114,7 +125,7 @@ variable "lambdas" {
 }
 
 variable "lake" {
-  description = "The data lake: Firehose buffering (MiB from 64, seconds from 0 to 900; Parquet conversion needs 64 MiB or more), and days before objects move to Standard-IA and Glacier Instant Retrieval."
+  description = "The data lake: Firehose buffering (64 to 128 MiB, Parquet conversion's range; 60 to 900 seconds, dynamic partitioning's), and days before objects move to Standard-IA and Glacier Instant Retrieval."
   type = object({
     buffering_mib            = number
     buffering_seconds        = number
@@ -124,8 +135,11 @@ variable "lake" {
   })
 
   validation {
-    condition     = var.lake.buffering_mib >= 64 && var.lake.buffering_mib <= 128 && var.lake.buffering_seconds >= 0 && var.lake.buffering_seconds <= 900
-    error_message = "lake.buffering_mib must be 64 to 128 (Parquet conversion) and lake.buffering_seconds 0 to 900."
+    # Firehose refuses the rest with dynamic partitioning and format conversion on (Firehose:
+    # "Buffer data for dynamic partitioning": no zero buffering; BufferingHints: 1-128 MiB,
+    # 0-900 s; Parquet conversion: 64 MiB or more).
+    condition     = var.lake.buffering_mib >= 64 && var.lake.buffering_mib <= 128 && var.lake.buffering_seconds >= 60 && var.lake.buffering_seconds <= 900
+    error_message = "lake.buffering_mib must be 64 to 128 (Parquet conversion) and lake.buffering_seconds 60 to 900 (dynamic partitioning has no zero buffering)."
   }
 
   validation {

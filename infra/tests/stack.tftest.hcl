@@ -37,7 +37,7 @@ run "stack" {
         for s in jsondecode(policy).Statement :
         !contains(flatten([s.Resource]), "*") || alltrue([
           for a in flatten([s.Action]) :
-          contains(["ecr:GetAuthorizationToken", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"], a) ||
+          contains(["ecr:GetAuthorizationToken", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces"], a) ||
           (a == "cloudwatch:PutMetricData" && can(s.Condition.StringEquals["cloudwatch:namespace"]))
         ])
       ]
@@ -109,9 +109,125 @@ run "stack" {
   assert {
     condition = (
       contains([for e in output.checks.processor_task.container.environment : e.value if e.name == "KAFKA_AUTH"], "msk-iam") &&
-      contains([for e in output.checks.processor_task.container.environment : e.value if e.name == "FIREHOSE_STREAM"], "${var.project}-${var.environment}-aggregates")
+      length([for e in output.checks.processor_task.container.environment : e if e.name == "FIREHOSE_STREAM"]) == 0 &&
+      alltrue([
+        for s in jsondecode(output.iam_policies["processor.processor_task"]).Statement :
+        alltrue([for a in flatten([s.Action]) : !startswith(a, "firehose:")])
+      ])
     )
-    error_message = "The processor authenticates with MSK IAM and delivers to the environment's Firehose stream."
+    error_message = "The processor authenticates with MSK IAM and sends nothing to Firehose itself: Firehose reads the aggregates topic (nothing lake-bound may live only in the processor's memory)."
+  }
+
+  assert {
+    # Firehose: "Configure source settings for Amazon MSK" (private bootstrap brokers, IAM);
+    # API MSKSourceConfiguration (ReadFromTimestamp = epoch for the earliest position);
+    # StartDeliveryStreamEncryption (server-side encryption only for a DirectPut source).
+    condition = (
+      output.checks.lake_source.msk == [{
+        cluster      = output.checks.msk_cluster_arn
+        topic        = "aggregates"
+        read_from    = "1970-01-01T00:00:00Z"
+        connectivity = "PRIVATE"
+      }] &&
+      output.checks.lake_source.encryption == false &&
+      output.checks.lake_source.dynamic_partitioning &&
+      output.checks.lake_source.parquet &&
+      startswith(output.checks.lake_source.error_prefix, "errors/")
+    )
+    error_message = "Firehose must read the aggregates topic from its start over a private IAM connection, with no server-side encryption setting (refused for an MSK source), keeping the Parquet conversion, dynamic partitioning and error prefix."
+  }
+
+  assert {
+    # Firehose: "Grant Firehose access to your private Amazon MSK cluster".
+    condition = anytrue([
+      for s in jsondecode(output.checks.cluster_policy).Statement :
+      s.Effect == "Allow" && s.Principal.Service == "firehose.amazonaws.com" &&
+      contains(flatten([s.Action]), "kafka:CreateVpcConnection") && s.Resource == output.checks.msk_cluster_arn
+    ])
+    error_message = "The cluster policy must let Firehose create its private connection (kafka:CreateVpcConnection) to this cluster."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(output.iam_policies["delivery.firehose"]).Statement :
+      !contains(flatten([s.Action]), "kafka-cluster:ReadData") || alltrue([for r in flatten([s.Resource]) : endswith(r, "/aggregates")])
+      ]) && anytrue([
+      for s in jsondecode(output.iam_policies["delivery.firehose"]).Statement : contains(flatten([s.Action]), "kafka-cluster:ReadData")
+    ])
+    error_message = "Firehose's role reads the aggregates topic, and no other."
+  }
+
+  assert {
+    # Lambda: "Creating a Lambda event source mapping for an Amazon MSK event source" (the
+    # pollers' ENIs carry the cluster's security groups); "Configuring your Amazon MSK cluster
+    # and Amazon VPC network for Lambda" (the rules they need, and the STS and Lambda endpoints).
+    condition = (
+      contains(output.checks.cluster_sg_rules.ingress, { port = 9098, peer = output.checks.cluster_sg }) &&
+      contains(output.checks.cluster_sg_rules.egress, { port = 9098, peer = output.checks.cluster_sg }) &&
+      contains(output.checks.cluster_sg_rules.egress, { port = 443, peer = output.checks.endpoints_sg }) &&
+      output.checks.cluster_sg_rules.endpoints_ingress == { port = 443, peer = output.checks.cluster_sg } &&
+      contains(output.checks.interface_endpoints, "sts") && contains(output.checks.interface_endpoints, "lambda")
+    )
+    error_message = "The cluster's security group (which the feature-writer's pollers carry) must accept and reach the brokers' port from itself and reach the STS and Lambda endpoints on 443."
+  }
+
+  assert {
+    condition = (
+      output.checks.topic_triggers["cluster"] == output.checks.msk_cluster_arn &&
+      output.checks.event_source_mapping.after_topics == output.checks.topics_result
+    )
+    error_message = "The topic-creator runs again for a replaced cluster, and the feature-writer's trigger waits for its answer."
+  }
+
+  assert {
+    condition = (
+      !contains(output.checks.lambda_managed, "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole") &&
+      alltrue(flatten([
+        for name, policy in output.iam_policies : [
+          for s in jsondecode(policy).Statement :
+          alltrue([for a in flatten([s.Action]) : !startswith(a, "logs:")]) || alltrue([for r in flatten([s.Resource]) : startswith(r, "arn:aws:logs:")])
+        ]
+      ]))
+    )
+    error_message = "No role may write logs outside its own log group (AWSLambdaVPCAccessExecutionRole grants logs writes on \"*\": the ENI permissions are scoped inline instead)."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(output.iam_policies["lambdas.topic-creator"]).Statement :
+      !contains(flatten([s.Action]), "kafka-cluster:DeleteTopic")
+    ])
+    error_message = "The topic-creator may not delete topics unless topics_to_delete names them."
+  }
+
+  assert {
+    # Athena: "Partition projection with Amazon Athena", "Supported types for partition projection".
+    condition = (
+      output.checks.table_parameters["projection.enabled"] == "true" &&
+      alltrue([
+        for k in jsondecode(file("schema.json")).lake.partition_keys :
+        output.checks.table_parameters["projection.${k.name}.type"] == "integer" &&
+        can(regex("^[0-9]+,[0-9]+$", output.checks.table_parameters["projection.${k.name}.range"])) &&
+        strcontains(output.checks.table_parameters["storage.location.template"], "/${k.name}=$${${k.name}}/")
+      ])
+    )
+    error_message = "The Glue table projects its year/month/day partitions (no MSCK REPAIR for each new day), at the path Firehose writes."
+  }
+
+  assert {
+    condition     = strcontains(output.checks.dedup_query, "PARTITION BY aggregate_id") && strcontains(output.checks.dedup_query, "WHERE copy = 1")
+    error_message = "The saved Athena query creates a view with one row per aggregate_id."
+  }
+
+  assert {
+    condition = (
+      output.checks.processor_lag_policy.metric.metric_name == "ConsumerLagTotal" &&
+      output.checks.processor_lag_policy.metric.namespace == "StreamingPipeline/${var.environment}" &&
+      output.checks.processor_lag_policy.metric.statistic == "Average" &&
+      output.checks.processor_lag_policy.scale_in &&
+      output.checks.processor_lag_policy.target == var.processor.target_lag
+    )
+    error_message = "The lag policy tracks the processor's own records-not-yet-handled per task (ConsumerLagTotal, averaged), which falls to about zero under steady input so the service scales in; MSK's SumOffsetLag trails by the open window and never would."
   }
 
   assert {
@@ -175,10 +291,28 @@ run "alarms" {
 
   assert {
     condition = alltrue([
-      for key in ["processor-not-running", "processor-stalled", "firehose-delivery-failing", "features-stale"] :
+      for key in ["processor-not-running", "processor-stalled", "firehose-delivery-failing", "lake-stale", "features-stale"] :
       strcontains(output.composite_alarm_rule, "ALARM(\"${var.project}-${var.environment}-${key}\")")
     ])
-    error_message = "pipeline-not-delivering fires on the processor down or stalled, the lake failing, or stale features."
+    error_message = "pipeline-not-delivering fires on the processor down or stalled, the lake failing or falling behind, or stale features."
+  }
+
+  assert {
+    condition = (
+      strcontains(output.alarms["${var.project}-${var.environment}-processor-stalled"].expression, "stranded") &&
+      contains(output.alarms["${var.project}-${var.environment}-processor-stalled"].metrics, "StreamingPipeline/${var.environment} StrandedBacklog") &&
+      contains(output.alarms["${var.project}-${var.environment}-processor-stalled"].metrics, "StreamingPipeline/${var.environment} BatchesCommitted")
+    )
+    error_message = "processor-stalled fires on no commits, and on an instance stranded without partitions while its group's input waits."
+  }
+
+  assert {
+    condition = alltrue([
+      for key, queue in { lambda-failures-queued = "lambda-failures", feature-records-set-aside = "feature-writer-failures" } :
+      contains(output.alarms["${var.project}-${var.environment}-${key}"].metrics, "AWS/SQS ApproximateNumberOfMessagesVisible") &&
+      output.alarms["${var.project}-${var.environment}-${key}"].threshold == 0
+    ])
+    error_message = "Each failure queue has an alarm that fires on its first message."
   }
 
   assert {
@@ -192,5 +326,26 @@ run "alarms" {
   assert {
     condition     = output.alarms["${var.project}-${var.environment}-processor-not-running"].threshold == var.processor.min_count
     error_message = "processor-not-running fires below the autoscaling minimum."
+  }
+}
+
+run "deletion_is_granted_for_the_named_topics_only" {
+  variables {
+    topics_to_delete = ["ticks.old"]
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(output.iam_policies["lambdas.topic-creator"]).Statement :
+      contains(flatten([s.Action]), "kafka-cluster:DeleteTopic") ? flatten([s.Resource]) == ["${format(replace(output.checks.msk_cluster_arn, ":cluster/", ":%s/"), "topic")}/ticks.old"] : true
+      ]) && anytrue([
+      for s in jsondecode(output.iam_policies["lambdas.topic-creator"]).Statement : contains(flatten([s.Action]), "kafka-cluster:DeleteTopic")
+    ])
+    error_message = "With topics_to_delete, the topic-creator may delete those topics and no other."
+  }
+
+  assert {
+    condition     = output.topics.delete == ["ticks.old"]
+    error_message = "The topic-creator is asked to delete the named topics."
   }
 }

@@ -51,6 +51,31 @@ run "parquet_conversion_needs_64_mib" {
   expect_failures = [var.lake]
 }
 
+run "dynamic_partitioning_has_no_zero_buffering" {
+  # Firehose: "Buffer data for dynamic partitioning" (no zero buffering); BufferingHints.
+  command = plan
+  variables {
+    lake = { buffering_mib = 64, buffering_seconds = 30, infrequent_access_days = 30, glacier_days = 90 }
+  }
+  expect_failures = [var.lake]
+}
+
+run "buffering_above_the_api_maximum_is_refused" {
+  command = plan
+  variables {
+    lake = { buffering_mib = 256, buffering_seconds = 900, infrequent_access_days = 30, glacier_days = 90 }
+  }
+  expect_failures = [var.lake]
+}
+
+run "a_topic_is_kept_or_deleted_not_both" {
+  command = plan
+  variables {
+    topics_to_delete = ["ticks"]
+  }
+  expect_failures = [var.topics_to_delete]
+}
+
 run "log_retention_is_one_cloudwatch_offers" {
   command = plan
   variables {

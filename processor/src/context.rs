@@ -3,6 +3,8 @@
 
 use std::error::Error;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use pipeline_kafka::IamContext;
 use rdkafka::ClientContext;
@@ -80,27 +82,34 @@ impl ConsumerContext for ConsumerCtx {
     }
 }
 
-/// The producer's context: keeps the reason of a failed delivery, so that a batch is never
-/// committed past an output that did not arrive.
+/// The producer's context: counts delivery reports and keeps the reason of a failed delivery,
+/// so that a batch is never committed past an output that did not arrive.
 #[derive(Debug, Default)]
 pub struct ProducerCtx {
     pub iam: Option<IamContext>,
     delivery_error: Mutex<Option<rdkafka::error::KafkaError>>,
+    /// Delivery reports served since the producer was created, delivered or failed.
+    reports: AtomicU64,
 }
 
 /// Sends one record, waiting while the producer's queue is full (backpressure): serving
-/// delivery reports frees room.
+/// delivery reports frees room. Gives up with `QueueFull` once `deadline` has passed, so that a
+/// broker that takes nothing never holds the caller (and its consumer's poll) forever.
 pub fn send_waiting(
     producer: &rdkafka::producer::BaseProducer<ProducerCtx>,
     mut record: rdkafka::producer::BaseRecord<'_, [u8], [u8]>,
+    deadline: Instant,
 ) -> Result<(), rdkafka::error::KafkaError> {
     use rdkafka::error::{KafkaError, RDKafkaErrorCode};
     loop {
         match producer.send(record) {
             Ok(()) => return Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                if Instant::now() >= deadline {
+                    return Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull));
+                }
                 record = back;
-                producer.poll(std::time::Duration::from_millis(50));
+                producer.poll(std::time::Duration::from_millis(10));
             }
             Err((e, _)) => return Err(e),
         }
@@ -112,7 +121,13 @@ impl ProducerCtx {
         Self {
             iam,
             delivery_error: Mutex::default(),
+            reports: AtomicU64::new(0),
         }
+    }
+
+    /// Delivery reports served so far (each record sent gets exactly one).
+    pub fn reports(&self) -> u64 {
+        self.reports.load(Ordering::Acquire)
     }
 
     /// The latest delivery failure since the last call, if any; clears it.
@@ -138,5 +153,6 @@ impl ProducerContext for ProducerCtx {
         {
             *slot = Some(error.clone());
         }
+        self.reports.fetch_add(1, Ordering::AcqRel);
     }
 }

@@ -47,13 +47,20 @@ pub struct EngineConfig {
     pub max_batch: usize,
     /// How long to wait while filling a batch.
     pub batch_timeout: Duration,
-    /// Bound on each call to the broker (commit, flush, offsets).
+    /// Bound on each call to the broker (commit, flush, offsets), and on the wait for room in
+    /// the producer's queue while a batch's outputs are sent.
     pub request_timeout: Duration,
+    /// The consumer's `max.poll.interval.ms`: the longest this instance may go between polls
+    /// before the group counts it gone. Must exceed [`EngineConfig::longest_batch`] plus the
+    /// time the service spends between batches (metrics, the lag it asks for).
+    pub max_poll_interval: Duration,
+    /// The producer's `transaction.timeout.ms` (exactly-once): how long the broker keeps a
+    /// transaction open before aborting it. It bounds how long a crashed instance's open
+    /// transaction holds back `read_committed` readers of the outputs, so it is kept short,
+    /// but it must exceed [`EngineConfig::longest_batch`].
+    pub transaction_timeout: Duration,
     /// Extra librdkafka settings for the consumer (tests shorten group timeouts with these).
     pub consumer_overrides: Vec<(String, String)>,
-    /// Keep the JSON of each committed aggregate for [`Engine::take_committed_aggregates`]
-    /// (for a sink beyond Kafka); off, nothing is kept.
-    pub keep_committed_aggregates: bool,
 }
 
 impl EngineConfig {
@@ -65,10 +72,37 @@ impl EngineConfig {
             delivery,
             max_batch: 5_000,
             batch_timeout: Duration::from_millis(100),
-            request_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(10),
+            max_poll_interval: Duration::from_secs(120),
+            transaction_timeout: Duration::from_secs(60),
             consumer_overrides: Vec::new(),
-            keep_committed_aggregates: false,
         }
+    }
+
+    /// The longest one batch cycle can take before it either commits or fails: filling the
+    /// batch, then four broker waits each bounded by the request timeout (room in the producer's
+    /// queue, the outputs' acknowledgements, the offsets sent to the transaction, its commit).
+    /// Processing itself is bounded by the batch size (microseconds a record).
+    pub fn longest_batch(&self) -> Duration {
+        self.batch_timeout + self.request_timeout * 4
+    }
+
+    /// Refuses timeouts that contradict each other: a transaction or poll interval shorter
+    /// than a batch would abort healthy batches or have the group evict a working instance.
+    pub fn check(&self) -> Result<(), EngineError> {
+        let longest = self.longest_batch();
+        let too_short = |what: &'static str, value: Duration| EngineError::Timeouts {
+            what,
+            value,
+            longest,
+        };
+        if self.transaction_timeout <= longest {
+            return Err(too_short("transaction timeout", self.transaction_timeout));
+        }
+        if self.max_poll_interval <= longest {
+            return Err(too_short("max poll interval", self.max_poll_interval));
+        }
+        Ok(())
     }
 }
 
@@ -111,9 +145,16 @@ pub enum EngineError {
         context: &'static str,
         source: KafkaError,
     },
-    /// The sink beyond Kafka stopped; its undelivered aggregates remain on the output topic.
-    #[error(transparent)]
-    Sink(#[from] crate::sink::SinkStopped),
+    /// The timeouts contradict each other (see [`EngineConfig::check`]).
+    #[error(
+        "the {what} ({value:?}) must be longer than the longest batch cycle ({longest:?}: the \
+         batch timeout plus four request timeouts)"
+    )]
+    Timeouts {
+        what: &'static str,
+        value: Duration,
+        longest: Duration,
+    },
 }
 
 fn kafka(context: &'static str) -> impl FnOnce(KafkaError) -> EngineError {
@@ -129,6 +170,16 @@ pub struct EngineStats {
     pub batches_committed: u64,
     /// At-least-once commits the group refused while rebalancing, left to the next commit.
     pub commits_deferred: u64,
+}
+
+/// The group's committed position on the input topic (see [`Engine::group_backlog`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupBacklog {
+    /// The sum of the committed offsets (the earliest offset where none is committed): it
+    /// grows whenever any member commits progress.
+    pub committed: i64,
+    /// Records between the committed offsets and the ends of the partitions.
+    pub behind: i64,
 }
 
 /// What the engine last handed the broker for one partition: the offset to resume from and its
@@ -161,10 +212,10 @@ pub struct Engine {
     commit_latencies: Vec<Duration>,
     handed: BTreeMap<i32, HandedOffset>,
     first_assigned_at: Option<Instant>,
-    /// Aggregates produced in the batch being delivered, then, once it commits, kept until
-    /// taken (only with [`EngineConfig::keep_committed_aggregates`]).
-    uncommitted_out: Vec<String>,
-    committed_out: Vec<String>,
+    /// Records handed to the producer since start; each gets one delivery report.
+    sent: u64,
+    /// Until when the batch being delivered may wait for room in the producer's queue.
+    send_deadline: Instant,
 }
 
 impl std::fmt::Debug for Engine {
@@ -185,6 +236,7 @@ impl Engine {
         iam: Option<IamContext>,
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
+        config.check()?;
         let mut consumer_config = settings.client_config()?;
         consumer_config
             .set("group.id", &config.group_id)
@@ -192,7 +244,11 @@ impl Engine {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "cooperative-sticky")
-            .set("isolation.level", "read_committed");
+            .set("isolation.level", "read_committed")
+            .set(
+                "max.poll.interval.ms",
+                config.max_poll_interval.as_millis().to_string(),
+            );
         let mut producer_config = settings.producer_config()?;
         // Every commit waits for the outputs sent before it, so lingering would only delay the
         // commit; librdkafka still batches what accumulates while a request is in flight.
@@ -200,7 +256,10 @@ impl Engine {
         if config.delivery == Delivery::ExactlyOnce {
             producer_config
                 .set("transactional.id", &config.transactional_id)
-                .set("transaction.timeout.ms", "60000");
+                .set(
+                    "transaction.timeout.ms",
+                    config.transaction_timeout.as_millis().to_string(),
+                );
         }
         for (key, value) in &config.consumer_overrides {
             if is_protected(key) {
@@ -241,15 +300,9 @@ impl Engine {
             commit_latencies: Vec::new(),
             handed: BTreeMap::new(),
             first_assigned_at: None,
-            uncommitted_out: Vec::new(),
-            committed_out: Vec::new(),
+            sent: 0,
+            send_deadline: Instant::now(),
         })
-    }
-
-    /// The JSON of every aggregate committed since the last call, in the order produced
-    /// (empty unless [`EngineConfig::keep_committed_aggregates`]).
-    pub fn take_committed_aggregates(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.committed_out)
     }
 
     pub fn stats(&self) -> &EngineStats {
@@ -294,17 +347,59 @@ impl Engine {
 
     /// Records behind the end of each assigned partition: its high watermark (asked of the
     /// broker, each call bounded by `timeout`) less the offset after the last record handled.
+    /// `timeout` bounds the whole call: partitions not asked once it has passed are left out.
     pub fn lag(&self, timeout: Duration) -> BTreeMap<i32, i64> {
         let topic = &self.spec.topics.input;
+        let deadline = Instant::now() + timeout;
         let mut lag = BTreeMap::new();
         for (partition, state) in &self.partitions {
-            let Ok((low, high)) = self.consumer.fetch_watermarks(topic, *partition, timeout) else {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let Ok((low, high)) = self.consumer.fetch_watermarks(topic, *partition, left) else {
                 continue;
             };
             let next = state.checkpoint().map_or(low, |cp| cp.high_water.max(low));
             lag.insert(*partition, (high - next).max(0));
         }
         lag
+    }
+
+    /// The consumer group's position on the whole input topic, assigned here or not: the sum
+    /// of its committed offsets and how many records lie beyond them. `None` if the broker
+    /// did not answer within `timeout`. An instance with no partitions uses it to tell "the
+    /// group has nothing for me" from "the group's work is stuck while I hold none".
+    pub fn group_backlog(&self, timeout: Duration) -> Option<GroupBacklog> {
+        let topic = &self.spec.topics.input;
+        let deadline = Instant::now() + timeout;
+        let metadata = self.consumer.fetch_metadata(Some(topic), timeout).ok()?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        let mut list = TopicPartitionList::new();
+        for p in &partitions {
+            list.add_partition(topic, *p);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let committed = self.consumer.committed_offsets(list, left).ok()?;
+        let mut backlog = GroupBacklog::default();
+        for element in committed.elements() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(topic, element.partition(), left)
+                .ok()?;
+            let position = match element.offset() {
+                Offset::Offset(offset) => offset.max(low),
+                _ => low,
+            };
+            backlog.committed += position;
+            backlog.behind += (high - position).max(0);
+        }
+        Some(backlog)
     }
 
     /// One cycle: collect a batch, process it, deliver and commit. Returns the number of
@@ -494,7 +589,8 @@ impl Engine {
                 }),
                 _ => headers,
             };
-            let mut out = BaseRecord::to(&self.spec.topics.dead_letter).headers(headers);
+            let spec = Arc::clone(&self.spec);
+            let mut out = BaseRecord::to(&spec.topics.dead_letter).headers(headers);
             if let Some(key) = message.key() {
                 out = out.key(key);
             }
@@ -520,21 +616,23 @@ impl Engine {
 
     fn send_aggregate(&mut self, aggregate: &Aggregate) -> Result<(), EngineError> {
         let json = aggregate.to_json(&self.spec);
-        let record = BaseRecord::to(&self.spec.topics.output)
+        let spec = Arc::clone(&self.spec);
+        let record = BaseRecord::to(&spec.topics.output)
             .key(aggregate.key.as_bytes())
             .payload(json.as_bytes())
             .timestamp(aggregate.window_end_ms);
         self.send(record)?;
         self.stats.aggregates_out += 1;
-        if self.config.keep_committed_aggregates {
-            self.uncommitted_out.push(json);
-        }
         Ok(())
     }
 
-    /// Sends one record, waiting while the producer's queue is full (backpressure).
-    fn send(&self, record: BaseRecord<'_, [u8], [u8]>) -> Result<(), EngineError> {
-        send_waiting(&self.producer, record).map_err(kafka("producing an output"))
+    /// Sends one record, waiting while the producer's queue is full (backpressure), at most
+    /// until the batch's send deadline.
+    fn send(&mut self, record: BaseRecord<'_, [u8], [u8]>) -> Result<(), EngineError> {
+        send_waiting(&self.producer, record, self.send_deadline)
+            .map_err(kafka("producing an output"))?;
+        self.sent += 1;
+        Ok(())
     }
 
     /// Runs `produce` and makes its outputs and the partitions' checkpoints durable together;
@@ -551,6 +649,7 @@ impl Engine {
         }
         // A failure reported before this batch belongs to an earlier one, already handled.
         let _ = self.producer.context().take_delivery_error();
+        self.send_deadline = Instant::now() + self.config.request_timeout;
         let mut committing = Instant::now();
         let result = produce(self).and_then(|()| {
             committing = Instant::now();
@@ -597,7 +696,6 @@ impl Engine {
         });
         match result {
             Ok(offsets) => {
-                self.committed_out.append(&mut self.uncommitted_out);
                 self.commit_latencies.push(committing.elapsed());
                 self.stats.batches_committed += 1;
                 for element in offsets.elements() {
@@ -621,7 +719,6 @@ impl Engine {
                     other => other,
                 };
                 tracing::error!(%error, "batch not delivered; stopping");
-                self.uncommitted_out.clear();
                 if exactly_once && !is_fenced(&error) {
                     let _ = self.producer.abort_transaction(self.config.request_timeout);
                 }
@@ -630,12 +727,14 @@ impl Engine {
         }
     }
 
-    /// Waits until every output sent so far is acknowledged (or failed), serving delivery
-    /// reports as they come. rdkafka's `flush` sleeps in steps of up to 100 ms between checks,
-    /// which made every batch wait most of that.
+    /// Waits until every output sent so far has its delivery report (acknowledged or failed),
+    /// serving reports as they come. It counts the reports, not librdkafka's in-flight count,
+    /// which also counts requests that are not records (transaction and metadata requests) and
+    /// can stay above zero after every record has been reported. rdkafka's `flush` sleeps in
+    /// steps of up to 100 ms between checks, which made every batch wait most of that.
     fn await_deliveries(&self) -> Result<(), EngineError> {
         let deadline = Instant::now() + self.config.request_timeout;
-        while self.producer.in_flight_count() > 0 {
+        while self.producer.context().reports() < self.sent {
             if Instant::now() >= deadline {
                 return Err(EngineError::Kafka {
                     context: "waiting for outputs to be acknowledged",
@@ -666,7 +765,7 @@ impl Engine {
 
 /// Consumer settings an override may not touch: where and how to connect, and what the delivery
 /// guarantees rest on (manual commits of safe offsets, reading committed outputs only).
-fn is_protected(key: &str) -> bool {
+pub(crate) fn is_protected(key: &str) -> bool {
     let key = key.trim();
     key.starts_with("security.")
         || key.starts_with("sasl.")
@@ -680,6 +779,7 @@ fn is_protected(key: &str) -> bool {
                 | "enable.auto.offset.store"
                 | "isolation.level"
                 | "partition.assignment.strategy"
+                | "max.poll.interval.ms"
         )
 }
 
@@ -726,7 +826,7 @@ fn is_fenced(error: &EngineError) -> bool {
         EngineError::Settings(_)
         | EngineError::ProtectedSetting(_)
         | EngineError::NoTransactions { .. }
-        | EngineError::Sink(_) => false,
+        | EngineError::Timeouts { .. } => false,
         EngineError::Kafka { source, .. } => {
             let fenced = matches!(
                 source.rdkafka_error_code(),

@@ -4,7 +4,8 @@
 //! - `GET /health/live`: 200 while the processing loop keeps turning (a batch finished within
 //!   the stall limit), else 503: restart me.
 //! - `GET /health/ready` (and `/health`): 200 once the engine has joined the group and while it
-//!   is live and not shutting down, else 503.
+//!   is live, not shutting down and not stranded (holding no partitions while its group's work
+//!   is stuck; see `service::Stranded`), else 503.
 //!
 //! Both answer a small JSON body with the state.
 
@@ -27,6 +28,7 @@ pub struct Health {
     last_beat_ms: AtomicU64,
     started: AtomicBool,
     stopping: AtomicBool,
+    stranded: AtomicBool,
     partitions: AtomicUsize,
     stall_limit: Duration,
 }
@@ -37,6 +39,7 @@ pub struct Status {
     pub live: bool,
     pub ready: bool,
     pub stopping: bool,
+    pub stranded: bool,
     pub partitions: usize,
     pub since_last_batch: Duration,
 }
@@ -49,6 +52,7 @@ impl Health {
             last_beat_ms: AtomicU64::new(0),
             started: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            stranded: AtomicBool::new(false),
             partitions: AtomicUsize::new(0),
             stall_limit,
         }
@@ -72,16 +76,23 @@ impl Health {
         self.stopping.store(true, Ordering::Release);
     }
 
+    /// Holding no partitions while the group's work is stuck: not ready.
+    pub fn set_stranded(&self, stranded: bool) {
+        self.stranded.store(stranded, Ordering::Release);
+    }
+
     pub fn status(&self) -> Status {
         let now = self.origin.elapsed();
         let last = Duration::from_millis(self.last_beat_ms.load(Ordering::Acquire));
         let since_last_batch = now.saturating_sub(last);
         let live = since_last_batch <= self.stall_limit;
         let stopping = self.stopping.load(Ordering::Acquire);
+        let stranded = self.stranded.load(Ordering::Acquire);
         Status {
             live,
-            ready: live && !stopping && self.started.load(Ordering::Acquire),
+            ready: live && !stopping && !stranded && self.started.load(Ordering::Acquire),
             stopping,
+            stranded,
             partitions: self.partitions.load(Ordering::Acquire),
             since_last_batch,
         }
@@ -138,10 +149,11 @@ fn answer(stream: TcpStream, health: &Health) -> std::io::Result<()> {
         }
     };
     let body = format!(
-        "{{\"live\":{},\"ready\":{},\"stopping\":{},\"partitions\":{},\"ms_since_last_batch\":{}}}",
+        "{{\"live\":{},\"ready\":{},\"stopping\":{},\"stranded\":{},\"partitions\":{},\"ms_since_last_batch\":{}}}",
         body.live,
         body.ready,
         body.stopping,
+        body.stranded,
         body.partitions,
         body.since_last_batch.as_millis()
     );
@@ -236,6 +248,11 @@ mod tests {
         assert_eq!(json["ready"], true);
         assert_eq!(json["live"], true);
         assert_eq!(json["partitions"], 3);
+        health.set_stranded(true);
+        assert_eq!(probe(&addr, "/health/ready", t).unwrap(), 503, "stranded");
+        assert_eq!(probe(&addr, "/health/live", t).unwrap(), 200);
+        health.set_stranded(false);
+        assert_eq!(probe(&addr, "/health/ready", t).unwrap(), 200);
         health.set_stopping();
         assert_eq!(probe(&addr, "/health/ready", t).unwrap(), 503);
         assert_eq!(probe(&addr, "/health/live", t).unwrap(), 200);

@@ -5,11 +5,11 @@
 pub mod context;
 pub mod engine;
 pub mod health;
+pub mod lake;
 pub mod local;
 pub mod metrics;
 pub mod records;
 pub mod replay;
 pub mod service;
-pub mod sink;
 
 pub use engine::{Delivery, Engine, EngineConfig, EngineError, EngineStats};

@@ -1,8 +1,9 @@
 //! `processor local`: the whole pipeline on one machine. An embedded broker (or one given with
 //! `--brokers`), the topics, the tick generator the producer Lambda uses, the processor, and
-//! local sinks: the Parquet lake (fed with each committed batch's aggregates, as Firehose is),
-//! the local feature store (fed from the aggregates topic, as the feature-writer Lambda is), and
-//! JSON-lines files of the aggregates and dead letters read back from Kafka.
+//! local sinks: the Parquet lake (a consumer of the aggregates topic that commits only what is
+//! in whole files, as Firehose's MSK source reads it in AWS), the local feature store (fed from
+//! the aggregates topic, as the feature-writer Lambda is), and JSON-lines files of the
+//! aggregates and dead letters read back from Kafka.
 
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
@@ -18,7 +19,7 @@ use pipeline_aws::features::record_from_aggregate;
 use pipeline_core::Spec;
 use pipeline_core::generator::{GeneratorConfig, TickGenerator};
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
-use pipeline_local::{LakeConfig, LakeReport, ParquetLake, SqliteFeatureStore, StoreCounts};
+use pipeline_local::{LakeConfig, LakeReport, SqliteFeatureStore, StoreCounts};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -28,6 +29,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::engine::{Delivery, Engine, EngineConfig, EngineStats, dead_letters_by_reason};
+use crate::lake::{LakeDelivery, run_until};
 
 /// How far the generator may run ahead of the processor. The embedded broker keeps only about
 /// 5 MB per partition and drops older records, so an unbounded producer would lose data.
@@ -105,21 +107,42 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     );
     let mut config = EngineConfig::new(format!("processor-local-{run_id}"), options.delivery);
     config.transactional_id = format!("processor-local-{run_id}");
-    config.keep_committed_aggregates = true;
     let mut engine = Engine::start(Arc::clone(spec), &settings, None, config)?;
 
     // Each run writes its lake and feature store afresh, as it does the JSON-lines files.
     let lake_root = options.out_dir.join("lake");
     let feature_store_file = options.out_dir.join("feature-store.sqlite");
     remove_previous(&lake_root, &feature_store_file)?;
-    let mut lake = ParquetLake::new(
+    let delivery = LakeDelivery::start(
         spec,
+        &settings,
+        None,
+        &format!("lake-local-{run_id}"),
         LakeConfig {
             buffer_bytes: options.lake_buffer_bytes,
             buffer_interval: options.lake_buffer_interval,
             ..LakeConfig::new(&lake_root)
         },
-    );
+        &[],
+    )?;
+    let lake_dir = delivery.table_dir();
+    // The lake reads the aggregates topic beside the processor, until it has read as many
+    // aggregates as the processor committed (known once the input is done).
+    let lake_stop = Arc::new(AtomicBool::new(false));
+    let lake_expected = Arc::new(AtomicU64::new(u64::MAX));
+    let lake_consumed = Arc::new(AtomicU64::new(0));
+    let lake_thread = {
+        let (stop, expected, consumed) = (
+            Arc::clone(&lake_stop),
+            Arc::clone(&lake_expected),
+            Arc::clone(&lake_consumed),
+        );
+        std::thread::Builder::new()
+            .name("lake".into())
+            .spawn(move || run_until(delivery, &stop, &expected, &consumed))
+            .context("starting the lake's thread")?
+    };
+    let lake_guard = StopOnDrop(Arc::clone(&lake_stop));
 
     let produced = Arc::new(AtomicU64::new(0));
     let processed = Arc::new(AtomicU64::new(0));
@@ -139,7 +162,6 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     let mut last_advance = (0, Instant::now());
     loop {
         engine.run_batch()?;
-        to_lake(&mut lake, engine.take_committed_aggregates())?;
         let records_in = engine.stats().records_in;
         processed.store(records_in, Ordering::Release);
         if producing_done.load(Ordering::Acquire)
@@ -167,10 +189,10 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         }
     }
     engine.close_all()?;
-    to_lake(&mut lake, engine.take_committed_aggregates())?;
-    let lake_dir = lake.table_dir();
-    let lake = lake.finish()?;
     let stats = engine.stats().clone();
+    lake_expected.store(stats.aggregates_out, Ordering::Release);
+    let lake = wait_for_lake(lake_thread, &lake_consumed, stats.aggregates_out)?;
+    drop(lake_guard);
     if options.progress {
         progress(&engine, produced.load(Ordering::Relaxed), options.events);
         eprintln!();
@@ -227,14 +249,39 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     })
 }
 
-/// Hands committed aggregates to the lake, then writes the partitions whose time is up.
-fn to_lake(lake: &mut ParquetLake, aggregates: Vec<String>) -> anyhow::Result<()> {
-    let now = Instant::now();
-    for json in aggregates {
-        lake.push(json.as_bytes(), now)?;
+/// Stops the lake's thread if the run ends early (an error), so that it does not outlive it.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
     }
-    lake.flush_due(now)?;
-    Ok(())
+}
+
+/// Waits for the lake to have read `expected` aggregates and written them, failing if it stops
+/// making progress for the stall limit.
+fn wait_for_lake(
+    thread: std::thread::JoinHandle<Result<LakeReport, crate::lake::LakeDeliveryError>>,
+    consumed: &AtomicU64,
+    expected: u64,
+) -> anyhow::Result<LakeReport> {
+    let mut last = (consumed.load(Ordering::Acquire), Instant::now());
+    while !thread.is_finished() {
+        let now = consumed.load(Ordering::Acquire);
+        if now > last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > STALL_LIMIT {
+            bail!(
+                "the lake has read {now} of {expected} aggregates and nothing more for {} s",
+                STALL_LIMIT.as_secs()
+            );
+        }
+        std::thread::park_timeout(Duration::from_millis(20));
+    }
+    let report = thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the lake's thread panicked"))??;
+    Ok(report)
 }
 
 /// Removes the lake folder and the feature store a previous run left in the output folder.

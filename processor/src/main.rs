@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use pipeline_aws::AwsSettings;
 use pipeline_core::generator::{DEFAULT_TICKERS, GeneratorConfig};
 use pipeline_core::{Reason, Spec};
 use pipeline_kafka::{IamContext, KafkaSettings};
@@ -18,7 +17,6 @@ use processor::local::{LocalOptions, render_summary};
 use processor::metrics::MetricsConfig;
 use processor::replay::ReplayOptions;
 use processor::service::{self, ServiceConfig, Shutdown};
-use processor::sink::{FirehoseAggregates, Forwarder};
 use processor::{Delivery, EngineConfig};
 
 #[derive(Parser)]
@@ -78,6 +76,11 @@ enum Command {
     /// Run the processor until SIGTERM or SIGINT: the service that runs in ECS. Every option
     /// can also be set by the environment variable named in its help.
     Run(RunArgs),
+    /// Fill a Parquet lake from the aggregates topic, as Firehose's MSK source fills the S3 lake:
+    /// an offset is committed only once every aggregate before it is in a whole file, so a
+    /// crash loses nothing (the next run reads it again). Runs until SIGTERM or SIGINT, then
+    /// writes what it holds and commits it.
+    Lake(LakeArgs),
     /// Re-publish chosen records after a fix: dead letters (by reason and time) or a time range
     /// of any topic, checked against the current spec, sent to a backfill topic in one
     /// transaction with their keys, bytes, timestamps and partitions. `--dry-run` lists them
@@ -173,6 +176,27 @@ fn reason(text: &str) -> Result<Reason, String> {
 }
 
 #[derive(clap::Args)]
+struct LakeArgs {
+    #[command(flatten)]
+    broker: BrokerArgs,
+    /// Consumer group: where the lake's progress is kept.
+    #[arg(long, env = "LAKE_GROUP", default_value = "lake")]
+    group: String,
+    /// The lake's folder (the bucket's stand-in): tables and errors/ go under it.
+    #[arg(long, default_value = "out/lake")]
+    out: PathBuf,
+    /// A partition's Parquet file is written once this many MiB of aggregates wait...
+    #[arg(long, default_value_t = 64)]
+    buffer_mib: usize,
+    /// ... or once the first of them has waited this many seconds.
+    #[arg(long, default_value_t = 60)]
+    buffer_seconds: u64,
+    /// Extra librdkafka consumer settings, KEY=VALUE, repeatable (e.g. session.timeout.ms=10000).
+    #[arg(long = "consumer-config", env = "KAFKA_CONSUMER_CONFIG", value_delimiter = ',', value_parser = key_value)]
+    consumer_config: Vec<(String, String)>,
+}
+
+#[derive(clap::Args)]
 struct RunArgs {
     #[command(flatten)]
     broker: BrokerArgs,
@@ -201,14 +225,10 @@ struct RunArgs {
     /// CloudWatch namespace of the metrics.
     #[arg(long, env = "METRICS_NAMESPACE", default_value = "StreamingPipeline")]
     metrics_namespace: String,
-    /// Firehose stream to send each committed aggregate to (newline-delimited JSON); none sends
-    /// nothing beyond Kafka. The AWS client uses the standard configuration chain
-    /// (`AWS_REGION`, the task role; `AWS_ENDPOINT_URL` for an emulator).
-    #[arg(long, env = "FIREHOSE_STREAM")]
-    firehose_stream: Option<String>,
-    /// Committed batches that may wait for the Firehose sink before the processor waits too.
-    #[arg(long, env = "FIREHOSE_QUEUE_BATCHES", default_value_t = 64)]
-    firehose_queue_batches: usize,
+    /// Seconds this instance may hold no partitions while its group has records nobody
+    /// commits before it warns, reports `StrandedBacklog` and stops answering ready.
+    #[arg(long, env = "PROCESSOR_STRANDED_SECS", default_value_t = 120)]
+    stranded_secs: u64,
     /// Extra librdkafka consumer settings, KEY=VALUE, repeatable (e.g. session.timeout.ms=10000).
     #[arg(long = "consumer-config", env = "KAFKA_CONSUMER_CONFIG", value_delimiter = ',', value_parser = key_value)]
     consumer_config: Vec<(String, String)>,
@@ -259,7 +279,7 @@ fn main() -> ExitCode {
 fn init_logging(command: &Command) {
     use tracing_subscriber::EnvFilter;
     let (default, json) = match command {
-        Command::Run(_) => ("info", true),
+        Command::Run(_) | Command::Lake(_) => ("info", true),
         Command::Local { .. } | Command::Probe { .. } | Command::Schema | Command::Replay(_) => {
             ("warn", false)
         }
@@ -343,6 +363,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => serve(spec, args),
+        Command::Lake(args) => lake(&spec, args),
         Command::Replay(args) => replay(&spec, args),
         Command::Schema => {
             print!("{}", pipeline_aws::catalog::schema_file(&spec));
@@ -371,30 +392,61 @@ fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
             ..MetricsConfig::default()
         },
         lag_timeout: Duration::from_secs(2),
-    };
-    let sink = match args.firehose_stream.filter(|s| !s.trim().is_empty()) {
-        Some(stream) => {
-            let aws = AwsSettings::default();
-            let firehose = FirehoseAggregates::new(&stream, &aws)
-                .context("starting the Firehose client's runtime")?;
-            tracing::info!(%stream, "aggregates also go to Firehose");
-            Some(
-                Forwarder::start(Box::new(firehose), args.firehose_queue_batches)
-                    .context("starting the Firehose sink's thread")?,
-            )
-        }
-        None => None,
+        stranded_after: Duration::from_secs(args.stranded_secs.max(1)),
     };
     service::run(
         spec,
         &settings,
         iam,
         config,
-        sink,
         shutdown.flag(),
         &health,
         &mut std::io::stdout().lock(),
     )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn lake(spec: &Spec, args: LakeArgs) -> anyhow::Result<ExitCode> {
+    let shutdown =
+        Shutdown::on_signals(Duration::from_secs(25)).context("installing the signal handlers")?;
+    let (settings, iam) = args.broker.connect()?;
+    let config = pipeline_local::LakeConfig {
+        buffer_bytes: args.buffer_mib.saturating_mul(1024 * 1024),
+        buffer_interval: Duration::from_secs(args.buffer_seconds),
+        ..pipeline_local::LakeConfig::new(&args.out)
+    };
+    let mut delivery = processor::lake::LakeDelivery::start(
+        spec,
+        &settings,
+        iam,
+        &args.group,
+        config,
+        &args.consumer_config,
+    )?;
+    tracing::info!(group = %args.group, out = %args.out.display(), "lake consumer started");
+    let mut last = (delivery.progress(), std::time::Instant::now());
+    while !shutdown.flag().load(std::sync::atomic::Ordering::Acquire) {
+        delivery.pump(Duration::from_millis(200))?;
+        let now = delivery.progress();
+        // At most once a second, and only when something changed.
+        if now != last.0 && last.1.elapsed() >= Duration::from_secs(1) {
+            tracing::info!(
+                consumed = now.consumed,
+                buffered = now.buffered,
+                files = delivery.report().files.len(),
+                commits = now.commits,
+                "lake progress"
+            );
+            last = (now, std::time::Instant::now());
+        }
+    }
+    let report = delivery.finish()?;
+    tracing::info!(
+        rows = report.rows,
+        files = report.files.len(),
+        errors = report.errors,
+        "lake consumer stopped; everything read is written and committed"
+    );
     Ok(ExitCode::SUCCESS)
 }
 

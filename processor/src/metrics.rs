@@ -6,9 +6,11 @@
 //! value now. Three kinds of line, by dimensions:
 //! - `Service`: `RecordsIn`, `RecordsOut`, `WindowsEmitted`, `DeadLetters`, `LateEvents`,
 //!   `BatchesCommitted`, `CommitsDeferred`, `OpenWindows`, `AssignedPartitions`,
-//!   `ConsumerLagMax`, and `CommitLatency` (milliseconds, one value per commit, at most 100 a
-//!   line: more go on further lines); with a sink beyond Kafka (Firehose), `SinkRecordsSent`,
-//!   `SinkRecordsRetried`, `SinkRecordsFailed` (counters) and `SinkBatchesQueued` (gauge);
+//!   `ConsumerLagTotal` (records not yet handled on this instance's partitions: what autoscaling
+//!   tracks, averaged over the tasks), `ConsumerLagMax`, `StrandedBacklog` (the group's
+//!   uncommitted records while this instance holds no partitions and nothing moves; 0 normally),
+//!   and `CommitLatency` (milliseconds, one value per commit, at most 100 a line: more go on
+//!   further lines);
 //! - `Service, Reason`: `DeadLetters` for each reject reason;
 //! - `Service, Partition`: `ConsumerLag` for each assigned input partition.
 
@@ -19,7 +21,6 @@ use pipeline_core::Reason;
 use serde_json::{Map, Value, json};
 
 use crate::engine::EngineStats;
-use crate::sink::SinkCounts;
 
 /// EMF allows at most 100 values for one metric in one document.
 const MAX_VALUES: usize = 100;
@@ -53,8 +54,8 @@ pub struct Observation {
     pub lag: BTreeMap<i32, i64>,
     pub open_windows: usize,
     pub assigned: usize,
-    /// The sink's totals, when there is one.
-    pub sink: Option<SinkCounts>,
+    /// The group's backlog while this instance is stranded (`service::Stranded`), else 0.
+    pub stranded_backlog: i64,
 }
 
 /// Turns successive observations into EMF lines.
@@ -62,7 +63,6 @@ pub struct Observation {
 pub struct EmfReporter {
     config: MetricsConfig,
     last: EngineStats,
-    last_sink: SinkCounts,
 }
 
 impl EmfReporter {
@@ -70,7 +70,6 @@ impl EmfReporter {
         Self {
             config,
             last: EngineStats::default(),
-            last_sink: SinkCounts::default(),
         }
     }
 
@@ -118,31 +117,17 @@ impl EmfReporter {
             ("OpenWindows", "Count", json!(now.open_windows)),
             ("AssignedPartitions", "Count", json!(now.assigned)),
         ];
+        // Handled lag, not the committed offset's: the committed offset trails by the open
+        // windows (a minute of input with one-minute windows) even when nothing waits.
+        counters.push((
+            "ConsumerLagTotal",
+            "Count",
+            json!(now.lag.values().sum::<i64>()),
+        ));
         if let Some(max) = now.lag.values().max() {
             counters.push(("ConsumerLagMax", "Count", json!(max)));
         }
-        if let Some(sink) = now.sink {
-            let last = self.last_sink;
-            counters.extend([
-                (
-                    "SinkRecordsSent",
-                    "Count",
-                    json!(sink.sent.saturating_sub(last.sent)),
-                ),
-                (
-                    "SinkRecordsRetried",
-                    "Count",
-                    json!(sink.retried.saturating_sub(last.retried)),
-                ),
-                (
-                    "SinkRecordsFailed",
-                    "Count",
-                    json!(sink.failed.saturating_sub(last.failed)),
-                ),
-                ("SinkBatchesQueued", "Count", json!(sink.queued)),
-            ]);
-            self.last_sink = sink;
-        }
+        counters.push(("StrandedBacklog", "Count", json!(now.stranded_backlog)));
         let latencies: Vec<f64> = now
             .commit_latencies
             .iter()
@@ -226,7 +211,7 @@ mod tests {
             lag: BTreeMap::from([(0, 5), (2, 40)]),
             open_windows: 3,
             assigned: 2,
-            sink: None,
+            stranded_backlog: 0,
         }
     }
 
@@ -270,6 +255,8 @@ mod tests {
         assert_eq!(main["BatchesCommitted"], 0);
         assert_eq!(main["OpenWindows"], 3);
         assert_eq!(main["ConsumerLagMax"], 40);
+        assert_eq!(main["ConsumerLagTotal"], 45);
+        assert_eq!(main["StrandedBacklog"], 0);
         assert_eq!(main["CommitLatency"], json!([2.5, 7.0]));
         assert_eq!(main["_aws"]["Timestamp"], 61_000);
 
@@ -320,6 +307,9 @@ mod tests {
             .collect();
         assert_eq!(counts, vec![100, 100, 50]);
         let no_commits = reporter.report(1, &Observation::default());
-        assert!(parse(&no_commits[0]).get("CommitLatency").is_none());
+        let idle = parse(&no_commits[0]);
+        assert!(idle.get("CommitLatency").is_none());
+        // No partitions: the lag autoscaling averages is 0, not missing.
+        assert_eq!(idle["ConsumerLagTotal"], 0);
     }
 }

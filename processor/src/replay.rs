@@ -531,7 +531,9 @@ fn publish(
             if c.origin.1 < target_partitions {
                 record = record.partition(c.origin.1);
             }
-            send_waiting(&producer, record).map_err(kafka("sending a record"))?;
+            // Each send may wait up to the timeout for room, not for ever.
+            send_waiting(&producer, record, Instant::now() + options.timeout)
+                .map_err(kafka("sending a record"))?;
         }
         producer
             .commit_transaction(options.timeout)

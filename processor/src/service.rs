@@ -15,7 +15,6 @@ use pipeline_kafka::{IamContext, KafkaSettings};
 use crate::engine::{Engine, EngineConfig, EngineError, EngineStats};
 use crate::health::Health;
 use crate::metrics::{EmfReporter, MetricsConfig, Observation};
-use crate::sink::Forwarder;
 
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -23,35 +22,39 @@ pub struct ServiceConfig {
     pub metrics: MetricsConfig,
     /// Bound on asking the broker for each partition's end offset when reporting lag.
     pub lag_timeout: Duration,
+    /// How long this instance may hold no partitions while its group's input has records that
+    /// nobody commits before it reports itself stranded (see [`Stranded`]).
+    pub stranded_after: Duration,
 }
 
-/// Runs until `stop` is set or a batch fails. Each committed batch's aggregates go to `sink`
-/// when there is one; on the way out, what it has queued is delivered before returning.
-/// Metrics go to `metrics_out` (stdout in a container) at each interval and once more at the
-/// end. Dropping the engine at the end closes the consumer, which leaves the group so that the
-/// partitions move at once.
-#[allow(clippy::too_many_arguments)]
+/// Runs until `stop` is set or a batch fails. Metrics go to `metrics_out` (stdout in a
+/// container) at each interval and once more at the end. Dropping the engine at the end closes
+/// the consumer, which leaves the group so that the partitions move at once.
+///
+/// Nothing is kept in memory past a commit: aggregates reach the lake and the Feature Group by
+/// being read from the output topic (Firehose's MSK source, the feature-writer's trigger).
 pub fn run(
     spec: Arc<Spec>,
     settings: &KafkaSettings,
     iam: Option<IamContext>,
-    mut config: ServiceConfig,
-    sink: Option<Forwarder>,
+    config: ServiceConfig,
     stop: &AtomicBool,
     health: &Health,
     metrics_out: &mut dyn Write,
 ) -> Result<EngineStats, EngineError> {
-    config.engine.keep_committed_aggregates = sink.is_some();
     let mut engine = Engine::start(spec, settings, iam, config.engine.clone())?;
     health.set_started();
     tracing::info!(
         group = %config.engine.group_id,
         delivery = ?config.engine.delivery,
         transactional_id = %config.engine.transactional_id,
+        max_poll_interval_ms = config.engine.max_poll_interval.as_millis() as u64,
+        transaction_timeout_ms = config.engine.transaction_timeout.as_millis() as u64,
         "processor started"
     );
     let mut reporter = EmfReporter::new(config.metrics.clone());
     let mut next_report = Instant::now() + config.metrics.interval;
+    let mut stranded = Stranded::new(config.stranded_after);
     let result = loop {
         if stop.load(Ordering::Acquire) {
             break Ok(());
@@ -59,40 +62,20 @@ pub fn run(
         if let Err(error) = engine.run_batch() {
             break Err(error);
         }
-        if let Some(sink) = &sink
-            && let Err(error) = sink.forward(engine.take_committed_aggregates())
-        {
-            break Err(error.into());
-        }
-        health.beat(engine.assigned().len());
+        let assigned = engine.assigned().len();
+        health.beat(assigned);
+        stranded.watch(&engine, assigned, Instant::now(), config.lag_timeout);
+        health.set_stranded(stranded.behind().is_some());
         if Instant::now() >= next_report {
-            report(
-                &mut engine,
-                sink.as_ref(),
-                &mut reporter,
-                config.lag_timeout,
-                metrics_out,
-            );
+            let observation = observe(&mut engine, &stranded, config.lag_timeout);
+            write_report(&mut reporter, &observation, metrics_out);
             next_report = Instant::now() + config.metrics.interval;
         }
     };
     health.set_stopping();
     let stats = engine.stats().clone();
-    // Leave the group first, so the partitions move while the sink drains.
-    let mut last = Observation {
-        stats: stats.clone(),
-        commit_latencies: engine.take_commit_latencies(),
-        lag: engine.lag(config.lag_timeout),
-        open_windows: engine.open_windows(),
-        assigned: engine.assigned().len(),
-        sink: None,
-    };
+    let last = observe(&mut engine, &stranded, config.lag_timeout);
     drop(engine);
-    if let Some(sink) = sink {
-        let counts = sink.finish();
-        tracing::info!(sent = counts.sent, failed = counts.failed, "sink drained");
-        last.sink = Some(counts);
-    }
     write_report(&mut reporter, &last, metrics_out);
     match result {
         Ok(()) => {
@@ -108,22 +91,97 @@ pub fn run(
     }
 }
 
-fn report(
-    engine: &mut Engine,
-    sink: Option<&Forwarder>,
-    reporter: &mut EmfReporter,
-    lag_timeout: Duration,
-    out: &mut dyn Write,
-) {
-    let observation = Observation {
+fn observe(engine: &mut Engine, stranded: &Stranded, lag_timeout: Duration) -> Observation {
+    Observation {
         stats: engine.stats().clone(),
         commit_latencies: engine.take_commit_latencies(),
         lag: engine.lag(lag_timeout),
         open_windows: engine.open_windows(),
         assigned: engine.assigned().len(),
-        sink: sink.map(Forwarder::counts),
-    };
-    write_report(reporter, &observation, out);
+        stranded_backlog: stranded.behind().unwrap_or(0),
+    }
+}
+
+/// An instance can join its group and be given no partitions while the partitions are held by
+/// a member that is gone (seen on tansu after a `kill -9`: minutes, across restarts) and
+/// nobody reads them. Such an instance looks healthy and does nothing. `Stranded` tells it
+/// apart from an instance that is simply spare (more tasks than partitions): it holds no
+/// partitions for `after`, the group has records beyond its committed offsets, and those
+/// offsets did not move in that time. Then it is stranded: it warns, stops answering ready
+/// and reports the backlog as a metric, until it is given partitions or the group moves on.
+#[derive(Debug)]
+pub struct Stranded {
+    after: Duration,
+    /// Since when no partitions have been held, and the group's committed sum then.
+    idle_since: Option<(Instant, Option<i64>)>,
+    next_check: Option<Instant>,
+    /// Records behind, once stranded.
+    behind: Option<i64>,
+}
+
+impl Stranded {
+    pub fn new(after: Duration) -> Self {
+        Self {
+            after,
+            idle_since: None,
+            next_check: None,
+            behind: None,
+        }
+    }
+
+    /// The group's backlog while stranded, else `None`.
+    pub fn behind(&self) -> Option<i64> {
+        self.behind
+    }
+
+    /// Called after each batch cycle with the partitions held now.
+    pub fn watch(&mut self, engine: &Engine, assigned: usize, now: Instant, timeout: Duration) {
+        if assigned > 0 {
+            if let Some(behind) = self.behind.take() {
+                tracing::info!(
+                    behind,
+                    assigned,
+                    "partitions assigned again; no longer stranded"
+                );
+            }
+            self.idle_since = None;
+            self.next_check = None;
+            return;
+        }
+        let Some((since, baseline)) = self.idle_since else {
+            let committed = engine.group_backlog(timeout).map(|b| b.committed);
+            self.idle_since = Some((now, committed));
+            self.next_check = Some(now + self.after);
+            return;
+        };
+        if self.next_check.is_some_and(|at| now < at) {
+            return;
+        }
+        // Checked once per bound: each check asks the broker for every partition's offsets.
+        self.next_check = Some(now + self.after);
+        let Some(backlog) = engine.group_backlog(timeout) else {
+            return;
+        };
+        let moved = baseline != Some(backlog.committed);
+        if backlog.behind == 0 || moved {
+            // Nothing waits, or another member is making progress: spare, not stranded.
+            if self.behind.take().is_some() {
+                tracing::info!("the group is moving again; no longer stranded");
+            }
+            self.idle_since = Some((now, Some(backlog.committed)));
+            return;
+        }
+        tracing::warn!(
+            behind = backlog.behind,
+            idle_secs = now.duration_since(since).as_secs(),
+            "stranded: this instance holds no partitions while the group has {} records that \
+             nobody has committed for {} s; another member (perhaps one that is gone) holds \
+             them. Not ready until partitions are assigned; see the processor-stalled runbook",
+            backlog.behind,
+            now.duration_since(since).as_secs()
+        );
+        self.behind = Some(backlog.behind);
+    }
 }
 
 fn write_report(reporter: &mut EmfReporter, observation: &Observation, out: &mut dyn Write) {

@@ -2,8 +2,8 @@
 //! AWS: the SageMaker Feature Store ([`FeatureStore`]), CloudWatch metrics ([`MetricsSink`]) and
 //! a failure queue for records that cannot be used ([`FailureSink`]). Also the spec's feature
 //! definitions and the mapping from an aggregate to a feature record ([`features`], re-exported
-//! from the core), the Firehose sink of the aggregates ([`firehose`]) and the lake and Feature
-//! Group schema generated from the spec ([`catalog`]).
+//! from the core), and the lake and Feature Group schema generated from the spec
+//! ([`catalog`]).
 //!
 //! Every AWS call retries throttling, 5xx and network errors with exponential backoff and jitter
 //! (the SDK's standard retry mode, bounded by [`AwsSettings::max_attempts`]); what still fails is
@@ -21,7 +21,6 @@ pub mod feature_store;
 /// The Feature Group's shape and the aggregate-to-feature-record mapping, pure, in the core
 /// (the feature-writer's decoding is fuzzed without the AWS SDK).
 pub use pipeline_core::features;
-pub mod firehose;
 pub mod lambda;
 pub mod metrics;
 #[cfg(feature = "double")]

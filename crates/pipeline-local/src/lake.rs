@@ -6,6 +6,12 @@
 //! [`LakeConfig::buffer_interval`], as Firehose buffering does; what is buffered is written on
 //! [`ParquetLake::finish`].
 //!
+//! A file is written whole and made durable (written to a temporary name, synced, renamed,
+//! its folder synced) before it counts. A consumer that feeds the lake from Kafka tags each
+//! record with where it came from ([`ParquetLake::push_from`]) and asks
+//! [`ParquetLake::unwritten_from`] which offsets it may commit: never one past a record that is
+//! still only in memory.
+//!
 //! As Firehose's JSON deserializer does, a record reads its columns by name: a missing column or
 //! a JSON `null` is a null, a key the table does not have is ignored. A record that cannot be
 //! converted (a value of the wrong type, a decimal with more places than its column, no event
@@ -199,12 +205,21 @@ impl Builder {
     }
 }
 
+/// Where a record came from: a partition of the topic the lake is fed from, and its offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    pub partition: i32,
+    pub offset: i64,
+}
+
 /// The rows waiting for one partition's next file.
 struct Buffer {
     builders: Vec<Builder>,
     rows: usize,
     bytes: usize,
     opened: Instant,
+    /// The first (lowest) offset buffered here from each source partition.
+    first_from: BTreeMap<i32, i64>,
 }
 
 /// Aggregates in, Parquet files out. Not thread-safe by itself: one writer owns it.
@@ -262,6 +277,17 @@ impl ParquetLake {
 
     /// Adds one aggregate (its JSON), writing its partition's file if the buffer is full.
     pub fn push(&mut self, json: &[u8], now: Instant) -> Result<(), LakeError> {
+        self.push_from(json, None, now)
+    }
+
+    /// [`ParquetLake::push`] for a record read from a topic: the lake remembers `source` until
+    /// the record's file is written, for [`ParquetLake::unwritten_from`].
+    pub fn push_from(
+        &mut self,
+        json: &[u8],
+        source: Option<Source>,
+        now: Instant,
+    ) -> Result<(), LakeError> {
         let (partition, cells) = match self.convert(json) {
             Ok(converted) => converted,
             Err(error) => return self.write_error(json, &error),
@@ -283,15 +309,52 @@ impl ParquetLake {
                     rows: 0,
                     bytes: 0,
                     opened: now,
+                    first_from: BTreeMap::new(),
                 })
             }
         };
+        if let Some(source) = source {
+            buffer
+                .first_from
+                .entry(source.partition)
+                .or_insert(source.offset);
+        }
         for (builder, cell) in buffer.builders.iter_mut().zip(cells) {
             builder.append(cell);
         }
         buffer.rows += 1;
         buffer.bytes += json.len();
         if buffer.bytes >= self.config.buffer_bytes {
+            self.flush(&partition)?;
+        }
+        Ok(())
+    }
+
+    /// For each source partition with records still buffered, the offset of the first of them:
+    /// everything before it is in written files (or the error output), so a consumer may
+    /// commit up to it, and no further.
+    pub fn unwritten_from(&self) -> BTreeMap<i32, i64> {
+        let mut first = BTreeMap::new();
+        for buffer in self.buffers.values() {
+            for (partition, offset) in &buffer.first_from {
+                first
+                    .entry(*partition)
+                    .and_modify(|o: &mut i64| *o = (*o).min(*offset))
+                    .or_insert(*offset);
+            }
+        }
+        first
+    }
+
+    /// Aggregates waiting in memory for their partition's next file.
+    pub fn buffered_rows(&self) -> usize {
+        self.buffers.values().map(|b| b.rows).sum()
+    }
+
+    /// Writes every buffered partition now (before a consumer gives up its partitions).
+    pub fn flush_all(&mut self) -> Result<(), LakeError> {
+        let partitions: Vec<String> = self.buffers.keys().cloned().collect();
+        for partition in partitions {
             self.flush(&partition)?;
         }
         Ok(())
@@ -313,10 +376,7 @@ impl ParquetLake {
 
     /// Writes everything buffered and returns what the lake holds.
     pub fn finish(mut self) -> Result<LakeReport, LakeError> {
-        let partitions: Vec<String> = self.buffers.keys().cloned().collect();
-        for partition in partitions {
-            self.flush(&partition)?;
-        }
+        self.flush_all()?;
         Ok(self.report)
     }
 
@@ -347,16 +407,23 @@ impl ParquetLake {
             path: path.clone(),
             source,
         };
-        let mut writer = ArrowWriter::try_new(file, Arc::clone(&self.schema), Some(properties))
+        let mut writer = ArrowWriter::try_new(&file, Arc::clone(&self.schema), Some(properties))
             .map_err(parquet)?;
         writer.write(&batch).map_err(parquet)?;
         writer.close().map_err(parquet)?;
+        // Durable before it counts: the bytes, then (after the rename) the folder's entry.
+        file.sync_all().map_err(|source| LakeError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        drop(file);
         // The file appears whole, as an S3 object does: `NAME.parquet.partial` → `NAME.parquet`.
         let final_path = path.with_extension("");
         fs::rename(&path, &final_path).map_err(|source| LakeError::Io {
             path: final_path.clone(),
             source,
         })?;
+        sync_dir(&dir)?;
         self.report.rows += buffer.rows as u64;
         self.report.files.push(final_path);
         Ok(())
@@ -430,9 +497,20 @@ impl ParquetLake {
             .open(&path)
             .map_err(io)?;
         writeln!(file, "{line}").map_err(io)?;
+        file.sync_data().map_err(io)?;
         self.report.errors += 1;
         Ok(())
     }
+}
+
+/// Makes a folder's entries (a file just renamed into it) durable.
+fn sync_dir(dir: &Path) -> Result<(), LakeError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| LakeError::Io {
+            path: dir.to_owned(),
+            source,
+        })
 }
 
 /// `year=YYYY/month=MM/day=DD`, the path the Firehose prefix builds from the event time.

@@ -16,4 +16,4 @@ pub mod feature_store;
 pub mod lake;
 
 pub use feature_store::{SqliteFeatureStore, StoreCounts};
-pub use lake::{LakeConfig, LakeError, LakeReport, ParquetLake};
+pub use lake::{LakeConfig, LakeError, LakeReport, ParquetLake, Source};

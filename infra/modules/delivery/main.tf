@@ -1,7 +1,10 @@
-# The data lake: aggregates from the processor through Firehose, converted to Parquet against
-# the Glue table, under aggregates/year=/month=/day=/ by each aggregate's window_end. Columns,
-# partitioning and the timestamp format all come from infra/schema.json, which the spec
-# generates (`processor schema`).
+# The data lake: Firehose reads the aggregates topic itself (its Amazon MSK source, private
+# connectivity, IAM), converts each record to Parquet against the Glue table and writes it under
+# aggregates/year=/month=/day=/ by the aggregate's window_end. Columns, partitioning and the
+# timestamp format all come from infra/schema.json, which the spec generates (`processor
+# schema`). The durable copy is the topic: Firehose keeps its own position in it, so nothing
+# lake-bound lives only in a process's memory; records read twice (after a Firehose retry) are
+# identical and carry their aggregate_id, which the Athena view below de-duplicates on.
 
 # Access logs of the lake bucket. S3 server access logging writes with SSE-S3 only.
 resource "aws_s3_bucket" "access_logs" {
@@ -175,10 +178,25 @@ resource "aws_glue_catalog_table" "this" {
   database_name = aws_glue_catalog_database.this.name
   description   = "One aggregate per ticker per window; columns generated from the pipeline spec"
   table_type    = "EXTERNAL_TABLE"
-  parameters = {
-    classification        = "parquet"
-    "parquet.compression" = "SNAPPY"
-  }
+  # Partition projection: Athena computes the partitions from these ranges and the location
+  # template instead of reading them from the catalog, so a new day is queryable the moment
+  # Firehose writes it, with no MSCK REPAIR or crawler (Athena: "Partition projection with
+  # Amazon Athena", integer type with digits).
+  parameters = merge(
+    {
+      classification              = "parquet"
+      "parquet.compression"       = "SNAPPY"
+      "projection.enabled"        = "true"
+      "storage.location.template" = "s3://${aws_s3_bucket.lake.bucket}/${var.table}/${join("/", [for k in var.schema.partition_keys : "${k.name}=$${${k.name}}"])}/"
+    },
+    merge([
+      for k in var.schema.partition_keys : {
+        "projection.${k.name}.type"   = "integer"
+        "projection.${k.name}.range"  = local.projection_ranges[k.name]
+        "projection.${k.name}.digits" = local.projection_digits[k.name]
+      }
+    ]...)
+  )
 
   dynamic "partition_keys" {
     for_each = var.schema.partition_keys
@@ -232,6 +250,12 @@ resource "aws_iam_role" "firehose" {
 }
 
 locals {
+  # The ranges of the year=/month=/day= partition keys Firehose writes (infra/schema.json).
+  projection_ranges = { year = "2020,2099", month = "1,12", day = "1,31" }
+  projection_digits = { year = "4", month = "2", day = "2" }
+
+  topic_arn = "${format(var.kafka_arn_pattern, "topic")}/${var.topic}"
+
   glue_arns = [
     "arn:aws:glue:${var.region}:${var.account_id}:catalog",
     "arn:aws:glue:${var.region}:${var.account_id}:database/${aws_glue_catalog_database.this.name}",
@@ -259,6 +283,26 @@ locals {
         Resource = [var.kms_key_arn]
       },
       {
+        # Firehose's MSK source (Firehose: "Grant Firehose access to your private Amazon MSK
+        # cluster"): find the brokers, connect with IAM, read the one topic.
+        Sid      = "FindAndConnectToTheCluster"
+        Effect   = "Allow"
+        Action   = ["kafka:GetBootstrapBrokers", "kafka:DescribeCluster", "kafka:DescribeClusterV2", "kafka-cluster:Connect"]
+        Resource = [var.cluster_arn]
+      },
+      {
+        Sid      = "ReadTheAggregatesTopic"
+        Effect   = "Allow"
+        Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:DescribeTopicDynamicConfiguration", "kafka-cluster:ReadData"]
+        Resource = [local.topic_arn]
+      },
+      {
+        Sid      = "DescribeItsGroup"
+        Effect   = "Allow"
+        Action   = ["kafka-cluster:DescribeGroup"]
+        Resource = ["${format(var.kafka_arn_pattern, "group")}/*"]
+      },
+      {
         Sid      = "LogDeliveryErrors"
         Effect   = "Allow"
         Action   = ["logs:PutLogEvents"]
@@ -275,13 +319,22 @@ resource "aws_iam_role_policy" "firehose" {
 }
 
 resource "aws_kinesis_firehose_delivery_stream" "this" {
+  #checkov:skip=CKV_AWS_240:Firehose takes server-side encryption only for a DirectPut source (API reference, StartDeliveryStreamEncryption); this stream reads MSK, which encrypts the records at rest, TLS carries them, and the lake bucket's KMS key encrypts the files.
+  #checkov:skip=CKV_AWS_241:As above: no server-side encryption setting exists for a stream with an MSK source.
   name        = "${var.name}-aggregates"
   destination = "extended_s3"
 
-  server_side_encryption {
-    enabled  = true
-    key_type = "CUSTOMER_MANAGED_CMK"
-    key_arn  = var.kms_key_arn
+  # Firehose reads the topic from its first record (the epoch: the API's "earliest"), so a
+  # replaced stream re-reads what the topic still holds rather than skipping it.
+  msk_source_configuration {
+    msk_cluster_arn     = var.cluster_arn
+    topic_name          = var.topic
+    read_from_timestamp = "1970-01-01T00:00:00Z"
+
+    authentication_configuration {
+      connectivity = "PRIVATE"
+      role_arn     = aws_iam_role.firehose.arn
+    }
   }
 
   extended_s3_configuration {
@@ -341,4 +394,22 @@ resource "aws_kinesis_firehose_delivery_stream" "this" {
       log_stream_name = aws_cloudwatch_log_stream.firehose.name
     }
   }
+}
+
+# The lake without the copies an at-least-once read can leave (a record Firehose read twice is
+# identical, with the same aggregate_id): what to query. Saved in Athena's primary workgroup;
+# run it once to create the view.
+resource "aws_athena_named_query" "dedup_view" {
+  name        = "${var.name}-create-${var.table}-view"
+  description = "Creates the ${var.table}_dedup view: one row per aggregate_id."
+  database    = aws_glue_catalog_database.this.name
+  query       = <<-SQL
+    CREATE OR REPLACE VIEW ${var.table}_dedup AS
+    SELECT ${join(", ", [for c in var.schema.columns : "\"${c.name}\""])}, ${join(", ", [for k in var.schema.partition_keys : k.name])}
+    FROM (
+      SELECT *, row_number() OVER (PARTITION BY aggregate_id ORDER BY ${join(", ", [for k in var.schema.partition_keys : k.name])}) AS copy
+      FROM ${var.table}
+    )
+    WHERE copy = 1
+  SQL
 }

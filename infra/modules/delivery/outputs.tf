@@ -9,7 +9,7 @@ output "bucket_arn" {
 }
 
 output "stream_name" {
-  description = "The Firehose stream the processor sends aggregates to."
+  description = "The Firehose stream that reads the aggregates topic into the lake."
   value       = aws_kinesis_firehose_delivery_stream.this.name
 }
 
@@ -64,4 +64,25 @@ output "public_access_blocked" {
 output "bucket_policies" {
   description = "Each bucket's policy."
   value       = { lake = aws_s3_bucket_policy.lake.policy, access_logs = aws_s3_bucket_policy.access_logs.policy }
+}
+
+output "source" {
+  description = "Where the stream reads from, as the stream resource holds it: the MSK source (nothing for a DirectPut stream) and whether server-side encryption is set."
+  value = {
+    msk                  = [for m in aws_kinesis_firehose_delivery_stream.this.msk_source_configuration : { cluster = m.msk_cluster_arn, topic = m.topic_name, read_from = m.read_from_timestamp, connectivity = one(m.authentication_configuration).connectivity }]
+    encryption           = length(aws_kinesis_firehose_delivery_stream.this.server_side_encryption) > 0 && try(aws_kinesis_firehose_delivery_stream.this.server_side_encryption[0].enabled, false)
+    error_prefix         = aws_kinesis_firehose_delivery_stream.this.extended_s3_configuration[0].error_output_prefix
+    dynamic_partitioning = aws_kinesis_firehose_delivery_stream.this.extended_s3_configuration[0].dynamic_partitioning_configuration[0].enabled
+    parquet              = length(aws_kinesis_firehose_delivery_stream.this.extended_s3_configuration[0].data_format_conversion_configuration[0].output_format_configuration[0].serializer[0].parquet_ser_de) == 1
+  }
+}
+
+output "table_parameters" {
+  description = "The Glue table's parameters (partition projection among them)."
+  value       = aws_glue_catalog_table.this.parameters
+}
+
+output "dedup_query" {
+  description = "The saved Athena query that creates the de-duplicated view."
+  value       = aws_athena_named_query.dedup_view.query
 }

@@ -29,6 +29,21 @@ variable "schema" {
   })
 }
 
+variable "cluster_arn" {
+  description = "The MSK cluster Firehose reads the aggregates from."
+  type        = string
+}
+
+variable "kafka_arn_pattern" {
+  description = "format(pattern, \"topic\") + \"/NAME\" is a topic's ARN (see the msk module)."
+  type        = string
+}
+
+variable "topic" {
+  description = "The aggregates topic Firehose reads."
+  type        = string
+}
+
 variable "table" {
   description = "The Glue table and the lake's top folder."
   type        = string
@@ -38,11 +53,21 @@ variable "table" {
 variable "buffering_mib" {
   description = "Firehose buffer size before a file is written (64 to 128 with Parquet conversion)."
   type        = number
+
+  validation {
+    condition     = var.buffering_mib >= 64 && var.buffering_mib <= 128
+    error_message = "buffering_mib must be 64 to 128: Parquet conversion and dynamic partitioning need at least 64 MiB, and 128 is the API's most."
+  }
 }
 
 variable "buffering_seconds" {
-  description = "Firehose buffer interval before a file is written."
+  description = "Firehose buffer interval before a file is written (60 to 900 with dynamic partitioning)."
   type        = number
+
+  validation {
+    condition     = var.buffering_seconds >= 60 && var.buffering_seconds <= 900
+    error_message = "buffering_seconds must be 60 to 900: dynamic partitioning has no zero buffering (below 60 s), and 900 is the API's most."
+  }
 }
 
 variable "infrequent_access_days" {

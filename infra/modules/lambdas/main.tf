@@ -50,7 +50,7 @@ locals {
       environment = {
         CLUSTER_ARN = var.cluster_arn
       }
-      statements = [
+      statements = concat([
         {
           Sid      = "FindTheBrokers"
           Effect   = "Allow"
@@ -69,11 +69,18 @@ locals {
           Action = [
             "kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic", "kafka-cluster:AlterTopic",
             "kafka-cluster:DescribeTopicDynamicConfiguration", "kafka-cluster:AlterTopicDynamicConfiguration",
-            "kafka-cluster:DeleteTopic",
           ]
           Resource = ["${local.topic_arn}*"]
         },
-      ]
+        ], length(var.topics_to_delete) == 0 ? [] : [
+        {
+          # Only with topics_to_delete, and only those topics.
+          Sid      = "DeleteTheNamedTopics"
+          Effect   = "Allow"
+          Action   = ["kafka-cluster:DeleteTopic"]
+          Resource = [for t in var.topics_to_delete : "${local.topic_arn}${t}"]
+        },
+      ])
     }
     feature-writer = {
       memory      = 256
@@ -174,9 +181,43 @@ locals {
           Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
           Resource = [var.kms_key_arn]
         },
+        # Its network interfaces in the VPC, scoped as far as EC2 allows (Lambda: "Giving Lambda
+        # functions access to resources in an Amazon VPC", the execution role's permissions).
+        # AWSLambdaVPCAccessExecutionRole would grant the same on "*", logs:* writes included.
+        {
+          Sid      = "DescribeNetworkInterfaces"
+          Effect   = "Allow"
+          Action   = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
+          Resource = ["*"] # EC2's Describe actions take no resource
+        },
+        {
+          Sid    = "CreateItsInterfacesInItsSubnets"
+          Effect = "Allow"
+          Action = ["ec2:CreateNetworkInterface"]
+          Resource = concat(
+            [for id in var.subnet_ids : "arn:aws:ec2:${var.region}:${var.account_id}:subnet/${id}"],
+            [
+              "arn:aws:ec2:${var.region}:${var.account_id}:security-group/${var.security_group_id}",
+              "arn:aws:ec2:${var.region}:${var.account_id}:network-interface/*",
+            ],
+          )
+        },
+        {
+          Sid      = "ManageItsInterfaces"
+          Effect   = "Allow"
+          Action   = ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+          Resource = ["arn:aws:ec2:${var.region}:${var.account_id}:*/*"]
+        },
       ])
     })
   }
+}
+
+# The triggers and schedules start once the topic-creator has answered: before, the producer
+# would write to a topic that does not exist (auto-creation is off on MSK Serverless) and the
+# mapping would fail on its topic.
+resource "terraform_data" "topics_ready" {
+  input = var.topics_ready
 }
 
 # Failed asynchronous invocations (the schedules) and batches the feature-writer's event source
@@ -222,13 +263,7 @@ resource "aws_iam_role_policy" "this" {
   policy   = local.policies[each.key]
 }
 
-# Network interfaces in the VPC, and X-Ray segments: AWS's managed policies for exactly that.
-resource "aws_iam_role_policy_attachment" "vpc" {
-  for_each   = local.functions
-  role       = aws_iam_role.this[each.key].name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
-}
-
+# X-Ray segments: AWS's managed policy for exactly that (xray:Put* on "*", nothing else).
 resource "aws_iam_role_policy_attachment" "xray" {
   for_each   = local.functions
   role       = aws_iam_role.this[each.key].name
@@ -273,7 +308,7 @@ resource "aws_lambda_function" "this" {
     log_group  = aws_cloudwatch_log_group.this[each.key].name
   }
 
-  depends_on = [aws_iam_role_policy.this, aws_iam_role_policy_attachment.vpc]
+  depends_on = [aws_iam_role_policy.this]
 }
 
 resource "aws_cloudwatch_event_rule" "schedule" {
@@ -287,6 +322,8 @@ resource "aws_cloudwatch_event_target" "schedule" {
   for_each = aws_cloudwatch_event_rule.schedule
   rule     = each.value.name
   arn      = aws_lambda_function.this[each.key].arn
+
+  depends_on = [terraform_data.topics_ready]
 }
 
 resource "aws_lambda_permission" "schedule" {
@@ -315,4 +352,6 @@ resource "aws_lambda_event_source_mapping" "feature_writer" {
       destination_arn = aws_sqs_queue.failures.arn
     }
   }
+
+  depends_on = [terraform_data.topics_ready]
 }

@@ -107,3 +107,24 @@ variable "metrics_namespace" {
   description = "The checker's CloudWatch namespace."
   type        = string
 }
+
+variable "region" {
+  description = "Region of the functions' network interfaces."
+  type        = string
+}
+
+variable "account_id" {
+  description = "Account of the functions' network interfaces."
+  type        = string
+}
+
+variable "topics_to_delete" {
+  description = "Topics the topic-creator may delete (DeleteTopic is granted on these only; none by default)."
+  type        = list(string)
+  default     = []
+}
+
+variable "topics_ready" {
+  description = "The topic-creator's answer: the producer's schedule and the feature-writer's trigger wait for it."
+  type        = string
+}

@@ -17,3 +17,8 @@ variable "client_security_group_id" {
   description = "The only security group allowed to connect (processor tasks and Lambdas)."
   type        = string
 }
+
+variable "endpoints_security_group_id" {
+  description = "The interface endpoints' security group: the event source mapping's pollers, in the cluster's group, call STS and Lambda through it."
+  type        = string
+}

@@ -13,6 +13,11 @@ output "clients_security_group_id" {
   value       = aws_security_group.clients.id
 }
 
+output "endpoints_security_group_id" {
+  description = "Security group of the interface endpoints."
+  value       = aws_security_group.endpoints.id
+}
+
 output "interface_endpoints" {
   description = "Services reached through interface endpoints."
   value       = sort(keys(aws_vpc_endpoint.interface))

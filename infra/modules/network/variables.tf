@@ -24,14 +24,14 @@ variable "nat_gateway" {
   default     = false
 }
 
-# ECR (api, dkr) and logs for the tasks to start; monitoring, firehose, sqs and
+# ECR (api, dkr) and logs for the tasks to start; monitoring, sqs and
 # sagemaker.featurestore-runtime for what the code calls; kafka for GetBootstrapBrokers; xray for
 # traces; lambda and sts because the MSK event source mapping's pollers run in these subnets and
-# must reach both.
+# must reach both. (Firehose reads the cluster over a connection of its own: no endpoint.)
 variable "interface_endpoints" {
   description = "AWS services reached through interface endpoints, by their endpoint suffix."
   type        = list(string)
-  default     = ["ecr.api", "ecr.dkr", "logs", "monitoring", "sts", "kafka", "firehose", "sqs", "sagemaker.featurestore-runtime", "xray", "lambda"]
+  default     = ["ecr.api", "ecr.dkr", "logs", "monitoring", "sts", "kafka", "sqs", "sagemaker.featurestore-runtime", "xray", "lambda"]
 }
 
 variable "kms_key_arn" {

@@ -32,6 +32,10 @@ resource "aws_cloudwatch_log_metric_filter" "batches_aborted" {
 }
 
 locals {
+  # Firehose delivers a partition's buffer within 1.5 times its interval (multi-stage buffering,
+  # Firehose: "Buffer data for dynamic partitioning"); 15 minutes more before paging.
+  lake_stale_seconds = ceil(var.lake_buffer_seconds * 1.5) + 900
+
   service   = { Service = "processor" }
   env       = { Environment = var.environment }
   runbook   = "${trimsuffix(var.runbook_base_url, "/")}/"
@@ -64,18 +68,6 @@ locals {
       threshold   = var.processor.min_tasks
       missing     = "breaching" # no report means no tasks
     }
-    processor-stalled = {
-      runbook     = "processor-stalled"
-      description = "The processor has committed no batch for 15 minutes: it is not running, stuck, or restarting in a loop."
-      namespace   = var.metrics_namespace
-      metric      = "BatchesCommitted"
-      dimensions  = local.service
-      statistic   = "Sum"
-      periods     = 3
-      comparison  = "LessThanThreshold"
-      threshold   = 1
-      missing     = "breaching" # the processor reports every minute while it runs
-    }
     processor-batches-aborted = {
       runbook     = "processor-batches-aborted"
       description = "The processor stopped on a batch it could not deliver (transaction aborted) at least twice in 15 minutes."
@@ -100,18 +92,6 @@ locals {
       threshold   = var.thresholds.late_events_per_5min
       missing     = "notBreaching" # no input, no late events
     }
-    lake-records-failed = {
-      runbook     = "lake-records-failed"
-      description = "The processor could not deliver aggregates to Firehose after every retry: the lake is missing them (they are still on the aggregates topic)."
-      namespace   = var.metrics_namespace
-      metric      = "SinkRecordsFailed"
-      dimensions  = local.service
-      statistic   = "Sum"
-      periods     = 1
-      comparison  = "GreaterThanThreshold"
-      threshold   = 0
-      missing     = "notBreaching" # reported only while the processor runs
-    }
     firehose-delivery-failing = {
       runbook     = "firehose-delivery-failing"
       description = "Firehose is failing to write the lake (DeliveryToS3.Success below 1) for 15 minutes: S3, KMS, Glue or the Parquet conversion."
@@ -124,14 +104,38 @@ locals {
       threshold   = 1
       missing     = "notBreaching" # no deliveries attempted
     }
-    firehose-throttled = {
-      runbook     = "firehose-throttled"
-      description = "Firehose throttled records for 15 minutes: the stream's limits are below the processor's rate."
+    lake-stale = {
+      runbook     = "lake-stale"
+      description = "The oldest aggregate Firehose holds has waited more than ${local.lake_stale_seconds} s (its ${var.lake_buffer_seconds} s buffer, half as much again for its multi-stage buffering, and 15 minutes) for 15 minutes: the lake is falling behind the aggregates topic."
       namespace   = "AWS/Firehose"
-      metric      = "ThrottledRecords"
+      metric      = "DeliveryToS3.DataFreshness"
       dimensions  = { DeliveryStreamName = var.firehose_stream_name }
-      statistic   = "Sum"
+      statistic   = "Maximum"
       periods     = 3
+      comparison  = "GreaterThanThreshold"
+      threshold   = local.lake_stale_seconds
+      missing     = "notBreaching" # nothing to deliver
+    }
+    lambda-failures-queued = {
+      runbook     = "lambda-failures-queued"
+      description = "Messages wait in ${var.failure_queues.lambda}: a scheduled invocation failed every retry, or the feature-writer's trigger gave up on a batch. Each holds what to replay."
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = var.failure_queues.lambda }
+      statistic   = "Maximum"
+      periods     = 1
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+      missing     = "notBreaching" # SQS stops reporting a queue idle for hours: empty
+    }
+    feature-records-set-aside = {
+      runbook     = "feature-records-set-aside"
+      description = "Aggregates wait in ${var.failure_queues.feature_writer}: the feature-writer could not decode them, or the Feature Store refused them. Each holds its topic, partition, offset and bytes."
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = var.failure_queues.feature_writer }
+      statistic   = "Maximum"
+      periods     = 1
       comparison  = "GreaterThanThreshold"
       threshold   = 0
       missing     = "notBreaching"
@@ -262,6 +266,51 @@ resource "aws_cloudwatch_metric_alarm" "lambda" {
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
 
+# Stalled: no batch committed for 15 minutes, or an instance stranded (it holds no partitions
+# while its group has records nobody has committed; the processor reports StrandedBacklog).
+# A stranded instance alone commits nothing, but beside a working one the sum of commits would
+# hide it: so either counts.
+resource "aws_cloudwatch_metric_alarm" "stalled" {
+  alarm_name          = "${var.name}-processor-stalled"
+  alarm_description   = "The processor has committed no batch for 15 minutes (not running, stuck, or restarting in a loop), or an instance has held no partitions while its group's input waits (StrandedBacklog above 0). Runbook: ${local.runbook}processor-stalled.md"
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "breaching" # the processor reports every minute while it runs
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+
+  metric_query {
+    id          = "stalled"
+    expression  = "IF(FILL(committed, 0) < 1 OR FILL(stranded, 0) > 0, 1, 0)"
+    label       = "stalled (1) or turning (0)"
+    return_data = true
+  }
+
+  metric_query {
+    id = "committed"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "BatchesCommitted"
+      dimensions  = local.service
+      stat        = "Sum"
+      period      = local.five_min
+    }
+  }
+
+  metric_query {
+    id = "stranded"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "StrandedBacklog"
+      dimensions  = local.service
+      stat        = "Maximum"
+      period      = local.five_min
+    }
+  }
+}
+
 # Dead letters as a share of the input, so a busy hour does not look like a bad one.
 resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   alarm_name          = "${var.name}-dead-letters-high"
@@ -309,8 +358,11 @@ resource "aws_cloudwatch_composite_alarm" "not_delivering" {
   alarm_name        = "${var.name}-pipeline-not-delivering"
   alarm_description = "The pipeline is not delivering: the processor is down or stalled, or the lake or the Feature Group has stopped receiving aggregates. Runbook: ${local.runbook}pipeline-not-delivering.md"
   alarm_rule = join(" OR ", [
-    for key in ["processor-not-running", "processor-stalled", "firehose-delivery-failing", "features-stale"] :
-    "ALARM(\"${aws_cloudwatch_metric_alarm.metric[key].alarm_name}\")"
+    for name in concat(
+      [aws_cloudwatch_metric_alarm.stalled.alarm_name],
+      [for key in ["processor-not-running", "firehose-delivery-failing", "lake-stale", "features-stale"] : aws_cloudwatch_metric_alarm.metric[key].alarm_name],
+    ) :
+    "ALARM(\"${name}\")"
   ])
   alarm_actions = [aws_sns_topic.alarms.arn]
   ok_actions    = [aws_sns_topic.alarms.arn]
@@ -325,8 +377,9 @@ locals {
       [var.metrics_namespace, "DeadLetters", "Service", "processor", { stat = "Sum", period = 60 }],
       [var.metrics_namespace, "LateEvents", "Service", "processor", { stat = "Sum", period = 60 }],
     ] },
-    { title = "Lag: processor on ticks, feature-writer on aggregates (records)", metrics = [
+    { title = "Lag: processor on ticks (committed, and not yet handled), feature-writer on aggregates (records)", metrics = [
       ["AWS/Kafka", "SumOffsetLag", "Cluster Name", var.msk_cluster_name, "Consumer Group", var.processor.group, "Topic", var.processor.input_topic, { stat = "Maximum" }],
+      [var.metrics_namespace, "ConsumerLagTotal", "Service", "processor", { stat = "Sum" }],
       [var.metrics_namespace, "ConsumerLagMax", "Service", "processor", { stat = "Maximum" }],
       ["AWS/Lambda", "OffsetLag", "FunctionName", var.lambda_functions["feature-writer"].function_name, { stat = "Maximum" }],
     ] },
@@ -340,12 +393,15 @@ locals {
       [var.metrics_namespace, "OpenWindows", "Service", "processor", { stat = "Sum" }],
       [var.metrics_namespace, "BatchesAborted", { stat = "Sum" }],
     ] },
-    { title = "Delivery to the lake", metrics = [
-      [var.metrics_namespace, "SinkRecordsSent", "Service", "processor", { stat = "Sum" }],
-      [var.metrics_namespace, "SinkRecordsRetried", "Service", "processor", { stat = "Sum" }],
-      [var.metrics_namespace, "SinkRecordsFailed", "Service", "processor", { stat = "Sum" }],
+    { title = "Delivery to the lake (Firehose reads the aggregates topic)", metrics = [
+      ["AWS/Firehose", "DeliveryToS3.Records", "DeliveryStreamName", var.firehose_stream_name, { stat = "Sum" }],
+      ["AWS/Firehose", "DeliveryToS3.DataFreshness", "DeliveryStreamName", var.firehose_stream_name, { stat = "Maximum" }],
       ["AWS/Firehose", "DeliveryToS3.Success", "DeliveryStreamName", var.firehose_stream_name, { stat = "Average", yAxis = "right" }],
-      ["AWS/Firehose", "ThrottledRecords", "DeliveryStreamName", var.firehose_stream_name, { stat = "Sum" }],
+    ] },
+    { title = "Set aside: failure queues (messages), stranded backlog (records)", metrics = [
+      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.failure_queues.lambda, { stat = "Maximum" }],
+      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.failure_queues.feature_writer, { stat = "Maximum" }],
+      [var.metrics_namespace, "StrandedBacklog", "Service", "processor", { stat = "Maximum", yAxis = "right" }],
     ] },
     { title = "Lambdas: errors and throttles", metrics = flatten([
       for key, f in var.lambda_functions : [
@@ -392,7 +448,7 @@ resource "aws_cloudwatch_dashboard" "this" {
         height = 4
         properties = {
           title  = "Alarms"
-          alarms = concat([aws_cloudwatch_composite_alarm.not_delivering.arn], [for a in aws_cloudwatch_metric_alarm.metric : a.arn])
+          alarms = concat([aws_cloudwatch_composite_alarm.not_delivering.arn, aws_cloudwatch_metric_alarm.stalled.arn], [for a in aws_cloudwatch_metric_alarm.metric : a.arn])
         }
       }]
     )

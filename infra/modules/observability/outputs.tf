@@ -13,6 +13,7 @@ output "alarms" {
       threshold   = a.threshold
       missing     = a.treat_missing_data
       metrics     = ["${a.namespace} ${a.metric_name}"]
+      expression  = null
     } },
     { for k, a in aws_cloudwatch_metric_alarm.lambda : a.alarm_name => {
       description = a.alarm_description
@@ -21,14 +22,16 @@ output "alarms" {
       threshold   = a.threshold
       missing     = a.treat_missing_data
       metrics     = ["${a.namespace} ${a.metric_name}"]
+      expression  = null
     } },
-    { (aws_cloudwatch_metric_alarm.dead_letters.alarm_name) = {
-      description = aws_cloudwatch_metric_alarm.dead_letters.alarm_description
-      actions     = aws_cloudwatch_metric_alarm.dead_letters.alarm_actions
-      ok_actions  = aws_cloudwatch_metric_alarm.dead_letters.ok_actions
-      threshold   = aws_cloudwatch_metric_alarm.dead_letters.threshold
-      missing     = aws_cloudwatch_metric_alarm.dead_letters.treat_missing_data
-      metrics     = [for q in aws_cloudwatch_metric_alarm.dead_letters.metric_query : "${one(q.metric).namespace} ${one(q.metric).metric_name}" if length(q.metric) > 0]
+    { for a in [aws_cloudwatch_metric_alarm.dead_letters, aws_cloudwatch_metric_alarm.stalled] : a.alarm_name => {
+      description = a.alarm_description
+      actions     = a.alarm_actions
+      ok_actions  = a.ok_actions
+      threshold   = a.threshold
+      missing     = a.treat_missing_data
+      metrics     = [for q in a.metric_query : "${one(q.metric).namespace} ${one(q.metric).metric_name}" if length(q.metric) > 0]
+      expression  = one([for q in a.metric_query : q.expression if q.return_data == true])
     } },
     { (aws_cloudwatch_composite_alarm.not_delivering.alarm_name) = {
       description = aws_cloudwatch_composite_alarm.not_delivering.alarm_description
@@ -37,6 +40,7 @@ output "alarms" {
       threshold   = null
       missing     = "composite"
       metrics     = []
+      expression  = null
     } },
   )
 }

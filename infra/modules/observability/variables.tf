@@ -63,6 +63,19 @@ variable "firehose_stream_name" {
   type        = string
 }
 
+variable "lake_buffer_seconds" {
+  description = "The Firehose stream's buffer interval: how long an aggregate may wait in Firehose by design."
+  type        = number
+}
+
+variable "failure_queues" {
+  description = "The Lambdas' two failure queues by name: failed invocations and batches (lambda), aggregates set aside by the feature-writer (feature_writer)."
+  type = object({
+    lambda         = string
+    feature_writer = string
+  })
+}
+
 variable "thresholds" {
   description = "Per-environment alarm thresholds: processor lag (records on the input topic), feature-writer lag (records on the aggregates topic), dead letters as a percent of input, late events per 5 minutes, feature age in seconds, and the share of a Lambda's timeout that counts as near it."
   type = object({

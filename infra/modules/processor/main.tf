@@ -1,5 +1,6 @@
 # The processor: its image repository, an ECS cluster and a Fargate service on arm64 in the
-# private subnets, with a task role scoped to exactly what it does on Kafka and Firehose.
+# private subnets, with a task role scoped to exactly what it does on Kafka. It holds nothing
+# lake-bound: Firehose and the feature-writer read its aggregates from the topic.
 
 locals {
   ecs_tasks_trust = jsonencode({
@@ -62,12 +63,6 @@ locals {
         Effect   = "Allow"
         Action   = ["kafka-cluster:DescribeTransactionalId", "kafka-cluster:AlterTransactionalId"]
         Resource = ["${format(var.kafka_arn_pattern, "transactional-id")}/${local.group}*"]
-      },
-      {
-        Sid      = "DeliverToTheLake"
-        Effect   = "Allow"
-        Action   = ["firehose:PutRecordBatch"]
-        Resource = [var.firehose_stream_arn]
       },
     ]
   })
@@ -200,7 +195,6 @@ resource "aws_ecs_task_definition" "this" {
       { name = "HEALTH_ADDR", value = "0.0.0.0:8080" },
       { name = "SHUTDOWN_TIMEOUT_SECS", value = tostring(var.shutdown_seconds) },
       { name = "METRICS_NAMESPACE", value = var.metrics_namespace },
-      { name = "FIREHOSE_STREAM", value = var.firehose_stream_name },
     ]
     healthCheck = {
       command     = ["CMD", "/processor", "probe", "--addr", "127.0.0.1:8080", "--path", "/health/live"]
@@ -283,7 +277,12 @@ resource "aws_appautoscaling_policy" "cpu" {
   }
 }
 
-# The group's lag on the input topic, as MSK reports it (AWS/Kafka SumOffsetLag).
+# Records not yet handled, as the processor measures them: each task reports ConsumerLagTotal,
+# the end of each of its partitions less one past the last record it has taken in; the policy
+# tracks their average over the tasks (the backlog per task, which more tasks divide).
+# Not MSK's SumOffsetLag: the committed offset never passes the first event of an open window,
+# so it trails by the open windows (a minute of input with one-minute windows) even when
+# nothing waits, and a target below that would never scale in. docs/deploy.md works an example.
 resource "aws_appautoscaling_policy" "lag" {
   name               = "${var.name}-processor-lag"
   policy_type        = "TargetTrackingScaling"
@@ -293,23 +292,16 @@ resource "aws_appautoscaling_policy" "lag" {
 
   target_tracking_scaling_policy_configuration {
     target_value       = var.target_lag
+    disable_scale_in   = false
     scale_in_cooldown  = 300
     scale_out_cooldown = 60
     customized_metric_specification {
-      namespace   = "AWS/Kafka"
-      metric_name = "SumOffsetLag"
-      statistic   = "Maximum"
+      namespace   = var.metrics_namespace
+      metric_name = "ConsumerLagTotal"
+      statistic   = "Average"
       dimensions {
-        name  = "Cluster Name"
-        value = var.cluster_name
-      }
-      dimensions {
-        name  = "Consumer Group"
-        value = local.group
-      }
-      dimensions {
-        name  = "Topic"
-        value = var.input_topic
+        name  = "Service"
+        value = "processor"
       }
     }
   }

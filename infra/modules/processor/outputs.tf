@@ -36,6 +36,15 @@ output "scaling" {
   value       = { min = aws_appautoscaling_target.this.min_capacity, max = aws_appautoscaling_target.this.max_capacity }
 }
 
+output "lag_policy" {
+  description = "What the lag policy tracks, as the policy resource holds it."
+  value = {
+    target   = one(aws_appautoscaling_policy.lag.target_tracking_scaling_policy_configuration).target_value
+    metric   = one(one(aws_appautoscaling_policy.lag.target_tracking_scaling_policy_configuration).customized_metric_specification)
+    scale_in = !one(aws_appautoscaling_policy.lag.target_tracking_scaling_policy_configuration).disable_scale_in
+  }
+}
+
 output "log_retention_days" {
   description = "Retention of the processor's log group."
   value       = aws_cloudwatch_log_group.this.retention_in_days

@@ -33,11 +33,6 @@ variable "cluster_arn" {
   type        = string
 }
 
-variable "cluster_name" {
-  description = "The MSK cluster's name (the consumer-lag metric's dimension)."
-  type        = string
-}
-
 variable "bootstrap_brokers" {
   description = "host:port of the cluster's IAM listener."
   type        = string
@@ -65,16 +60,6 @@ variable "replay_topic" {
 
 variable "dead_letter_topic" {
   description = "The dead-letter topic."
-  type        = string
-}
-
-variable "firehose_stream_name" {
-  description = "The Firehose stream committed aggregates also go to."
-  type        = string
-}
-
-variable "firehose_stream_arn" {
-  description = "The Firehose stream's ARN."
   type        = string
 }
 
@@ -124,7 +109,7 @@ variable "target_cpu" {
 }
 
 variable "target_lag" {
-  description = "Consumer lag (records, summed over partitions) autoscaling aims for."
+  description = "Records not yet handled per task (the processor's ConsumerLagTotal, averaged over the tasks) autoscaling aims for."
   type        = number
 }
 

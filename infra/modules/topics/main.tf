@@ -1,7 +1,8 @@
-# Every apply whose topic list changed asks the topic-creator to make the cluster match it:
-# missing topics created, partition counts raised, differing configs set. It never deletes a
-# topic (that takes a `delete` list, given by hand). A topic it cannot reconcile fails the
-# invocation, and so the apply, naming the topic and the broker's reason.
+# Every apply whose topic list changed, or whose cluster is new, asks the topic-creator to make
+# the cluster hold the topics: missing topics created, partition counts raised, differing
+# configs set. It deletes only the topics named in `delete` (and its role may delete only
+# those). A topic it cannot reconcile fails the invocation, and so the apply, naming the topic
+# and the broker's reason.
 resource "aws_lambda_invocation" "this" {
   function_name = var.function_name
   input = jsonencode({
@@ -10,5 +11,11 @@ resource "aws_lambda_invocation" "this" {
       partitions = t.partitions
       configs    = t.configs
     }]
+    delete = var.delete
   })
+
+  # A replaced cluster starts empty: invoke again for it, even with the same topic list.
+  triggers = {
+    cluster = var.cluster_arn
+  }
 }

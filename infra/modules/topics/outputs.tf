@@ -7,3 +7,8 @@ output "result" {
   description = "What the topic-creator did, per topic."
   value       = aws_lambda_invocation.this.result
 }
+
+output "triggers" {
+  description = "What makes the invocation run again besides its input."
+  value       = aws_lambda_invocation.this.triggers
+}

@@ -11,3 +11,14 @@ variable "topics" {
     configs    = optional(map(string), {})
   }))
 }
+
+variable "delete" {
+  description = "Topics to delete (none by default)."
+  type        = list(string)
+  default     = []
+}
+
+variable "cluster_arn" {
+  description = "The cluster the topics are made on: a new one is asked again."
+  type        = string
+}

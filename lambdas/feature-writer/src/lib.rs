@@ -3,10 +3,19 @@
 //! The MSK event source mapping hands the Lambda batches of records (base64 values). Each is
 //! decoded and checked against the spec's columns; one that cannot be used goes to the failure
 //! queue with its coordinates, so that it never blocks its partition. The rest are written with
-//! `PutRecord`, a bounded number at a time; throttling and 5xx are retried with backoff. If any
-//! write still fails, the invocation fails and the mapping retries the whole batch: nothing is
-//! acknowledged that was not written (rewriting a record is harmless: the Feature Store upsert
-//! is idempotent by identifier and event time).
+//! `PutRecord`, a bounded number at a time; throttling and 5xx are retried with backoff.
+//!
+//! What a failed write means decides what happens to it:
+//! - a refusal of the record itself (`ValidationError`: an unknown feature, a value the group's
+//!   type refuses) will fail every time: the record goes to the failure queue with its
+//!   coordinates and the refusal, and the batch goes on, so one poison pill never stalls its
+//!   partition;
+//! - throttling, 5xx and network errors that outlast the retries, and refusals that are about
+//!   the deployment rather than the record (no such feature group, access denied, bad
+//!   credentials), fail the invocation: the mapping retries the whole batch, and nothing is
+//!   acknowledged that was not written or set aside (rewriting a record is harmless: the
+//!   Feature Store upsert is idempotent by identifier and event time). Until then refused
+//!   records are not set aside either, so a retried batch never queues one twice.
 
 use std::sync::Arc;
 
@@ -77,6 +86,30 @@ pub struct Report {
     pub written: usize,
     /// Records sent to the failure queue because they could not be decoded.
     pub set_aside: usize,
+    /// Records sent to the failure queue because the Feature Store refused them.
+    pub refused: usize,
+}
+
+/// Refusal codes that are about the deployment (the group, the role, the credentials), not
+/// the record: every record would be refused the same way, so the batch is retried instead of
+/// setting them all aside.
+const DEPLOYMENT_REFUSALS: [&str; 8] = [
+    "ResourceNotFound",
+    "ResourceNotFoundException",
+    "AccessForbidden",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "MissingAuthenticationTokenException",
+];
+
+/// Whether a failed write is the record's own fault, so retrying it can never succeed.
+pub fn is_poison(error: &AwsError) -> bool {
+    match error {
+        AwsError::Refused { code, .. } => !DEPLOYMENT_REFUSALS.contains(&code.as_str()),
+        AwsError::Transient { .. } => false,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +123,7 @@ pub enum HandlerError {
         first: AwsError,
     },
     #[error(
-        "a record that cannot be decoded could not be set aside ({topic}/{partition}@{offset}): {error}"
+        "a record that cannot be written could not be set aside ({topic}/{partition}@{offset}): {error}"
     )]
     SetAside {
         topic: String,
@@ -127,7 +160,7 @@ pub async fn handle(
     for record in partitions.into_iter().flat_map(|(_, records)| records) {
         report.records += 1;
         match decode(&config.spec, record) {
-            Ok(features) => writes.push(features),
+            Ok(features) => writes.push((record, features)),
             Err(reason) => {
                 tracing::warn!(
                     topic = record.topic.as_deref().unwrap_or_default(),
@@ -150,27 +183,53 @@ pub async fn handle(
         }
     }
     let group = config.feature_group.as_str();
-    let results: Vec<Result<(), AwsError>> = futures::stream::iter(&writes)
-        .map(|features| store.put_record(group, features))
+    let results: Vec<(&KafkaRecord, Result<(), AwsError>)> = futures::stream::iter(&writes)
+        .map(|(record, features)| async move { (*record, store.put_record(group, features).await) })
         .buffer_unordered(config.concurrency)
         .collect()
         .await;
     let total = results.len();
-    let mut errors = results.into_iter().filter_map(Result::err);
-    if let Some(first) = errors.next() {
-        let failed = 1 + errors.count();
+    let (poison, retry): (Vec<_>, Vec<_>) = results
+        .into_iter()
+        .filter_map(|(record, result)| result.err().map(|e| (record, e)))
+        .partition(|(_, error)| is_poison(error));
+    if let Some((_, first)) = retry.first() {
+        let failed = retry.len();
         tracing::error!(failed, total, error = %first, "feature writes failed");
         return Err(HandlerError::Writes {
             failed,
             total,
-            first,
+            first: first.clone(),
         });
     }
-    report.written = total;
+    for (record, error) in &poison {
+        tracing::warn!(
+            topic = record.topic.as_deref().unwrap_or_default(),
+            partition = record.partition,
+            offset = record.offset,
+            %error,
+            "write refused; record set aside"
+        );
+        failures
+            .send(&failed(
+                record,
+                format!("the Feature Store refused the record: {error}"),
+            ))
+            .await
+            .map_err(|error| HandlerError::SetAside {
+                topic: record.topic.clone().unwrap_or_default(),
+                partition: record.partition,
+                offset: record.offset,
+                error,
+            })?;
+    }
+    report.refused = poison.len();
+    report.written = total - poison.len();
     tracing::info!(
         records = report.records,
         written = report.written,
         set_aside = report.set_aside,
+        refused = report.refused,
         "batch written"
     );
     Ok(report)

@@ -55,8 +55,18 @@ impl FailureSink for MemoryFailures {
     }
 }
 
+/// The real SDK client against the double. Each test gets a retry partition of its own: the
+/// SDK shares one retry token bucket per service across a process, so one test's throttling
+/// storm would otherwise leave the next with no retries to spend.
 async fn sdk_store(double: &FeatureStoreDouble) -> SdkFeatureStore {
-    SdkFeatureStore::new(&AwsSettings::emulator(double.url()).load().await)
+    use aws_sdk_sagemakerfeaturestoreruntime::config::{Builder, retry::RetryPartition};
+    let config = AwsSettings::emulator(double.url()).load().await;
+    let client = aws_sdk_sagemakerfeaturestoreruntime::Client::from_conf(
+        Builder::from(&config)
+            .retry_partition(RetryPartition::new(format!("test-{}", double.url())))
+            .build(),
+    );
+    SdkFeatureStore::from_client(client)
 }
 
 #[tokio::test]
@@ -74,7 +84,8 @@ async fn every_aggregate_is_written_and_the_bad_record_set_aside() {
         Report {
             records: 5,
             written: 4,
-            set_aside: 1
+            set_aside: 1,
+            refused: 0,
         }
     );
     assert_eq!(double.requests().len(), 4);
@@ -164,12 +175,96 @@ async fn writes_that_keep_failing_fail_the_invocation() {
 }
 
 #[tokio::test]
-async fn a_refused_write_fails_the_invocation_without_retrying() {
+async fn a_refused_record_is_set_aside_with_its_coordinates_and_the_batch_goes_on() {
     let double = FeatureStoreDouble::start("ticker", "window_end");
+    // The first write (aggregates-0 at offset 41, with one write at a time) is refused.
     double.fail_next([Fault::validation()]);
     let store = sdk_store(&double).await;
+    let failures = MemoryFailures::default();
 
-    let error = handle(event(), &config(1), &store, &MemoryFailures::default())
+    let report = handle(event(), &config(1), &store, &failures)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        report,
+        Report {
+            records: 5,
+            written: 3,
+            set_aside: 1,
+            refused: 1,
+        }
+    );
+    assert_eq!(double.requests().len(), 4, "a refusal is not retried");
+    let sent = failures.sent.lock().unwrap();
+    let refused: Vec<&FailedRecord> = sent
+        .iter()
+        .filter(|r| r.reason.contains("refused"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{sent:?}");
+    assert_eq!(
+        (
+            refused[0].topic.as_str(),
+            refused[0].partition,
+            refused[0].offset
+        ),
+        ("aggregates", 0, 41)
+    );
+    assert!(
+        refused[0].reason.contains("ValidationError"),
+        "{}",
+        refused[0].reason
+    );
+    assert_eq!(
+        refused[0].value_base64,
+        event().records["aggregates-0"][0].value.clone()
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_refusal_fails_the_invocation_and_sets_nothing_aside() {
+    // No such feature group: every record would be refused alike, so the batch is retried
+    // (and alarmed on) rather than emptied into the failure queue.
+    let double = FeatureStoreDouble::start("ticker", "window_end");
+    double.fail_always(Some(Fault {
+        status: 400,
+        code: "ResourceNotFound".into(),
+    }));
+    let store = sdk_store(&double).await;
+    let failures = MemoryFailures::default();
+
+    let error = handle(event(), &config(4), &store, &failures)
+        .await
+        .unwrap_err();
+
+    let HandlerError::Writes { failed, first, .. } = &error else {
+        panic!("expected a write failure, got {error}");
+    };
+    assert_eq!(*failed, 4);
+    assert!(!feature_writer::is_poison(first), "{first}");
+    assert!(
+        failures
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| !r.reason.contains("refused")),
+        "nothing refused is set aside"
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_beside_a_throttled_write_waits_for_the_retried_batch() {
+    // One record refused, another still throttled after the SDK's retries: the batch fails and
+    // the refused record is not queued yet, so the retry cannot queue it twice.
+    let double = FeatureStoreDouble::start("ticker", "window_end");
+    let mut faults = vec![Fault::validation()];
+    faults.extend(std::iter::repeat_n(Fault::throttling(), 5));
+    double.fail_next(faults);
+    let store = sdk_store(&double).await;
+    let failures = MemoryFailures::default();
+
+    let error = handle(event(), &config(1), &store, &failures)
         .await
         .unwrap_err();
 
@@ -177,11 +272,14 @@ async fn a_refused_write_fails_the_invocation_without_retrying() {
         panic!("expected a write failure, got {error}");
     };
     assert_eq!(*failed, 1);
-    assert!(matches!(first, AwsError::Refused { .. }), "{first}");
-    assert_eq!(
-        double.requests().len(),
-        4,
-        "a validation error is not retried"
+    assert!(first.is_transient(), "{first}");
+    assert!(
+        failures
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| !r.reason.contains("refused"))
     );
 }
 

@@ -850,3 +850,40 @@ pub fn dead_letters_by_reason(stats: &EngineStats) -> Vec<(Reason, u64)> {
         .filter_map(|r| stats.dead_letters.get(r.code()).map(|n| (r, *n)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_default_timeouts_outlast_the_longest_batch() {
+        let config = EngineConfig::new("g", Delivery::ExactlyOnce);
+        config.check().unwrap();
+        // A crashed instance's open transaction holds read_committed readers back at most this
+        // long; kept to a minute (docs/processor.md).
+        assert_eq!(config.transaction_timeout, Duration::from_secs(60));
+        assert!(config.longest_batch() < config.transaction_timeout);
+        assert!(config.longest_batch() < config.max_poll_interval);
+    }
+
+    #[test]
+    fn a_transaction_or_poll_interval_shorter_than_a_batch_is_refused() {
+        let mut config = EngineConfig::new("g", Delivery::ExactlyOnce);
+        config.transaction_timeout = config.longest_batch();
+        let error = config.check().unwrap_err().to_string();
+        assert!(error.contains("transaction timeout"), "{error}");
+        let mut config = EngineConfig::new("g", Delivery::AtLeastOnce);
+        config.request_timeout = Duration::from_secs(40);
+        let error = config.check().unwrap_err().to_string();
+        assert!(error.contains("longest batch cycle"), "{error}");
+    }
+
+    #[test]
+    fn the_poll_interval_is_not_an_override() {
+        assert!(is_protected("max.poll.interval.ms"));
+        assert!(is_protected(" isolation.level"));
+        assert!(!is_protected("session.timeout.ms"));
+    }
+}

@@ -55,6 +55,7 @@ module "delivery" {
   kms_key_arn              = module.kms.key_arn
   cluster_arn              = module.msk.arn
   kafka_arn_pattern        = module.msk.arn_pattern
+  cluster_policy           = module.msk.cluster_policy
   topic                    = local.output_topic
   schema                   = local.schema.lake
   buffering_mib            = var.lake.buffering_mib

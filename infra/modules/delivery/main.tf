@@ -318,6 +318,12 @@ resource "aws_iam_role_policy" "firehose" {
   policy = local.firehose_policy
 }
 
+# The stream is created once the cluster's policy lets Firehose connect: before, creating its
+# private connection fails.
+resource "terraform_data" "cluster_policy" {
+  input = var.cluster_policy
+}
+
 resource "aws_kinesis_firehose_delivery_stream" "this" {
   #checkov:skip=CKV_AWS_240:Firehose takes server-side encryption only for a DirectPut source (API reference, StartDeliveryStreamEncryption); this stream reads MSK, which encrypts the records at rest, TLS carries them, and the lake bucket's KMS key encrypts the files.
   #checkov:skip=CKV_AWS_241:As above: no server-side encryption setting exists for a stream with an MSK source.
@@ -394,6 +400,7 @@ resource "aws_kinesis_firehose_delivery_stream" "this" {
       log_stream_name = aws_cloudwatch_log_stream.firehose.name
     }
   }
+  depends_on = [terraform_data.cluster_policy, aws_iam_role_policy.firehose]
 }
 
 # The lake without the copies an at-least-once read can leave (a record Firehose read twice is

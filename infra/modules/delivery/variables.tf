@@ -39,6 +39,11 @@ variable "kafka_arn_pattern" {
   type        = string
 }
 
+variable "cluster_policy" {
+  description = "The cluster's resource policy (letting Firehose connect): the stream waits for it."
+  type        = string
+}
+
 variable "topic" {
   description = "The aggregates topic Firehose reads."
   type        = string

@@ -1,16 +1,10 @@
-//! Enrichment: what the core derives from a valid tick — its notional (price × volume, exact) —
-//! and from a window — its trading-session date, the calendar date of the window's start in the
-//! exchange's time zone.
+//! Dates of windows: the calendar date of an instant in a time zone (`date_of` window columns,
+//! e.g. a trading session's date in New York).
 
 use chrono::{Datelike, NaiveDate, Offset, TimeZone};
 use chrono_tz::Tz;
 
 use crate::time::{MS_PER_DAY, days_from_civil};
-
-/// Price × volume in price units (the price field's scale): exact, in `i128`.
-pub fn notional(price_units: i64, volume: i64) -> i128 {
-    i128::from(price_units) * i128::from(volume)
-}
 
 /// Maps instants to trading-session dates in one time zone, remembering the last day it saw:
 /// consecutive windows mostly fall on the same date, so most lookups are two comparisons.
@@ -71,15 +65,6 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
-    }
-
-    #[test]
-    fn notional_is_exact_beyond_f64() {
-        // 999,999.9999 × 1e9 = 999,999,999,900,000,000 (units of 1e-4): past f64's 2^53.
-        assert_eq!(
-            notional(9_999_999_999, 1_000_000_000),
-            9_999_999_999_000_000_000
-        );
     }
 
     #[test]

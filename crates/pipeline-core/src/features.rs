@@ -1,6 +1,7 @@
 //! The Feature Group's shape, generated from the spec, and the mapping of an aggregate (its JSON
-//! on the `aggregates` topic) to a feature record: the key field is the record identifier,
-//! `window_end` the event time, every other column a feature of the same name.
+//! on the output topic) to a feature record: the key field (or, for a composite key, the joined
+//! key, `aggregate_key`) is the record identifier, `window_end` the event time, every column a
+//! feature of the same name.
 
 use crate::schema::WINDOW_END;
 use crate::{ColumnType, Spec};
@@ -32,7 +33,8 @@ pub struct FeatureDefinition {
 }
 
 /// The feature group's definitions: one feature per output column. Timestamps and dates are
-/// strings (ISO 8601, which the Feature Store accepts as an event time); decimals are fractional.
+/// strings (ISO 8601, which the Feature Store accepts as an event time); decimals are
+/// fractional; booleans are strings (`true`, `false`).
 pub fn feature_definitions(spec: &Spec) -> Vec<FeatureDefinition> {
     spec.output_columns()
         .into_iter()
@@ -40,18 +42,19 @@ pub fn feature_definitions(spec: &Spec) -> Vec<FeatureDefinition> {
             feature_type: match column.column_type {
                 ColumnType::Integer => FeatureType::Integral,
                 ColumnType::Decimal { .. } => FeatureType::Fractional,
-                ColumnType::String | ColumnType::Timestamp | ColumnType::Date => {
-                    FeatureType::String
-                }
+                ColumnType::String
+                | ColumnType::Timestamp
+                | ColumnType::Date
+                | ColumnType::Boolean => FeatureType::String,
             },
             name: column.name,
         })
         .collect()
 }
 
-/// The record identifier feature: the spec's key field (e.g. `ticker`).
+/// The record identifier feature: the spec's key field (e.g. `ticker`), or `aggregate_key`.
 pub fn record_identifier_feature(spec: &Spec) -> &str {
-    &spec.key_field().name
+    spec.record_identifier()
 }
 
 /// The event time feature: the window's end.
@@ -109,12 +112,17 @@ pub fn record_from_aggregate(spec: &Spec, json: &[u8]) -> Result<FeatureRecord, 
             expected,
             found: kind(&value).into(),
         };
+        // A column with no value (a ratio over zero, a minimum of nothing) is no feature.
+        if value.is_null() && !matches!(column.role, crate::ColumnRole::AggregateId | crate::ColumnRole::Key | crate::ColumnRole::KeyField(_) | crate::ColumnRole::WindowStart | crate::ColumnRole::WindowEnd) {
+            continue;
+        }
         let text = match (column.column_type, &value) {
             (ColumnType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
             (ColumnType::Integer, _) => return Err(wrong("an integer")),
             (ColumnType::Decimal { .. }, Value::Number(n)) => n.to_string(),
-            (ColumnType::Decimal { .. }, Value::Null) => continue,
             (ColumnType::Decimal { .. }, _) => return Err(wrong("a number or null")),
+            (ColumnType::Boolean, Value::Bool(b)) => b.to_string(),
+            (ColumnType::Boolean, _) => return Err(wrong("a boolean or null")),
             (_, Value::String(s)) if !s.is_empty() => s.clone(),
             (_, _) => return Err(wrong("a non-empty string")),
         };
@@ -161,6 +169,7 @@ mod tests {
                 .feature_type
         };
         assert_eq!(definitions.len(), 5 + spec().aggregates.len());
+        assert_eq!(find("session_date"), FeatureType::String);
         assert_eq!(find("ticker"), FeatureType::String);
         assert_eq!(find("window_end"), FeatureType::String);
         assert_eq!(find("count"), FeatureType::Integral);

@@ -16,7 +16,7 @@ pub(crate) enum Json<'a> {
     Str(Cow<'a, str>),
     /// The exact text of a number, valid by JSON's grammar.
     Num(&'a str),
-    Bool,
+    Bool(bool),
     Null,
     Object,
     Array,
@@ -27,7 +27,7 @@ impl Json<'_> {
         match self {
             Json::Str(_) => "a string",
             Json::Num(_) => "a number",
-            Json::Bool => "a boolean",
+            Json::Bool(_) => "a boolean",
             Json::Null => "null",
             Json::Object => "an object",
             Json::Array => "an array",
@@ -141,8 +141,8 @@ impl<'a> Scanner<'a> {
         match self.bytes.get(self.at) {
             Some(b'"') => self.string().map(Json::Str),
             Some(b'-' | b'0'..=b'9') => self.number().map(Json::Num),
-            Some(b't') => self.literal("true", Json::Bool),
-            Some(b'f') => self.literal("false", Json::Bool),
+            Some(b't') => self.literal("true", Json::Bool(true)),
+            Some(b'f') => self.literal("false", Json::Bool(false)),
             Some(b'n') => self.literal("null", Json::Null),
             Some(b'{') => self.nested().map(|()| Json::Object),
             Some(b'[') => self.nested().map(|()| Json::Array),
@@ -350,7 +350,7 @@ mod tests {
             let v = match v {
                 Json::Str(s) => format!("s:{s}"),
                 Json::Num(n) => format!("n:{:.12e}", n.parse::<f64>().unwrap_or(f64::NAN)),
-                Json::Bool => "bool".into(),
+                Json::Bool(_) => "bool".into(),
                 Json::Null => "null".into(),
                 Json::Object => "object".into(),
                 Json::Array => "array".into(),

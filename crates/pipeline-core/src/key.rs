@@ -1,11 +1,15 @@
 //! A short string key stored inline, so that looking up or inserting a window never allocates.
+//!
+//! A key of one field is that field's value as written (the Kafka key, and the window key). A
+//! key of several fields joins their values with `|`, each value's own `|` and `\` escaped with
+//! a `\`, so that different values never make the same key.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
 /// The longest key (in bytes) the core holds inline. The spec loader refuses a key field whose
 /// `max_length` is larger.
-pub const MAX_KEY_LEN: usize = 31;
+pub const MAX_KEY_LEN: usize = 63;
 
 /// An inline, copyable string of at most [`MAX_KEY_LEN`] bytes.
 #[derive(Clone, Copy)]
@@ -37,6 +41,88 @@ impl Key {
     /// The key's bytes; hashing and comparison use these, skipping UTF-8 checks.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The values of a key of `n` fields, as written in the event (unescaped).
+    pub fn parts(&self, n: usize) -> Vec<String> {
+        if n <= 1 {
+            return vec![self.as_str().to_owned()];
+        }
+        let mut parts = vec![String::new()];
+        let mut chars = self.as_str().chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => parts.last_mut().into_iter().for_each(|p| p.extend(chars.next())),
+                '|' => parts.push(String::new()),
+                c => parts.last_mut().into_iter().for_each(|p| p.push(c)),
+            }
+        }
+        parts
+    }
+}
+
+/// Builds a composite key value by value, inline.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyBuilder {
+    len: usize,
+    bytes: [u8; MAX_KEY_LEN],
+    overflow: bool,
+}
+
+impl Default for KeyBuilder {
+    fn default() -> Self {
+        Self {
+            len: 0,
+            bytes: [0; MAX_KEY_LEN],
+            overflow: false,
+        }
+    }
+}
+
+impl KeyBuilder {
+    fn push_byte(&mut self, b: u8) {
+        if self.len < MAX_KEY_LEN {
+            self.bytes[self.len] = b;
+            self.len += 1;
+        } else {
+            self.overflow = true;
+        }
+    }
+
+    /// Appends the next value (a separator first, after the first value).
+    pub fn push(&mut self, first: bool, value: &str) {
+        if !first {
+            self.push_byte(b'|');
+        }
+        for &b in value.as_bytes() {
+            if b == b'|' || b == b'\\' {
+                self.push_byte(b'\\');
+            }
+            self.push_byte(b);
+        }
+    }
+
+    /// The key; `None` when it grew past [`MAX_KEY_LEN`] bytes.
+    pub fn finish(&self) -> Option<Key> {
+        if self.overflow {
+            return None;
+        }
+        let mut bytes = [0; MAX_KEY_LEN];
+        bytes[..self.len].copy_from_slice(&self.bytes[..self.len]);
+        Some(Key {
+            len: self.len as u8,
+            bytes,
+        })
+    }
+}
+
+impl Default for Key {
+    /// The empty key.
+    fn default() -> Self {
+        Self {
+            len: 0,
+            bytes: [0; MAX_KEY_LEN],
+        }
     }
 }
 
@@ -94,5 +180,29 @@ mod tests {
             MAX_KEY_LEN
         );
         assert!(Key::new(&"X".repeat(MAX_KEY_LEN + 1)).is_none());
+    }
+
+    #[test]
+    fn composite_keys_escape_their_separator_and_split_back() {
+        let mut b = KeyBuilder::default();
+        b.push(true, "FR");
+        b.push(false, "web|app");
+        b.push(false, "a\\b");
+        let key = b.finish().unwrap();
+        assert_eq!(key.as_str(), "FR|web\\|app|a\\\\b");
+        assert_eq!(key.parts(3), ["FR", "web|app", "a\\b"]);
+        let mut other = KeyBuilder::default();
+        other.push(true, "FR|web");
+        other.push(false, "app");
+        let other = other.finish().unwrap();
+        assert_eq!(other.parts(2), ["FR|web", "app"]);
+        let mut same_text = KeyBuilder::default();
+        same_text.push(true, "FR");
+        same_text.push(false, "web|app");
+        assert_ne!(other, same_text.finish().unwrap(), "values never run together");
+        let mut long = KeyBuilder::default();
+        long.push(true, &"x".repeat(40));
+        long.push(false, &"y".repeat(40));
+        assert!(long.finish().is_none());
     }
 }

@@ -44,10 +44,13 @@
 //! # Ok::<(), pipeline_core::SpecError>(())
 //! ```
 
+mod accumulate;
 pub mod aggregate;
 pub mod decimal;
 pub mod duration;
 pub mod enrich;
+pub mod event;
+pub mod expr;
 pub mod features;
 pub mod generator;
 mod json;
@@ -55,18 +58,27 @@ pub mod key;
 pub mod reject;
 pub mod schema;
 pub mod spec;
-pub mod tick;
 pub mod time;
 pub mod window;
 
-pub use aggregate::{Aggregate, ColumnValue};
+pub use aggregate::{Aggregate, Cell};
+pub use event::{Decoder, Event};
 pub use key::Key;
 pub use reject::{Reason, Rejection};
-pub use schema::{ColumnType, OutputColumn};
+pub use schema::{ColumnRole, ColumnType, OutputColumn};
 pub use spec::{Spec, SpecError};
-pub use tick::{Decoder, Tick};
 pub use window::{Checkpoint, Outcome, Partition, PartitionStats, Record};
 
-/// The stock-ticks spec shipped in `config/pipeline.toml`, compiled in for tools and tests that
-/// run without a config directory.
-pub const STOCK_TICKS_SPEC: &str = include_str!("../../../config/pipeline.toml");
+/// The stock-ticks spec shipped in `config/pipelines/stock-ticks.toml`, compiled in for tools
+/// and tests that run without a config directory.
+pub const STOCK_TICKS_SPEC: &str = include_str!("../../../config/pipelines/stock-ticks.toml");
+
+include!(concat!(env!("OUT_DIR"), "/shipped_specs.rs"));
+
+/// The shipped spec named `name` (its file stem in `config/pipelines/`), compiled in.
+pub fn shipped_spec(name: &str) -> Option<&'static str> {
+    SHIPPED_SPECS
+        .iter()
+        .find(|(stem, _)| *stem == name)
+        .map(|(_, text)| *text)
+}

@@ -2,21 +2,53 @@
 //! aggregate's JSON, the Feature Group's feature definitions and the lake's table: every consumer
 //! of aggregates maps these types instead of keeping a list of its own.
 
-use crate::spec::{AggregateFn, FIXED_COLUMNS, Spec};
+use crate::expr::Type;
+use crate::spec::{AggregateFn, FIXED_COLUMNS, KEY_COLUMN, Spec};
 
 /// What a column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
-    /// Text (the aggregate id, the key).
+    /// Text (the aggregate id, string keys and values).
     String,
     /// An instant, written as RFC 3339 UTC with milliseconds.
     Timestamp,
     /// A calendar date, `YYYY-MM-DD`.
     Date,
-    /// A whole number (counts, volumes).
+    /// A whole number (counts, sums of integers).
     Integer,
-    /// An exact decimal with `scale` places (prices, VWAP, notional).
+    /// An exact decimal with `scale` places.
     Decimal { scale: u32 },
+    Boolean,
+}
+
+impl ColumnType {
+    /// The type expressions over the column (the checker's rules) see.
+    pub fn expr_type(self) -> Type {
+        match self {
+            ColumnType::String | ColumnType::Date => Type::String,
+            ColumnType::Timestamp => Type::Timestamp,
+            ColumnType::Integer => Type::Number { scale: 0 },
+            ColumnType::Decimal { scale } => Type::Number { scale },
+            ColumnType::Boolean => Type::Boolean,
+        }
+    }
+}
+
+/// Where a column comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnRole {
+    /// `aggregate_id`: the key and the window start, unique per key and window.
+    AggregateId,
+    /// The joined key of a composite key (`aggregate_key`).
+    Key,
+    /// One key field (its index among the spec's key fields).
+    KeyField(usize),
+    WindowStart,
+    WindowEnd,
+    /// A `[[window.columns]]` entry (its index).
+    Window(usize),
+    /// An `[[aggregates]]` entry (its index) and what it computes.
+    Aggregate(usize, AggregateFn),
 }
 
 /// One column of the aggregate, in output order.
@@ -24,8 +56,7 @@ pub enum ColumnType {
 pub struct OutputColumn {
     pub name: String,
     pub column_type: ColumnType,
-    /// For a spec aggregate, what it computes; `None` for the fixed columns.
-    pub function: Option<AggregateFn>,
+    pub role: ColumnRole,
 }
 
 /// The column that names the window's end: the Feature Store's event time.
@@ -33,41 +64,53 @@ pub const WINDOW_END: &str = FIXED_COLUMNS[2];
 
 impl Spec {
     /// The aggregate's columns in the order [`crate::Aggregate::to_json`] writes them:
-    /// `aggregate_id`, the key field, `window_start`, `window_end`, `session_date`, then the
-    /// spec's aggregates.
+    /// `aggregate_id`, `aggregate_key` (only for a composite key), the key fields,
+    /// `window_start`, `window_end`, the window columns, then the spec's aggregates.
     pub fn output_columns(&self) -> Vec<OutputColumn> {
-        let [aggregate_id, window_start, window_end, session_date] = FIXED_COLUMNS;
-        let fixed = |name: &str, column_type| OutputColumn {
+        let [aggregate_id, window_start, window_end] = FIXED_COLUMNS;
+        let column = |name: &str, column_type, role| OutputColumn {
             name: name.to_owned(),
             column_type,
-            function: None,
+            role,
         };
-        let mut columns = vec![
-            fixed(aggregate_id, ColumnType::String),
-            fixed(&self.key_field().name, ColumnType::String),
-            fixed(window_start, ColumnType::Timestamp),
-            fixed(window_end, ColumnType::Timestamp),
-            fixed(session_date, ColumnType::Date),
-        ];
-        columns.extend(self.aggregates.iter().map(|column| OutputColumn {
-            name: column.name.clone(),
-            column_type: match column.function {
-                AggregateFn::Count | AggregateFn::SumVolume => ColumnType::Integer,
-                _ => ColumnType::Decimal {
-                    scale: column.scale,
-                },
-            },
-            function: Some(column.function),
-        }));
+        let mut columns = vec![column(
+            aggregate_id,
+            ColumnType::String,
+            ColumnRole::AggregateId,
+        )];
+        if self.event.key.len() > 1 {
+            columns.push(column(KEY_COLUMN, ColumnType::String, ColumnRole::Key));
+        }
+        for (i, &field) in self.event.key.iter().enumerate() {
+            let slot = &self.slots[field];
+            columns.push(column(
+                &slot.name,
+                crate::spec::column_type(slot.ty),
+                ColumnRole::KeyField(i),
+            ));
+        }
+        columns.push(column(
+            window_start,
+            ColumnType::Timestamp,
+            ColumnRole::WindowStart,
+        ));
+        columns.push(column(window_end, ColumnType::Timestamp, ColumnRole::WindowEnd));
+        for (i, c) in self.window_columns.iter().enumerate() {
+            columns.push(column(&c.name, ColumnType::Date, ColumnRole::Window(i)));
+        }
+        for (i, a) in self.aggregates.iter().enumerate() {
+            columns.push(column(&a.name, a.output, ColumnRole::Aggregate(i, a.function)));
+        }
         columns
     }
 
-    /// The output column computing `function`, if the spec has one.
-    pub fn column_for(&self, function: AggregateFn) -> Option<&str> {
-        self.aggregates
-            .iter()
-            .find(|column| column.function == function)
-            .map(|column| column.name.as_str())
+    /// The Feature Group's record identifier: the key field, or `aggregate_key` for a
+    /// composite key.
+    pub fn record_identifier(&self) -> &str {
+        match self.event.key.as_slice() {
+            [single] => &self.event.fields[*single].name,
+            _ => KEY_COLUMN,
+        }
     }
 }
 
@@ -84,8 +127,10 @@ mod tests {
         let columns = spec.output_columns();
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
 
-        let mut generator =
-            crate::generator::TickGenerator::new(crate::generator::GeneratorConfig::default());
+        let mut generator = crate::generator::EventGenerator::new(
+            &spec,
+            crate::generator::GeneratorConfig::default(),
+        );
         let mut partition = crate::Partition::new(&spec);
         let mut closed = Vec::new();
         let mut payload = Vec::new();
@@ -122,31 +167,11 @@ mod tests {
                 "session_date"
             ]
         );
-        assert_eq!(
-            columns
-                .iter()
-                .find(|c| c.name == "count")
-                .unwrap()
-                .column_type,
-            ColumnType::Integer
-        );
-        assert_eq!(
-            columns
-                .iter()
-                .find(|c| c.name == "vwap")
-                .unwrap()
-                .column_type,
-            ColumnType::Decimal { scale: 6 }
-        );
-        assert_eq!(
-            columns
-                .iter()
-                .find(|c| c.name == "high")
-                .unwrap()
-                .column_type,
-            ColumnType::Decimal { scale: 4 }
-        );
-        assert_eq!(spec.column_for(AggregateFn::Vwap), Some("vwap"));
-        assert_eq!(spec.column_for(AggregateFn::LastPrice), Some("close"));
+        let type_of = |name: &str| columns.iter().find(|c| c.name == name).unwrap().column_type;
+        assert_eq!(type_of("count"), ColumnType::Integer);
+        assert_eq!(type_of("vwap"), ColumnType::Decimal { scale: 6 });
+        assert_eq!(type_of("high"), ColumnType::Decimal { scale: 4 });
+        assert_eq!(type_of("session_date"), ColumnType::Date);
+        assert_eq!(spec.record_identifier(), "ticker");
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! The processor owns one [`Partition`] per assigned partition and feeds it every record in
 //! offset order. Invariants:
-//! - The watermark is the highest valid event time seen on the partition minus the allowed
-//!   lateness (or a value the caller advanced it to); it never goes back.
+//! - The watermark is the highest valid event time seen on the partition (filtered events
+//!   included) minus the allowed lateness (or a value the caller advanced it to); it never goes
+//!   back.
 //! - A window `[start, end)` closes exactly when the watermark reaches `end`. Its aggregates are
 //!   emitted once, sorted by key. An event all of whose windows have closed is rejected `late`.
 //! - [`Partition::checkpoint`] names the lowest offset still needed by an open window (or the
@@ -14,15 +15,17 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::aggregate::{Accumulator, Aggregate};
+use crate::accumulate::{Blocks, Layout};
+use crate::aggregate::{Aggregate, Cell};
 use crate::enrich::SessionCalendar;
+use crate::event::{Decoder, Event};
 use crate::key::Key;
 use crate::reject::{Reason, Rejection};
-use crate::spec::{Spec, WindowSpec};
-use crate::tick::{Decoder, Tick};
+use crate::spec::{Spec, WindowEdge, WindowSpec};
 use crate::time::format_rfc3339_millis;
 
-type KeyMap = HashMap<Key, Accumulator, foldhash::fast::RandomState>;
+/// Each key's block of accumulators in its window.
+type KeyMap = HashMap<Key, u32, foldhash::fast::RandomState>;
 
 /// One Kafka record as the core sees it.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +45,9 @@ pub enum Outcome {
     Accepted { missed_windows: u32 },
     /// To the dead-letter topic, with its reason.
     Rejected(Rejection),
+    /// Valid, but the spec's `where` leaves it out: counted, not windowed (it still moves the
+    /// watermark: its event time is as good as any).
+    Filtered,
     /// Below the resume high-water mark: it was handled before the restart, so it only rebuilt
     /// window state and produces no output now.
     Replayed,
@@ -96,6 +102,7 @@ impl Checkpoint {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PartitionStats {
     pub accepted: u64,
+    pub filtered: u64,
     pub rejected: [u64; Reason::ALL.len()],
     pub replayed: u64,
     pub missed_windows: u64,
@@ -116,15 +123,24 @@ struct Bucket {
     /// The lowest offset of an event in this bucket.
     first_offset: i64,
     keys: KeyMap,
+    blocks: Blocks,
+}
+
+/// A bucket's memory, kept for the next window.
+#[derive(Debug, Default)]
+struct Spare {
+    keys: KeyMap,
+    blocks: Blocks,
 }
 
 /// The windowing state of one partition.
 #[derive(Debug)]
 pub struct Partition {
     decoder: Decoder,
+    layout: Layout,
     window: WindowSpec,
-    price_scale: u32,
-    calendar: SessionCalendar,
+    /// One calendar per window column, and which edge of the window it dates.
+    calendars: Vec<(SessionCalendar, WindowEdge)>,
     /// Open windows, ordered by start time. Few are open at once and most events land in the
     /// newest, so a deque searched from the back beats a tree.
     buckets: VecDeque<Bucket>,
@@ -133,19 +149,24 @@ pub struct Partition {
     next_offset: Option<i64>,
     /// Records below this offset are replays.
     replay_until: i64,
-    /// Emptied key maps kept for reuse, so a steady stream of windows does not reallocate.
-    spare: Vec<KeyMap>,
+    /// Emptied buckets kept for reuse, so a steady stream of windows does not reallocate.
+    spare: Vec<Spare>,
     stats: PartitionStats,
 }
 
 impl Partition {
     /// A partition with no history.
     pub fn new(spec: &Spec) -> Self {
+        let decoder = Decoder::new(spec);
         Self {
-            decoder: Decoder::new(spec),
+            layout: Layout::new(spec, &decoder),
+            decoder,
             window: spec.window,
-            price_scale: spec.price_scale(),
-            calendar: SessionCalendar::new(spec.session_timezone),
+            calendars: spec
+                .window_columns
+                .iter()
+                .map(|c| (SessionCalendar::new(c.zone), c.of))
+                .collect(),
             buckets: VecDeque::new(),
             watermark: None,
             next_offset: None,
@@ -185,7 +206,11 @@ impl Partition {
         self.next_offset = Some(record.offset + 1);
         let replay = record.offset < self.replay_until;
         let outcome = match self.decoder.decode(record.payload, record.timestamp_ms) {
-            Ok(tick) => self.add(&tick, record.offset),
+            Ok(event) if event.filtered => {
+                self.advance_with(event.event_time_ms);
+                Outcome::Filtered
+            }
+            Ok(event) => self.add(&event, record.offset),
             Err(rejection) => Outcome::Rejected(rejection),
         };
         let outcome = match outcome {
@@ -197,6 +222,10 @@ impl Partition {
                 self.stats.rejected[rejection.reason as usize] += 1;
                 Outcome::Rejected(rejection)
             }
+            Outcome::Filtered => {
+                self.stats.filtered += 1;
+                Outcome::Filtered
+            }
             accepted => {
                 self.stats.accepted += 1;
                 accepted
@@ -206,13 +235,13 @@ impl Partition {
         outcome
     }
 
-    fn add(&mut self, tick: &Tick, offset: i64) -> Outcome {
+    fn add(&mut self, event: &Event<'_>, offset: i64) -> Outcome {
         let WindowSpec {
             size_ms,
             slide_ms,
             allowed_lateness_ms,
         } = self.window;
-        let t = tick.event_time_ms;
+        let t = event.event_time_ms;
         let last_start = t - t.rem_euclid(slide_ms);
         let mut open = 0;
         let mut missed = 0;
@@ -230,19 +259,21 @@ impl Partition {
                 let bucket = if at > 0 && self.buckets[at - 1].start == start {
                     &mut self.buckets[at - 1]
                 } else {
+                    let spare = self.spare.pop().unwrap_or_default();
                     let bucket = Bucket {
                         start,
                         first_offset: offset,
-                        keys: self.spare.pop().unwrap_or_default(),
+                        keys: spare.keys,
+                        blocks: spare.blocks,
                     };
                     self.buckets.insert(at, bucket);
                     &mut self.buckets[at]
                 };
-                bucket
-                    .keys
-                    .entry(tick.key)
-                    .and_modify(|acc| acc.add(tick))
-                    .or_insert_with(|| Accumulator::new(tick));
+                let Bucket { keys, blocks, .. } = bucket;
+                let block = *keys
+                    .entry(event.key)
+                    .or_insert_with(|| self.layout.open(blocks));
+                self.layout.add(blocks, block, event);
                 open += 1;
             }
             start -= slide_ms;
@@ -262,12 +293,17 @@ impl Partition {
             ));
         }
         self.stats.missed_windows += missed;
-        let candidate = t - allowed_lateness_ms;
-        if self.watermark.is_none_or(|wm| candidate > wm) {
-            self.watermark = Some(candidate);
-        }
+        self.advance_with(t);
         Outcome::Accepted {
             missed_windows: missed as u32,
+        }
+    }
+
+    /// Moves the watermark for a valid event at `event_time_ms`.
+    fn advance_with(&mut self, event_time_ms: i64) {
+        let candidate = event_time_ms - self.window.allowed_lateness_ms;
+        if self.watermark.is_none_or(|wm| candidate > wm) {
+            self.watermark = Some(candidate);
         }
     }
 
@@ -300,19 +336,38 @@ impl Partition {
             let Some(mut bucket) = self.buckets.pop_front() else {
                 break;
             };
-            let session_date = self.calendar.session_date(start);
+            let dates: Vec<Cell> = self
+                .calendars
+                .iter_mut()
+                .map(|(calendar, edge)| {
+                    Cell::Date(calendar.session_date(match edge {
+                        WindowEdge::Start => start,
+                        WindowEdge::End => end,
+                    }))
+                })
+                .collect();
             let first = closed.len();
-            closed.extend(
-                bucket
-                    .keys
-                    .drain()
-                    .map(|(key, acc)| acc.finish(key, start, end, session_date, self.price_scale)),
-            );
+            let layout = &self.layout;
+            let blocks = &bucket.blocks;
+            closed.extend(bucket.keys.drain().map(|(key, block)| {
+                let mut cells = dates.clone();
+                layout.finish(blocks, block, &mut cells);
+                Aggregate {
+                    key,
+                    window_start_ms: start,
+                    window_end_ms: end,
+                    cells,
+                }
+            }));
             closed[first..].sort_unstable_by_key(|a| a.key);
             self.stats.windows_closed += 1;
             self.stats.aggregates_emitted += (closed.len() - first) as u64;
             if self.spare.len() < 2 {
-                self.spare.push(bucket.keys);
+                bucket.blocks.clear();
+                self.spare.push(Spare {
+                    keys: bucket.keys,
+                    blocks: bucket.blocks,
+                });
             }
         }
     }

@@ -1,0 +1,407 @@
+//! The running state of one key in one window, for any spec.
+//!
+//! The spec's aggregate columns are compiled once into a [`Layout`]: the few accumulators they
+//! need (shared: `avg` and `sum` of a field share its sum, every `count` of a required field is
+//! the one event count), each at a fixed place in a block of 64-bit words. A window holds one
+//! block per key in one vector, reused window after window, so adding an event to a window
+//! never allocates; strings kept by `min`/`max`/`first`/`last` live in a byte arena beside it,
+//! and `count_distinct` sets in a pool of hash sets, both reused the same way.
+//!
+//! `first` and `last` order events by event time, then the event id's hash, then the value, so
+//! the result does not depend on arrival order.
+
+use std::collections::HashSet;
+
+use crate::aggregate::Cell;
+use crate::decimal::Fixed;
+use crate::event::{Decoder, Event};
+use crate::spec::{AggregateFn, MAX_INLINE_STRING, SlotType, Spec};
+
+/// Bytes kept per string: its length and at most four bytes for each of its characters.
+const TEXT_BYTES: usize = 1 + 4 * MAX_INLINE_STRING;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Events.
+    Count,
+    /// Events with a value in the slot.
+    CountPresent,
+    Sum,
+    Min,
+    Max,
+    First,
+    Last,
+    MinText,
+    MaxText,
+    FirstText,
+    LastText,
+    /// Σ value × weight and Σ weight.
+    WeightedSum,
+    Distinct,
+}
+
+impl Kind {
+    /// Words the accumulator takes in a block.
+    fn words(self) -> usize {
+        match self {
+            Kind::Count | Kind::CountPresent | Kind::Min | Kind::Max => 1,
+            Kind::Sum => 2,
+            Kind::First | Kind::Last => 3,
+            // The string's place in the byte arena.
+            Kind::MinText | Kind::MaxText | Kind::Distinct => 1,
+            Kind::FirstText | Kind::LastText => 3,
+            Kind::WeightedSum => 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Op {
+    kind: Kind,
+    slot: usize,
+    weight: usize,
+    /// Where the slot's text is in the event (text kinds).
+    text: usize,
+    /// The accumulator's first word in a block (after the presence word).
+    at: usize,
+}
+
+/// How one aggregate column is read from the accumulators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Count(usize),
+    SumInteger(usize),
+    SumDecimal(usize, u32),
+    Value(usize, SlotType),
+    Text(usize),
+    Avg {
+        sum: usize,
+        count: usize,
+        field_scale: u32,
+        scale: u32,
+    },
+    Weighted {
+        op: usize,
+        field_scale: u32,
+        scale: u32,
+    },
+    Distinct(usize),
+}
+
+/// The compiled accumulators of a spec.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    ops: Vec<Op>,
+    /// Words of one key's block: the presence word, then every accumulator's.
+    words: usize,
+    reads: Vec<Read>,
+}
+
+/// One window's accumulators, for every key in it.
+#[derive(Debug, Default)]
+pub(crate) struct Blocks {
+    words: Vec<u64>,
+    bytes: Vec<u8>,
+    sets: Vec<HashSet<i64, foldhash::fast::RandomState>>,
+    sets_used: usize,
+}
+
+impl Blocks {
+    /// Empties the blocks, keeping their memory.
+    pub(crate) fn clear(&mut self) {
+        self.words.clear();
+        self.bytes.clear();
+        for set in &mut self.sets[..self.sets_used] {
+            set.clear();
+        }
+        self.sets_used = 0;
+    }
+}
+
+impl Layout {
+    pub(crate) fn new(spec: &Spec, decoder: &Decoder) -> Self {
+        let mut ops: Vec<Op> = Vec::new();
+        let mut words = 1;
+        let mut op = |kind: Kind, slot: usize, weight: usize| -> usize {
+            let text = decoder.text_index(slot).unwrap_or(0);
+            if let Some(i) = ops
+                .iter()
+                .position(|o| o.kind == kind && o.slot == slot && o.weight == weight)
+            {
+                return i;
+            }
+            ops.push(Op {
+                kind,
+                slot,
+                weight,
+                text,
+                at: words,
+            });
+            words += kind.words();
+            ops.len() - 1
+        };
+        let mut reads = Vec::new();
+        for agg in &spec.aggregates {
+            let field = agg.field.unwrap_or(0);
+            let ty = agg.field.map(|f| spec.slots[f].ty);
+            let always = agg.field.is_none_or(|f| spec.slots[f].always);
+            let count = |op: &mut dyn FnMut(Kind, usize, usize) -> usize| {
+                if always {
+                    op(Kind::Count, 0, 0)
+                } else {
+                    op(Kind::CountPresent, field, 0)
+                }
+            };
+            let is_text = matches!(ty, Some(SlotType::String { .. }));
+            let read = match agg.function {
+                AggregateFn::Count => Read::Count(count(&mut op)),
+                AggregateFn::Sum => match ty {
+                    Some(SlotType::Decimal { scale }) => {
+                        Read::SumDecimal(op(Kind::Sum, field, 0), scale)
+                    }
+                    _ => Read::SumInteger(op(Kind::Sum, field, 0)),
+                },
+                AggregateFn::Min | AggregateFn::Max | AggregateFn::First | AggregateFn::Last => {
+                    let kind = match (agg.function, is_text) {
+                        (AggregateFn::Min, false) => Kind::Min,
+                        (AggregateFn::Max, false) => Kind::Max,
+                        (AggregateFn::First, false) => Kind::First,
+                        (AggregateFn::Last, false) => Kind::Last,
+                        (AggregateFn::Min, true) => Kind::MinText,
+                        (AggregateFn::Max, true) => Kind::MaxText,
+                        (AggregateFn::First, true) => Kind::FirstText,
+                        _ => Kind::LastText,
+                    };
+                    let o = op(kind, field, 0);
+                    if is_text {
+                        Read::Text(o)
+                    } else {
+                        Read::Value(o, ty.unwrap_or(SlotType::Integer))
+                    }
+                }
+                AggregateFn::Avg => Read::Avg {
+                    sum: op(Kind::Sum, field, 0),
+                    count: count(&mut op),
+                    field_scale: ty.map_or(0, SlotType::scale),
+                    scale: agg.scale,
+                },
+                AggregateFn::WeightedAvg => {
+                    let weight = agg.weight.unwrap_or(0);
+                    Read::Weighted {
+                        op: op(Kind::WeightedSum, field, weight),
+                        field_scale: ty.map_or(0, SlotType::scale),
+                        scale: agg.scale,
+                    }
+                }
+                AggregateFn::CountDistinct => Read::Distinct(op(Kind::Distinct, field, 0)),
+            };
+            reads.push(read);
+        }
+        Self { ops, words, reads }
+    }
+
+    /// Starts a block for a new key in `blocks`; returns where it starts.
+    pub(crate) fn open(&self, blocks: &mut Blocks) -> u32 {
+        let at = blocks.words.len();
+        blocks.words.resize(at + self.words, 0);
+        for op in &self.ops {
+            match op.kind {
+                Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
+                    let place = blocks.bytes.len();
+                    blocks.bytes.resize(place + TEXT_BYTES, 0);
+                    blocks.words[at + op.at + op.kind.words() - 1] = place as u64;
+                }
+                Kind::Distinct => {
+                    if blocks.sets_used == blocks.sets.len() {
+                        blocks.sets.push(HashSet::default());
+                    }
+                    blocks.words[at + op.at] = blocks.sets_used as u64;
+                    blocks.sets_used += 1;
+                }
+                _ => {}
+            }
+        }
+        at as u32
+    }
+
+    /// Adds one event to the block at `at`.
+    pub(crate) fn add(&self, blocks: &mut Blocks, at: u32, event: &Event<'_>) {
+        let base = at as usize;
+        let Blocks {
+            words, bytes, sets, ..
+        } = blocks;
+        let block = &mut words[base..base + self.words];
+        let mark = |value: i64| (event.event_time_ms, event.id_hash as i64, value);
+        for (i, op) in self.ops.iter().enumerate() {
+            let bit = 1u64 << i;
+            if op.kind == Kind::Count {
+                block[op.at] += 1;
+                continue;
+            }
+            if !event.has(op.slot) {
+                continue;
+            }
+            let seen = block[0] & bit != 0;
+            let v = event.values[op.slot];
+            let w = &mut block[op.at..op.at + op.kind.words()];
+            match op.kind {
+                Kind::Count => {}
+                Kind::CountPresent => w[0] += 1,
+                Kind::Sum => put_i128(w, get_i128(w).saturating_add(i128::from(v))),
+                Kind::Min => {
+                    if !seen || v < w[0] as i64 {
+                        w[0] = v as u64;
+                    }
+                }
+                Kind::Max => {
+                    if !seen || v > w[0] as i64 {
+                        w[0] = v as u64;
+                    }
+                }
+                Kind::First | Kind::Last => {
+                    let new = mark(v);
+                    let old = (w[0] as i64, w[1] as i64, w[2] as i64);
+                    let better = if op.kind == Kind::First {
+                        new < old
+                    } else {
+                        new > old
+                    };
+                    if !seen || better {
+                        w[0] = new.0 as u64;
+                        w[1] = new.1 as u64;
+                        w[2] = new.2 as u64;
+                    }
+                }
+                Kind::WeightedSum => {
+                    if !event.has(op.weight) {
+                        continue;
+                    }
+                    let weight = i128::from(event.values[op.weight]);
+                    let numerator = get_i128(&w[..2]).saturating_add(i128::from(v) * weight);
+                    let denominator = get_i128(&w[2..]).saturating_add(weight);
+                    put_i128(&mut w[..2], numerator);
+                    put_i128(&mut w[2..], denominator);
+                }
+                Kind::Distinct => {
+                    sets[w[0] as usize].insert(v);
+                }
+                Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
+                    let text = event.texts[op.text].as_bytes();
+                    let place = w[w.len() - 1] as usize;
+                    let stored = &mut bytes[place..place + TEXT_BYTES];
+                    let len = usize::from(stored[0]);
+                    let old = &stored[1..1 + len];
+                    let better = match op.kind {
+                        Kind::MinText => text < old,
+                        Kind::MaxText => text > old,
+                        _ => {
+                            let new = (event.event_time_ms, event.id_hash as i64);
+                            let before = (w[0] as i64, w[1] as i64);
+                            let order = new.cmp(&before).then_with(|| text.cmp(old));
+                            if op.kind == Kind::FirstText {
+                                order.is_lt()
+                            } else {
+                                order.is_gt()
+                            }
+                        }
+                    };
+                    if !seen || better {
+                        let n = text.len().min(TEXT_BYTES - 1);
+                        stored[0] = n as u8;
+                        stored[1..1 + n].copy_from_slice(&text[..n]);
+                        if matches!(op.kind, Kind::FirstText | Kind::LastText) {
+                            w[0] = event.event_time_ms as u64;
+                            w[1] = event.id_hash;
+                        }
+                    }
+                }
+            }
+            block[0] |= bit;
+        }
+    }
+
+    /// The aggregate columns' values of the block at `at`, appended to `cells`.
+    pub(crate) fn finish(&self, blocks: &Blocks, at: u32, cells: &mut Vec<Cell>) {
+        let base = at as usize;
+        let block = &blocks.words[base..base + self.words];
+        let seen = |op: usize| self.ops[op].kind == Kind::Count || block[0] & (1 << op) != 0;
+        let w = |op: usize| {
+            let o = &self.ops[op];
+            &block[o.at..o.at + o.kind.words()]
+        };
+        for read in &self.reads {
+            let cell = match *read {
+                Read::Count(op) => Cell::Integer(i128::from(w(op)[0])),
+                Read::SumInteger(op) => Cell::Integer(if seen(op) { get_i128(w(op)) } else { 0 }),
+                Read::SumDecimal(op, scale) => Cell::Decimal(Fixed::new(
+                    if seen(op) { get_i128(w(op)) } else { 0 },
+                    scale,
+                )),
+                Read::Value(op, _) if !seen(op) => Cell::Null,
+                Read::Value(op, ty) => {
+                    let kind = self.ops[op].kind;
+                    let v = if matches!(kind, Kind::First | Kind::Last) {
+                        w(op)[2] as i64
+                    } else {
+                        w(op)[0] as i64
+                    };
+                    match ty {
+                        SlotType::Integer => Cell::Integer(i128::from(v)),
+                        SlotType::Decimal { scale } => Cell::Decimal(Fixed::new(i128::from(v), scale)),
+                        SlotType::Timestamp => Cell::Timestamp(v),
+                        SlotType::Boolean => Cell::Boolean(v != 0),
+                        SlotType::String { .. } => Cell::Null,
+                    }
+                }
+                Read::Text(op) if !seen(op) => Cell::Null,
+                Read::Text(op) => {
+                    let words = w(op);
+                    let place = words[words.len() - 1] as usize;
+                    let stored = &blocks.bytes[place..place + TEXT_BYTES];
+                    let len = usize::from(stored[0]);
+                    Cell::String(String::from_utf8_lossy(&stored[1..1 + len]).into_owned())
+                }
+                Read::Avg {
+                    sum,
+                    count,
+                    field_scale,
+                    scale,
+                } => {
+                    let n = i128::from(w(count)[0]);
+                    let total = if seen(sum) { get_i128(w(sum)) } else { 0 };
+                    Fixed::ratio(total, field_scale, n, scale).map_or(Cell::Null, Cell::Decimal)
+                }
+                Read::Weighted {
+                    op,
+                    field_scale,
+                    scale,
+                } => {
+                    let words = w(op);
+                    let (numerator, denominator) = (get_i128(&words[..2]), get_i128(&words[2..]));
+                    // Σ(v·w) carries the weight's scale too; Σw carries it alone.
+                    Fixed::ratio(numerator, field_scale, denominator, scale)
+                        .map_or(Cell::Null, Cell::Decimal)
+                }
+                Read::Distinct(op) => {
+                    let n = if seen(op) {
+                        blocks.sets[w(op)[0] as usize].len()
+                    } else {
+                        0
+                    };
+                    Cell::Integer(n as i128)
+                }
+            };
+            cells.push(cell);
+        }
+    }
+}
+
+fn get_i128(w: &[u64]) -> i128 {
+    ((u128::from(w[1]) << 64) | u128::from(w[0])) as i128
+}
+
+fn put_i128(w: &mut [u64], v: i128) {
+    let v = v as u128;
+    w[0] = v as u64;
+    w[1] = (v >> 64) as u64;
+}

@@ -1,0 +1,624 @@
+//! Decoding and validating one event: raw bytes in, a typed [`Event`] or a [`Rejection`] out,
+//! then the derived fields and the filter.
+//!
+//! The payload is scanned once (see `json`), borrowing from the input: each declared field is
+//! checked against the spec as the scanner meets it; undeclared fields are skipped. A valid
+//! event costs no heap allocation unless a string field holds escape sequences.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use crate::decimal::{self, DecimalError, Fixed};
+use crate::expr::{self, Env, EvalError, Expr, Value};
+use crate::json::{Json, Scanner};
+use crate::key::{Key, KeyBuilder};
+use crate::reject::{Reason, Rejection, quote};
+use crate::spec::{
+    DerivedField, FieldKind, FieldSpec, MAX_SLOTS, OnZero, SlotType, Spec,
+};
+use crate::spec::{MAX_TIME_MS, MIN_TIME_MS};
+use crate::time::parse_rfc3339_millis;
+
+/// The most string values an event keeps for its filter, string aggregates and composite key.
+pub const MAX_TEXTS: usize = 16;
+/// Not kept.
+const NO_TEXT: u8 = u8::MAX;
+
+/// What the core keeps of a valid event.
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    /// The key fields' values (joined for a composite key): the Kafka key and the window key.
+    pub key: Key,
+    /// A stable 64-bit hash of the event id (FNV-1a), the tie-break between events in the same
+    /// millisecond.
+    pub id_hash: u64,
+    pub event_time_ms: i64,
+    /// Bit `i` set: slot `i` has a value.
+    pub present: u64,
+    /// Each slot's value: units of its scale for numbers, epoch ms for timestamps, 0 or 1 for
+    /// booleans, the 64-bit hash of the text for strings.
+    pub values: [i64; MAX_SLOTS],
+    /// The texts of the string fields something reads (by [`Decoder::text_index`]).
+    pub texts: [Cow<'a, str>; MAX_TEXTS],
+    /// The event failed the spec's `where`: it is valid, but not windowed.
+    pub filtered: bool,
+}
+
+impl Event<'_> {
+    pub fn has(&self, slot: usize) -> bool {
+        self.present & (1 << slot) != 0
+    }
+}
+
+/// Decodes events against a spec. Build one per partition (it remembers recent keys).
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    plan: Plan,
+    /// For a one-field string key: keys that passed every check, so that a repeating key skips
+    /// its regex. Bounded: emptied when it reaches [`MEMO_CAPACITY`].
+    memo: HashSet<Key, foldhash::fast::RandomState>,
+}
+
+/// What the decoder needs of the spec, laid out for the hot path.
+#[derive(Debug, Clone)]
+struct Plan {
+    fields: Vec<FieldSpec>,
+    slot_types: Vec<SlotType>,
+    derived: Vec<DerivedField>,
+    filter: Option<Expr>,
+    /// The key fields; `key_position[field]` is the field's place among them.
+    key: Vec<usize>,
+    key_position: [u8; MAX_SLOTS],
+    /// Which field's text is kept, and where.
+    text_index: [u8; MAX_SLOTS],
+    /// Bit `i` set: slot `i` (a string) is hashed.
+    hashed: u64,
+    event_time: usize,
+    event_id: usize,
+    single_string_key: bool,
+    max_bytes: usize,
+    max_future_skew_ms: i64,
+    max_past_skew_ms: i64,
+}
+
+const MEMO_CAPACITY: usize = 16_384;
+
+/// A checked field value, before it is placed in the event.
+enum Checked<'a> {
+    Text(Cow<'a, str>),
+    Number(i64),
+    Absent,
+}
+
+/// The event being decoded: filled in field by field as the parser meets them.
+struct Builder<'a> {
+    /// Bit `i` set: field `i` appeared (possibly as null).
+    seen: u64,
+    event: Event<'a>,
+    /// Composite key values as written, by key position (integers and booleans as text).
+    key_parts: [Option<Cow<'a, str>>; 8],
+    /// The first field that failed its check; decoding reads on so that broken JSON later in
+    /// the record still counts as malformed.
+    first_error: Option<Rejection>,
+}
+
+impl Decoder {
+    pub fn new(spec: &Spec) -> Self {
+        let mut text_index = [NO_TEXT; MAX_SLOTS];
+        let mut hashed = 0u64;
+        let mut next_text = 0u8;
+        let mut keep = |slot: usize, text_index: &mut [u8; MAX_SLOTS]| {
+            if text_index[slot] == NO_TEXT && usize::from(next_text) < MAX_TEXTS {
+                text_index[slot] = next_text;
+                next_text += 1;
+            }
+        };
+        let mut used = Vec::new();
+        if let Some(f) = &spec.filter {
+            f.expr.slots(&mut used);
+        }
+        for slot in used {
+            if matches!(spec.slots[slot].ty, SlotType::String { .. }) {
+                keep(slot, &mut text_index);
+            }
+        }
+        for agg in &spec.aggregates {
+            if let Some(f) = agg.field
+                && matches!(spec.slots[f].ty, SlotType::String { .. })
+            {
+                match agg.function {
+                    crate::spec::AggregateFn::CountDistinct => hashed |= 1 << f,
+                    crate::spec::AggregateFn::Count => {}
+                    _ => keep(f, &mut text_index),
+                }
+            }
+        }
+        let mut key_position = [u8::MAX; MAX_SLOTS];
+        for (i, &k) in spec.event.key.iter().enumerate() {
+            key_position[k] = i as u8;
+        }
+        let single_string_key = spec.event.key.len() == 1
+            && matches!(spec.slots[spec.event.key[0]].ty, SlotType::String { .. });
+        let plan = Plan {
+            fields: spec.event.fields.clone(),
+            slot_types: spec.slots.iter().map(|s| s.ty).collect(),
+            derived: spec.derived.clone(),
+            filter: spec.filter.as_ref().map(|f| f.expr.clone()),
+            key: spec.event.key.clone(),
+            key_position,
+            text_index,
+            hashed,
+            event_time: spec.event.event_time,
+            event_id: spec.event.event_id,
+            single_string_key,
+            max_bytes: spec.event.max_bytes,
+            max_future_skew_ms: spec.event.max_future_skew_ms,
+            max_past_skew_ms: spec.event.max_past_skew_ms,
+        };
+        Self {
+            plan,
+            memo: HashSet::default(),
+        }
+    }
+
+    /// Where slot `slot`'s text is kept in [`Event::texts`], if it is.
+    pub fn text_index(&self, slot: usize) -> Option<usize> {
+        self.plan.text_index(slot)
+    }
+
+    /// Decodes and validates one Kafka record value, computes the derived fields and applies
+    /// the filter. `record_time_ms` is the record's timestamp, the reference for the event-time
+    /// skew check.
+    pub fn decode<'a>(
+        &mut self,
+        payload: Option<&'a [u8]>,
+        record_time_ms: i64,
+    ) -> Result<Event<'a>, Rejection> {
+        let bytes = match payload {
+            None => return Err(Rejection::new(Reason::Empty, "the record has a null value")),
+            Some([]) => return Err(Rejection::new(Reason::Empty, "the record value is empty")),
+            Some(b) => b,
+        };
+        let Decoder { plan, memo } = self;
+        if bytes.len() > plan.max_bytes {
+            return Err(Rejection::new(
+                Reason::TooLarge,
+                format!("{} bytes; the spec allows {}", bytes.len(), plan.max_bytes),
+            ));
+        }
+        let mut builder = Builder {
+            seen: 0,
+            event: Event {
+                key: Key::default(),
+                id_hash: 0,
+                event_time_ms: 0,
+                present: 0,
+                values: [0; MAX_SLOTS],
+                texts: Default::default(),
+                filtered: false,
+            },
+            key_parts: Default::default(),
+            first_error: None,
+        };
+        let fields = &plan.fields;
+        Scanner::new(bytes)
+            .and_then(|mut scanner| {
+                scanner.object(
+                    |name| fields.iter().position(|f| f.name.as_bytes() == name),
+                    |i, scanner| {
+                        if builder.seen & (1 << i) != 0 {
+                            return Err(format!("duplicate key `{}`", fields[i].name));
+                        }
+                        builder.seen |= 1 << i;
+                        let json = scanner.value()?;
+                        if builder.first_error.is_none() {
+                            plan.take(memo, &mut builder, i, json);
+                        }
+                        Ok(())
+                    },
+                )
+            })
+            .map_err(|e| {
+                Rejection::new(Reason::Malformed, format!("not a valid JSON object: {e}"))
+            })?;
+        if let Some(rejection) = builder.first_error {
+            return Err(rejection);
+        }
+        // A required field that was null has been reported already; these were absent.
+        if let Some(field) = (plan.fields.iter().enumerate())
+            .find(|(i, f)| f.required && builder.event.present & (1 << i) == 0)
+            .map(|(_, f)| f)
+        {
+            return Err(Rejection::new(
+                Reason::MissingField,
+                format!("{} is required", field.name),
+            ));
+        }
+        let mut event = builder.event;
+        event.event_time_ms = event.values[plan.event_time];
+        let ahead = event.event_time_ms.saturating_sub(record_time_ms);
+        if ahead > plan.max_future_skew_ms || ahead < -plan.max_past_skew_ms {
+            let name = &plan.fields[plan.event_time].name;
+            let (dir, limit) = if ahead > 0 {
+                ("ahead of", plan.max_future_skew_ms)
+            } else {
+                ("behind", plan.max_past_skew_ms)
+            };
+            return Err(Rejection::new(
+                Reason::TimeSkew,
+                format!(
+                    "{name} is {} {dir} the record timestamp; the spec allows {}",
+                    crate::duration::format_millis(ahead.saturating_abs()),
+                    crate::duration::format_millis(limit)
+                ),
+            ));
+        }
+        if plan.key.len() > 1 {
+            let mut key = KeyBuilder::default();
+            for (i, part) in builder.key_parts.iter().take(plan.key.len()).enumerate() {
+                key.push(i == 0, part.as_deref().unwrap_or_default());
+            }
+            event.key = key.finish().ok_or_else(|| {
+                Rejection::new(
+                    Reason::InvalidValue,
+                    format!(
+                        "the key ({}) is longer than {} bytes",
+                        quote(
+                            &builder
+                                .key_parts
+                                .iter()
+                                .flatten()
+                                .map(|p| p.as_ref())
+                                .collect::<Vec<_>>()
+                                .join("|")
+                        ),
+                        crate::key::MAX_KEY_LEN
+                    ),
+                )
+            })?;
+        }
+        plan.derive(&mut event)?;
+        if let Some(filter) = &plan.filter {
+            event.filtered = !filter.truth(&EventEnv {
+                event: &event,
+                plan,
+            });
+        }
+        Ok(event)
+    }
+
+}
+
+impl Plan {
+    fn text_index(&self, slot: usize) -> Option<usize> {
+        let i = self.text_index[slot];
+        (i != NO_TEXT).then_some(usize::from(i))
+    }
+
+    /// Checks field `i`'s value and places it in the event; the first failure is kept.
+    fn take<'a>(
+        &self,
+        memo: &mut HashSet<Key, foldhash::fast::RandomState>,
+        builder: &mut Builder<'a>,
+        i: usize,
+        json: Json<'a>,
+    ) {
+        let field = &self.fields[i];
+        if self.single_string_key
+            && i == self.key[0]
+            && let Json::Str(text) = &json
+            && let Some(key) = Key::new(text).filter(|k| memo.contains(k))
+        {
+            builder.event.present |= 1 << i;
+            builder.event.key = key;
+            return;
+        }
+        let value = match check_field(field, json) {
+            Err(rejection) => {
+                builder.first_error = Some(rejection);
+                return;
+            }
+            Ok(Checked::Absent) => return,
+            Ok(value) => value,
+        };
+        builder.event.present |= 1 << i;
+        let position = self.key_position[i];
+        match value {
+            Checked::Text(text) => {
+                if self.single_string_key && position == 0 {
+                    match Key::new(&text) {
+                        Some(key) => {
+                            builder.event.key = key;
+                            if memo.len() >= MEMO_CAPACITY {
+                                memo.clear();
+                            }
+                            memo.insert(key);
+                        }
+                        None => {
+                            builder.first_error = Some(Rejection::new(
+                                Reason::InvalidValue,
+                                format!("{}: `{}` is too long for a key", field.name, quote(&text)),
+                            ));
+                            return;
+                        }
+                    }
+                }
+                if i == self.event_id {
+                    builder.event.id_hash = fnv1a(text.as_bytes());
+                }
+                if self.hashed & (1 << i) != 0 {
+                    builder.event.values[i] = fnv1a(text.as_bytes()) as i64;
+                }
+                if position != u8::MAX && !self.single_string_key {
+                    builder.key_parts[usize::from(position)] = Some(text.clone());
+                }
+                if let Some(t) = self.text_index(i) {
+                    builder.event.texts[t] = text;
+                }
+            }
+            Checked::Number(n) => {
+                builder.event.values[i] = n;
+                if position != u8::MAX {
+                    let text = match field.kind {
+                        FieldKind::Boolean => Cow::Borrowed(if n != 0 { "true" } else { "false" }),
+                        _ => Cow::Owned(n.to_string()),
+                    };
+                    builder.key_parts[usize::from(position)] = Some(text);
+                }
+            }
+            Checked::Absent => {}
+        }
+    }
+
+    /// Computes the derived fields, in order.
+    fn derive(&self, event: &mut Event<'_>) -> Result<(), Rejection> {
+        let first = self.fields.len();
+        for (d, derived) in self.derived.iter().enumerate() {
+            let slot = first + d;
+            let zero_is_null = derived.on_zero == OnZero::Null;
+            let result = derived.expr.number(
+                &EventEnv { event, plan: self },
+                derived.scale,
+                derived.rounding,
+                zero_is_null,
+            );
+            let value = match result {
+                Ok(Some((units, scale))) => {
+                    expr::rescale(units, scale, derived.scale, derived.rounding)
+                        .ok()
+                        .and_then(|u| i64::try_from(u).ok())
+                        .ok_or(EvalError::Overflow)
+                }
+                Ok(None) => continue,
+                Err(e) => Err(e),
+            };
+            match value {
+                Ok(v) => {
+                    event.values[slot] = v;
+                    event.present |= 1 << slot;
+                }
+                Err(EvalError::DivideByZero) => {
+                    return Err(Rejection::new(
+                        Reason::InvalidValue,
+                        format!("{} = {}: division by zero", derived.name, derived.text),
+                    ));
+                }
+                Err(EvalError::Overflow) => {
+                    return Err(Rejection::new(
+                        Reason::OutOfRange,
+                        format!(
+                            "{} = {}: the result does not fit the fixed-point type",
+                            derived.name, derived.text
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An event as the expressions see it.
+struct EventEnv<'e, 'a> {
+    event: &'e Event<'a>,
+    plan: &'e Plan,
+}
+
+impl Env for EventEnv<'_, '_> {
+    fn value(&self, slot: usize) -> Value<'_> {
+        if !self.event.has(slot) {
+            return Value::Null;
+        }
+        let v = self.event.values[slot];
+        match self.plan.slot_types[slot] {
+            SlotType::Integer => Value::Number(i128::from(v), 0),
+            SlotType::Decimal { scale } => Value::Number(i128::from(v), scale),
+            SlotType::Timestamp => Value::Timestamp(v),
+            SlotType::Boolean => Value::Bool(v != 0),
+            SlotType::String { .. } => match self.plan.text_index(slot) {
+                Some(t) => Value::Str(&self.event.texts[t]),
+                None => Value::Null,
+            },
+        }
+    }
+}
+
+/// FNV-1a, 64-bit: stable across runs and machines, unlike the std hasher.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Checked<'a>, Rejection> {
+    let name = &field.name;
+    if let Json::Null = json {
+        return if field.required {
+            Err(Rejection::new(
+                Reason::MissingField,
+                format!("{name} is required but null"),
+            ))
+        } else {
+            Ok(Checked::Absent)
+        };
+    }
+    let wrong_type = |want: &str, json: &Json<'_>| {
+        Rejection::new(
+            Reason::WrongType,
+            format!("{name}: expected {want}, found {}", json.type_name()),
+        )
+    };
+    let integer = |json: Json<'a>, want: &str| match json {
+        Json::Num(text) if !text.contains(['.', 'e', 'E']) => text.parse::<i64>().map_err(|_| {
+            Rejection::new(
+                Reason::OutOfRange,
+                format!("{name}: {} does not fit a 64-bit integer", quote(text)),
+            )
+        }),
+        other => Err(wrong_type(want, &other)),
+    };
+    match &field.kind {
+        FieldKind::String {
+            min_length,
+            max_length,
+            pattern,
+            one_of,
+        } => {
+            let Json::Str(text) = json else {
+                return Err(wrong_type("a string", &json));
+            };
+            let len = if text.is_ascii() {
+                text.len()
+            } else {
+                text.chars().count()
+            };
+            if len < *min_length || len > *max_length {
+                return Err(Rejection::new(
+                    Reason::InvalidValue,
+                    format!(
+                        "{name}: `{}` has {len} characters; expected {min_length} to {max_length}",
+                        quote(&text)
+                    ),
+                ));
+            }
+            if let Some(re) = pattern
+                && !re.is_match(&text)
+            {
+                return Err(Rejection::new(
+                    Reason::InvalidValue,
+                    format!("{name}: `{}` does not match {}", quote(&text), re.as_str()),
+                ));
+            }
+            if let Some(allowed) = one_of
+                && !allowed.iter().any(|a| *a == text)
+            {
+                return Err(Rejection::new(
+                    Reason::InvalidValue,
+                    format!(
+                        "{name}: `{}` is not one of {}",
+                        quote(&text),
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+            Ok(Checked::Text(text))
+        }
+        FieldKind::Integer { min, max } => {
+            let int = integer(json, "an integer")?;
+            if int < *min || int > *max {
+                return Err(Rejection::new(
+                    Reason::OutOfRange,
+                    format!("{name}: {int} is outside {min} to {max}"),
+                ));
+            }
+            Ok(Checked::Number(int))
+        }
+        FieldKind::Boolean => match json {
+            Json::Bool(b) => Ok(Checked::Number(i64::from(b))),
+            other => Err(wrong_type("true or false", &other)),
+        },
+        FieldKind::Decimal {
+            scale,
+            lower,
+            upper,
+        } => {
+            let raw = match json {
+                Json::Num(raw) => raw,
+                other => return Err(wrong_type("a decimal number", &other)),
+            };
+            let units = decimal::parse_units(raw, *scale).map_err(|e| match e {
+                DecimalError::NotANumber => wrong_type("a decimal number", &Json::Num(raw)),
+                DecimalError::Exponent => Rejection::new(
+                    Reason::InvalidValue,
+                    format!(
+                        "{name}: {} uses exponent notation; write plain decimals",
+                        quote(raw)
+                    ),
+                ),
+                DecimalError::TooPrecise { decimals } => Rejection::new(
+                    Reason::InvalidValue,
+                    format!(
+                        "{name}: {} has {decimals} decimal places; the spec allows {scale}",
+                        quote(raw)
+                    ),
+                ),
+                DecimalError::Overflow => Rejection::new(
+                    Reason::OutOfRange,
+                    format!(
+                        "{name}: {} is too large for the fixed-point type",
+                        quote(raw)
+                    ),
+                ),
+            })?;
+            let below =
+                lower.is_some_and(|b| units < b.units || (units == b.units && !b.inclusive));
+            let above =
+                upper.is_some_and(|b| units > b.units || (units == b.units && !b.inclusive));
+            if below || above {
+                let show = |b: &Option<crate::spec::Bound>, incl: &str, excl: &str| {
+                    b.map(|b| {
+                        format!(
+                            "{}{}",
+                            if b.inclusive { incl } else { excl },
+                            Fixed::new(i128::from(b.units), *scale)
+                        )
+                    })
+                };
+                let range: Vec<String> = [show(lower, "≥ ", "> "), show(upper, "≤ ", "< ")]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                return Err(Rejection::new(
+                    Reason::OutOfRange,
+                    format!(
+                        "{name}: {} is outside the range {}",
+                        quote(raw),
+                        range.join(" and ")
+                    ),
+                ));
+            }
+            Ok(Checked::Number(units))
+        }
+        FieldKind::Timestamp => {
+            let ms = match json {
+                Json::Str(text) => parse_rfc3339_millis(&text).map_err(|why| {
+                    Rejection::new(
+                        Reason::InvalidValue,
+                        format!("{name}: `{}`: {why}", quote(&text)),
+                    )
+                })?,
+                other => integer(other, "an RFC 3339 string or epoch milliseconds")?,
+            };
+            if !(MIN_TIME_MS..=MAX_TIME_MS).contains(&ms) {
+                return Err(Rejection::new(
+                    Reason::OutOfRange,
+                    format!("{name}: {ms} ms is outside the years 0001 to 9999"),
+                ));
+            }
+            Ok(Checked::Number(ms))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

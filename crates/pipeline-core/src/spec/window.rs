@@ -1,0 +1,116 @@
+//! The windows (`[window]`) and the columns computed from them (`[[window.columns]]`).
+
+use chrono_tz::Tz;
+
+use super::fields::duration;
+use super::raw::{RawWindow, RawWindowColumn};
+use super::{Problems, WindowColumn, WindowEdge, WindowSpec};
+use crate::duration::format_millis;
+
+pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<WindowSpec> {
+    problems.unknown(
+        "window",
+        &raw.extra,
+        &["type", "size", "slide", "allowed_lateness", "columns"],
+    );
+    let size = duration(&raw.size, "window.size", problems);
+    let lateness = duration(&raw.allowed_lateness, "window.allowed_lateness", problems);
+    let slide = match (raw.ty.as_str(), &raw.slide) {
+        ("tumbling", None) => size,
+        ("tumbling", Some(_)) => {
+            problems.push("window.slide", "applies only to type = \"hopping\"");
+            None
+        }
+        ("hopping", None) => {
+            problems.push("window.slide", "hopping windows need a slide, e.g. \"30s\"");
+            None
+        }
+        ("hopping", Some(s)) => duration(s, "window.slide", problems),
+        (other, _) => {
+            problems.push(
+                "window.type",
+                format!("`{other}` is not a window type; expected tumbling or hopping"),
+            );
+            None
+        }
+    };
+    let (size, slide, lateness) = (size?, slide?, lateness?);
+    let mut ok = true;
+    if size <= 0 || size > 86_400_000 {
+        problems.push(
+            "window.size",
+            format!("{} is out of range; expected 1ms to 1d", raw.size),
+        );
+        ok = false;
+    } else if slide <= 0 || slide > size || size % slide != 0 {
+        problems.push(
+            "window.slide",
+            format!(
+                "{} must be positive and divide the window size {} evenly",
+                format_millis(slide),
+                format_millis(size)
+            ),
+        );
+        ok = false;
+    } else if size / slide > 60 {
+        problems.push(
+            "window.slide",
+            "puts each event in more than 60 windows; use a larger slide",
+        );
+        ok = false;
+    }
+    if !(0..=86_400_000).contains(&lateness) {
+        problems.push("window.allowed_lateness", "expected 0s to 1d");
+        ok = false;
+    }
+    ok.then_some(WindowSpec {
+        size_ms: size,
+        slide_ms: slide,
+        allowed_lateness_ms: lateness,
+    })
+}
+
+pub(super) fn check_columns(raw: Vec<RawWindowColumn>, problems: &mut Problems) -> Vec<WindowColumn> {
+    let mut columns = Vec::new();
+    for (i, c) in raw.into_iter().enumerate() {
+        let key = format!("window.columns[{i}] ({})", c.name);
+        problems.unknown(&key, &c.extra, &["name", "function", "of", "zone"]);
+        if c.function != "date_of" {
+            problems.push(
+                format!("{key}.function"),
+                format!("`{}` is not a window function; expected date_of", c.function),
+            );
+            continue;
+        }
+        let of = match c.of.as_deref() {
+            Some("window_start") | None => WindowEdge::Start,
+            Some("window_end") => WindowEdge::End,
+            Some(other) => {
+                problems.push(
+                    format!("{key}.of"),
+                    format!("`{other}` is not a window edge; expected window_start or window_end"),
+                );
+                continue;
+            }
+        };
+        let zone = match c.zone.as_deref().unwrap_or("UTC").parse::<Tz>() {
+            Ok(tz) => tz,
+            Err(_) => {
+                problems.push(
+                    format!("{key}.zone"),
+                    format!(
+                        "`{}` is not an IANA time zone name; expected e.g. \"America/New_York\"",
+                        c.zone.unwrap_or_default()
+                    ),
+                );
+                continue;
+            }
+        };
+        columns.push(WindowColumn {
+            name: c.name,
+            of,
+            zone,
+        });
+    }
+    columns
+}

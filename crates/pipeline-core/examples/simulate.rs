@@ -1,9 +1,9 @@
-//! Checks a pipeline spec and runs generated ticks through the core, without Kafka.
+//! Checks a pipeline spec and runs events generated from it through the core, without Kafka.
 //!
 //! ```text
-//! cargo run --release -p pipeline-core --example simulate -- [--spec config/pipeline.toml]
+//! cargo run --release -p pipeline-core --example simulate -- [--spec config/pipelines/stock-ticks.toml]
 //!     [--events 100000] [--rate 1000] [--malformed 0.01] [--disorder 0.05] [--seed 42]
-//!     [--tickers AMZN,AAPL,MSFT,GOOGL]
+//!     [--keys 4]
 //! ```
 //!
 //! Aggregates go to stdout as JSON lines; a summary (counts, dead letters by reason, throughput)
@@ -13,7 +13,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use pipeline_core::generator::{GeneratorConfig, TickGenerator};
+use pipeline_core::generator::{EventGenerator, GeneratorConfig};
 use pipeline_core::{Outcome, Partition, Reason, Record, Spec};
 
 struct Args {
@@ -25,7 +25,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        spec: "config/pipeline.toml".into(),
+        spec: "config/pipelines/stock-ticks.toml".into(),
         events: 100_000,
         rate: 1_000,
         generator: GeneratorConfig {
@@ -50,7 +50,7 @@ fn parse_args() -> Result<Args, String> {
             "--malformed" => args.generator.malformed_share = number("a share from 0 to 1")?,
             "--disorder" => args.generator.disorder_share = number("a share from 0 to 1")?,
             "--seed" => args.generator.seed = number("a number")? as u64,
-            "--tickers" => args.generator.tickers = value.split(',').map(str::to_owned).collect(),
+            "--keys" => args.generator.keys = Some(number("a count")? as usize),
             _ => {
                 return Err(format!(
                     "unknown flag {flag}; see the top of examples/simulate.rs"
@@ -85,11 +85,12 @@ fn main() -> ExitCode {
         spec.aggregates.len()
     );
 
-    let mut generator = TickGenerator::new(args.generator);
+    let mut generator = EventGenerator::new(&spec, args.generator);
     let mut partition = Partition::new(&spec);
     let mut closed = Vec::new();
     let mut payload = Vec::new();
     let mut dead = [0u64; Reason::ALL.len()];
+    let mut filtered = 0u64;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let start_ms = chrono::Utc::now().timestamp_millis();
     let started = Instant::now();
@@ -102,8 +103,10 @@ fn main() -> ExitCode {
             timestamp_ms: now,
             payload: Some(&payload),
         };
-        if let Outcome::Rejected(r) = partition.process(record, &mut closed) {
-            dead[r.reason as usize] += 1;
+        match partition.process(record, &mut closed) {
+            Outcome::Rejected(r) => dead[r.reason as usize] += 1,
+            Outcome::Filtered => filtered += 1,
+            _ => {}
         }
         if i + 1 == args.events {
             partition.close_all(&mut closed);
@@ -119,7 +122,7 @@ fn main() -> ExitCode {
     let elapsed = started.elapsed().as_secs_f64();
     let stats = partition.stats();
     eprintln!(
-        "{} events in {elapsed:.2} s ({:.0}/s): {} aggregated into {aggregates} aggregates, {} dead letters",
+        "{} events in {elapsed:.2} s ({:.0}/s): {} aggregated into {aggregates} aggregates, {filtered} filtered out, {} dead letters",
         args.events,
         args.events as f64 / elapsed,
         stats.accepted,

@@ -225,13 +225,14 @@ impl Layout {
     }
 
     /// Adds one event to the block at `at`.
-    pub(crate) fn add(&self, blocks: &mut Blocks, at: u32, event: &Event<'_>) {
+    pub(crate) fn add(&self, blocks: &mut Blocks, at: u32, event: &Event, payload: &[u8]) {
         let base = at as usize;
         let Blocks {
             words, bytes, sets, ..
         } = blocks;
         let block = &mut words[base..base + self.words];
-        let mark = |value: i64| (event.event_time_ms, event.id_hash as i64, value);
+        // The order of `first` and `last`: event time, the event id's hash, the value.
+        let mark = |value: i64| (event.event_time_ms, event.id_hash, value);
         for (i, op) in self.ops.iter().enumerate() {
             let bit = 1u64 << i;
             if op.kind == Kind::Count {
@@ -260,7 +261,7 @@ impl Layout {
                 }
                 Kind::First | Kind::Last => {
                     let new = mark(v);
-                    let old = (w[0] as i64, w[1] as i64, w[2] as i64);
+                    let old = (w[0] as i64, w[1], w[2] as i64);
                     let better = if op.kind == Kind::First {
                         new < old
                     } else {
@@ -268,7 +269,7 @@ impl Layout {
                     };
                     if !seen || better {
                         w[0] = new.0 as u64;
-                        w[1] = new.1 as u64;
+                        w[1] = new.1;
                         w[2] = new.2 as u64;
                     }
                 }
@@ -286,7 +287,7 @@ impl Layout {
                     sets[w[0] as usize].insert(v);
                 }
                 Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
-                    let text = event.texts[op.text].as_bytes();
+                    let text = event.text(op.text, payload).as_bytes();
                     let place = w[w.len() - 1] as usize;
                     let stored = &mut bytes[place..place + TEXT_BYTES];
                     let len = usize::from(stored[0]);
@@ -295,8 +296,8 @@ impl Layout {
                         Kind::MinText => text < old,
                         Kind::MaxText => text > old,
                         _ => {
-                            let new = (event.event_time_ms, event.id_hash as i64);
-                            let before = (w[0] as i64, w[1] as i64);
+                            let new = (event.event_time_ms, event.id_hash);
+                            let before = (w[0] as i64, w[1]);
                             let order = new.cmp(&before).then_with(|| text.cmp(old));
                             if op.kind == Kind::FirstText {
                                 order.is_lt()

@@ -24,9 +24,11 @@ pub const MAX_TEXTS: usize = 16;
 /// Not kept.
 const NO_TEXT: u8 = u8::MAX;
 
-/// What the core keeps of a valid event.
+/// What the core keeps of a valid event. It borrows nothing: the texts it keeps are byte
+/// ranges of the payload it was decoded from (see [`Event::text`]), so the processor reuses one
+/// `Event` for every record (see [`Decoder::decode_into`]).
 #[derive(Debug, Clone)]
-pub struct Event<'a> {
+pub struct Event {
     /// The key fields' values (joined for a composite key): the Kafka key and the window key.
     pub key: Key,
     /// A stable 64-bit hash of the event id (FNV-1a), the tie-break between events in the same
@@ -38,15 +40,60 @@ pub struct Event<'a> {
     /// Each slot's value: units of its scale for numbers, epoch ms for timestamps, 0 or 1 for
     /// booleans, the 64-bit hash of the text for strings.
     pub values: [i64; MAX_SLOTS],
-    /// The texts of the string fields something reads (by [`Decoder::text_index`]).
-    pub texts: [Cow<'a, str>; MAX_TEXTS],
+    /// The kept texts (by [`Decoder::text_index`]): a byte range of the payload, or, for a
+    /// string with escapes, `(ESCAPED, index into owned)`.
+    texts: [(u32, u32); MAX_TEXTS],
+    owned: Vec<String>,
     /// The event failed the spec's `where`: it is valid, but not windowed.
     pub filtered: bool,
 }
 
-impl Event<'_> {
+/// Marks a kept text that lives in [`Event::owned`].
+const ESCAPED: u32 = u32::MAX;
+
+impl Default for Event {
+    fn default() -> Self {
+        Self {
+            key: Key::default(),
+            id_hash: 0,
+            event_time_ms: 0,
+            present: 0,
+            values: [0; MAX_SLOTS],
+            texts: [(0, 0); MAX_TEXTS],
+            owned: Vec::new(),
+            filtered: false,
+        }
+    }
+}
+
+impl Event {
     pub fn has(&self, slot: usize) -> bool {
         self.present & (1 << slot) != 0
+    }
+
+    /// Kept text `index` of the event decoded from `payload`.
+    pub fn text<'s>(&'s self, index: usize, payload: &'s [u8]) -> &'s str {
+        match self.texts[index] {
+            (ESCAPED, i) => self.owned.get(i as usize).map_or("", String::as_str),
+            (start, end) => payload
+                .get(start as usize..end as usize)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn keep(&mut self, index: usize, text: &Cow<'_, str>, payload: &[u8]) {
+        self.texts[index] = match text {
+            Cow::Borrowed(t) => {
+                // The scanner hands out slices of the payload itself.
+                let start = (t.as_ptr() as usize).wrapping_sub(payload.as_ptr() as usize);
+                (start as u32, (start + t.len()) as u32)
+            }
+            Cow::Owned(t) => {
+                self.owned.push(t.clone());
+                (ESCAPED, (self.owned.len() - 1) as u32)
+            }
+        };
     }
 }
 
@@ -66,15 +113,16 @@ struct Plan {
     slot_types: Vec<SlotType>,
     derived: Vec<DerivedField>,
     filter: Option<Expr>,
-    /// The key fields; `key_position[field]` is the field's place among them.
+    /// The key fields.
     key: Vec<usize>,
-    key_position: [u8; MAX_SLOTS],
     /// Which field's text is kept, and where.
     text_index: [u8; MAX_SLOTS],
     /// Bit `i` set: slot `i` (a string) is hashed.
     hashed: u64,
     event_time: usize,
     event_id: usize,
+    /// Bit `i` set: field `i` is required.
+    required: u64,
     single_string_key: bool,
     max_bytes: usize,
     max_future_skew_ms: i64,
@@ -90,13 +138,11 @@ enum Checked<'a> {
     Absent,
 }
 
-/// The event being decoded: filled in field by field as the parser meets them.
-struct Builder<'a> {
+/// What `take` records besides the event.
+#[derive(Default)]
+struct Progress {
     /// Bit `i` set: field `i` appeared (possibly as null).
     seen: u64,
-    event: Event<'a>,
-    /// Composite key values as written, by key position (integers and booleans as text).
-    key_parts: [Option<Cow<'a, str>>; 8],
     /// The first field that failed its check; decoding reads on so that broken JSON later in
     /// the record still counts as malformed.
     first_error: Option<Rejection>,
@@ -133,23 +179,32 @@ impl Decoder {
                 }
             }
         }
-        let mut key_position = [u8::MAX; MAX_SLOTS];
-        for (i, &k) in spec.event.key.iter().enumerate() {
-            key_position[k] = i as u8;
-        }
         let single_string_key = spec.event.key.len() == 1
             && matches!(spec.slots[spec.event.key[0]].ty, SlotType::String { .. });
+        if spec.event.key.len() > 1 {
+            for &k in &spec.event.key {
+                if matches!(spec.slots[k].ty, SlotType::String { .. }) {
+                    keep(k, &mut text_index);
+                }
+            }
+        }
         let plan = Plan {
             fields: spec.event.fields.clone(),
             slot_types: spec.slots.iter().map(|s| s.ty).collect(),
             derived: spec.derived.clone(),
             filter: spec.filter.as_ref().map(|f| f.expr.clone()),
             key: spec.event.key.clone(),
-            key_position,
             text_index,
             hashed,
             event_time: spec.event.event_time,
             event_id: spec.event.event_id,
+            required: spec
+                .event
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.required)
+                .fold(0, |mask, (i, _)| mask | 1 << i),
             single_string_key,
             max_bytes: spec.event.max_bytes,
             max_future_skew_ms: spec.event.max_future_skew_ms,
@@ -169,11 +224,24 @@ impl Decoder {
     /// Decodes and validates one Kafka record value, computes the derived fields and applies
     /// the filter. `record_time_ms` is the record's timestamp, the reference for the event-time
     /// skew check.
-    pub fn decode<'a>(
+    pub fn decode(
         &mut self,
-        payload: Option<&'a [u8]>,
+        payload: Option<&[u8]>,
         record_time_ms: i64,
-    ) -> Result<Event<'a>, Rejection> {
+    ) -> Result<Event, Rejection> {
+        let mut event = Event::default();
+        self.decode_into(payload, record_time_ms, &mut event)?;
+        Ok(event)
+    }
+
+    /// [`Decoder::decode`] into an event kept from record to record (what the hot path does:
+    /// nothing is allocated or copied for it).
+    pub fn decode_into(
+        &mut self,
+        payload: Option<&[u8]>,
+        record_time_ms: i64,
+        event: &mut Event,
+    ) -> Result<(), Rejection> {
         let bytes = match payload {
             None => return Err(Rejection::new(Reason::Empty, "the record has a null value")),
             Some([]) => return Err(Rejection::new(Reason::Empty, "the record value is empty")),
@@ -186,33 +254,24 @@ impl Decoder {
                 format!("{} bytes; the spec allows {}", bytes.len(), plan.max_bytes),
             ));
         }
-        let mut builder = Builder {
-            seen: 0,
-            event: Event {
-                key: Key::default(),
-                id_hash: 0,
-                event_time_ms: 0,
-                present: 0,
-                values: [0; MAX_SLOTS],
-                texts: Default::default(),
-                filtered: false,
-            },
-            key_parts: Default::default(),
-            first_error: None,
-        };
+        event.present = 0;
+        event.id_hash = 0;
+        event.filtered = false;
+        event.owned.clear();
+        let mut progress = Progress::default();
         let fields = &plan.fields;
         Scanner::new(bytes)
             .and_then(|mut scanner| {
                 scanner.object(
                     |name| fields.iter().position(|f| f.name.as_bytes() == name),
                     |i, scanner| {
-                        if builder.seen & (1 << i) != 0 {
+                        if progress.seen & (1 << i) != 0 {
                             return Err(format!("duplicate key `{}`", fields[i].name));
                         }
-                        builder.seen |= 1 << i;
+                        progress.seen |= 1 << i;
                         let json = scanner.value()?;
-                        if builder.first_error.is_none() {
-                            plan.take(memo, &mut builder, i, json);
+                        if progress.first_error.is_none() {
+                            plan.take(memo, &mut progress, event, bytes, i, json);
                         }
                         Ok(())
                     },
@@ -221,20 +280,19 @@ impl Decoder {
             .map_err(|e| {
                 Rejection::new(Reason::Malformed, format!("not a valid JSON object: {e}"))
             })?;
-        if let Some(rejection) = builder.first_error {
+        if let Some(rejection) = progress.first_error {
             return Err(rejection);
         }
-        // A required field that was null has been reported already; these were absent.
-        if let Some(field) = (plan.fields.iter().enumerate())
-            .find(|(i, f)| f.required && builder.event.present & (1 << i) == 0)
-            .map(|(_, f)| f)
-        {
+        if event.present & plan.required != plan.required {
+            // A required field that was null has been reported already; these were absent.
+            let missing = (0..plan.fields.len())
+                .find(|&i| plan.required & !event.present & (1 << i) != 0)
+                .unwrap_or_default();
             return Err(Rejection::new(
                 Reason::MissingField,
-                format!("{} is required", field.name),
+                format!("{} is required", plan.fields[missing].name),
             ));
         }
-        let mut event = builder.event;
         event.event_time_ms = event.values[plan.event_time];
         let ahead = event.event_time_ms.saturating_sub(record_time_ms);
         if ahead > plan.max_future_skew_ms || ahead < -plan.max_past_skew_ms {
@@ -254,39 +312,18 @@ impl Decoder {
             ));
         }
         if plan.key.len() > 1 {
-            let mut key = KeyBuilder::default();
-            for (i, part) in builder.key_parts.iter().take(plan.key.len()).enumerate() {
-                key.push(i == 0, part.as_deref().unwrap_or_default());
-            }
-            event.key = key.finish().ok_or_else(|| {
-                Rejection::new(
-                    Reason::InvalidValue,
-                    format!(
-                        "the key ({}) is longer than {} bytes",
-                        quote(
-                            &builder
-                                .key_parts
-                                .iter()
-                                .flatten()
-                                .map(|p| p.as_ref())
-                                .collect::<Vec<_>>()
-                                .join("|")
-                        ),
-                        crate::key::MAX_KEY_LEN
-                    ),
-                )
-            })?;
+            event.key = plan.composite_key(event, bytes)?;
         }
-        plan.derive(&mut event)?;
+        plan.derive(event, bytes)?;
         if let Some(filter) = &plan.filter {
             event.filtered = !filter.truth(&EventEnv {
-                event: &event,
+                event,
                 plan,
+                payload: bytes,
             });
         }
-        Ok(event)
+        Ok(())
     }
-
 }
 
 impl Plan {
@@ -299,7 +336,9 @@ impl Plan {
     fn take<'a>(
         &self,
         memo: &mut HashSet<Key, foldhash::fast::RandomState>,
-        builder: &mut Builder<'a>,
+        progress: &mut Progress,
+        event: &mut Event,
+        payload: &[u8],
         i: usize,
         json: Json<'a>,
     ) {
@@ -309,33 +348,32 @@ impl Plan {
             && let Json::Str(text) = &json
             && let Some(key) = Key::new(text).filter(|k| memo.contains(k))
         {
-            builder.event.present |= 1 << i;
-            builder.event.key = key;
+            event.present |= 1 << i;
+            event.key = key;
             return;
         }
         let value = match check_field(field, json) {
             Err(rejection) => {
-                builder.first_error = Some(rejection);
+                progress.first_error = Some(rejection);
                 return;
             }
             Ok(Checked::Absent) => return,
             Ok(value) => value,
         };
-        builder.event.present |= 1 << i;
-        let position = self.key_position[i];
+        event.present |= 1 << i;
         match value {
             Checked::Text(text) => {
-                if self.single_string_key && position == 0 {
+                if self.single_string_key && i == self.key[0] {
                     match Key::new(&text) {
                         Some(key) => {
-                            builder.event.key = key;
+                            event.key = key;
                             if memo.len() >= MEMO_CAPACITY {
                                 memo.clear();
                             }
                             memo.insert(key);
                         }
                         None => {
-                            builder.first_error = Some(Rejection::new(
+                            progress.first_error = Some(Rejection::new(
                                 Reason::InvalidValue,
                                 format!("{}: `{}` is too long for a key", field.name, quote(&text)),
                             ));
@@ -344,40 +382,76 @@ impl Plan {
                     }
                 }
                 if i == self.event_id {
-                    builder.event.id_hash = fnv1a(text.as_bytes());
+                    event.id_hash = fnv1a(text.as_bytes());
                 }
                 if self.hashed & (1 << i) != 0 {
-                    builder.event.values[i] = fnv1a(text.as_bytes()) as i64;
-                }
-                if position != u8::MAX && !self.single_string_key {
-                    builder.key_parts[usize::from(position)] = Some(text.clone());
+                    event.values[i] = fnv1a(text.as_bytes()) as i64;
                 }
                 if let Some(t) = self.text_index(i) {
-                    builder.event.texts[t] = text;
+                    event.keep(t, &text, payload);
                 }
             }
-            Checked::Number(n) => {
-                builder.event.values[i] = n;
-                if position != u8::MAX {
-                    let text = match field.kind {
-                        FieldKind::Boolean => Cow::Borrowed(if n != 0 { "true" } else { "false" }),
-                        _ => Cow::Owned(n.to_string()),
-                    };
-                    builder.key_parts[usize::from(position)] = Some(text);
-                }
-            }
+            Checked::Number(n) => event.values[i] = n,
             Checked::Absent => {}
         }
     }
 
+    /// The joined key of a composite key, from the event's values and kept texts.
+    fn composite_key(&self, event: &Event, payload: &[u8]) -> Result<Key, Rejection> {
+        let mut key = KeyBuilder::default();
+        let mut number = String::new();
+        for (i, &k) in self.key.iter().enumerate() {
+            let part = match self.fields[k].kind {
+                FieldKind::Boolean => {
+                    if event.values[k] != 0 {
+                        "true"
+                    } else {
+                        "false"
+                    }
+                }
+                FieldKind::Integer { .. } => {
+                    number.clear();
+                    let _ = std::fmt::Write::write_fmt(&mut number, format_args!("{}", event.values[k]));
+                    number.as_str()
+                }
+                _ => self
+                    .text_index(k)
+                    .map_or("", |t| event.text(t, payload)),
+            };
+            key.push(i == 0, part);
+        }
+        key.finish().ok_or_else(|| {
+            let parts: Vec<String> = self
+                .key
+                .iter()
+                .map(|&k| match self.text_index(k) {
+                    Some(t) => event.text(t, payload).to_owned(),
+                    None => event.values[k].to_string(),
+                })
+                .collect();
+            Rejection::new(
+                Reason::InvalidValue,
+                format!(
+                    "the key ({}) is longer than {} bytes",
+                    quote(&parts.join("|")),
+                    crate::key::MAX_KEY_LEN
+                ),
+            )
+        })
+    }
+
     /// Computes the derived fields, in order.
-    fn derive(&self, event: &mut Event<'_>) -> Result<(), Rejection> {
+    fn derive(&self, event: &mut Event, payload: &[u8]) -> Result<(), Rejection> {
         let first = self.fields.len();
         for (d, derived) in self.derived.iter().enumerate() {
             let slot = first + d;
             let zero_is_null = derived.on_zero == OnZero::Null;
             let result = derived.expr.number(
-                &EventEnv { event, plan: self },
+                &EventEnv {
+                    event,
+                    plan: self,
+                    payload,
+                },
                 derived.scale,
                 derived.rounding,
                 zero_is_null,
@@ -419,12 +493,13 @@ impl Plan {
 }
 
 /// An event as the expressions see it.
-struct EventEnv<'e, 'a> {
-    event: &'e Event<'a>,
+struct EventEnv<'e> {
+    event: &'e Event,
     plan: &'e Plan,
+    payload: &'e [u8],
 }
 
-impl Env for EventEnv<'_, '_> {
+impl Env for EventEnv<'_> {
     fn value(&self, slot: usize) -> Value<'_> {
         if !self.event.has(slot) {
             return Value::Null;
@@ -436,7 +511,7 @@ impl Env for EventEnv<'_, '_> {
             SlotType::Timestamp => Value::Timestamp(v),
             SlotType::Boolean => Value::Bool(v != 0),
             SlotType::String { .. } => match self.plan.text_index(slot) {
-                Some(t) => Value::Str(&self.event.texts[t]),
+                Some(t) => Value::Str(self.event.text(t, self.payload)),
                 None => Value::Null,
             },
         }

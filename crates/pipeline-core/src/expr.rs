@@ -551,10 +551,11 @@ impl Expr {
                 );
                 coerce_timestamp_literal(a, ta, b, tb)?;
                 let (ta, tb) = (a.check(names, division_scale)?, b.check(names, division_scale)?);
+                // A timestamp compares with another, with RFC 3339 text (read at load) and
+                // with a number of epoch milliseconds.
                 let comparable = match (ta, tb) {
-                    (Type::Number { .. }, Type::Number { .. }) => true,
-                    (x, y) if x == y => true,
-                    _ => false,
+                    (Type::Number { .. } | Type::Timestamp, Type::Number { .. } | Type::Timestamp) => true,
+                    (x, y) => x == y,
                 };
                 if !comparable {
                     return Err(format!("cannot compare {ta} with {tb}"));

@@ -12,7 +12,7 @@ use serde::de::IgnoredAny;
 
 /// A scalar or a note of what non-scalar stood there.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Json<'a> {
+pub enum Json<'a> {
     Str(Cow<'a, str>),
     /// The exact text of a number, valid by JSON's grammar.
     Num(&'a str),
@@ -23,7 +23,7 @@ pub(crate) enum Json<'a> {
 }
 
 impl Json<'_> {
-    pub(crate) fn type_name(&self) -> &'static str {
+    pub fn type_name(&self) -> &'static str {
         match self {
             Json::Str(_) => "a string",
             Json::Num(_) => "a number",
@@ -36,9 +36,10 @@ impl Json<'_> {
 }
 
 /// Why the bytes are not one JSON object: a short message with the byte position.
-pub(crate) type SyntaxError = String;
+pub type SyntaxError = String;
 
-pub(crate) struct Scanner<'a> {
+#[derive(Debug)]
+pub struct Scanner<'a> {
     /// The whole input, checked as UTF-8 once up front (JSON text is UTF-8 throughout), so that
     /// strings are sliced out of it at their quotes with no further check.
     text: &'a str,
@@ -47,7 +48,7 @@ pub(crate) struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Result<Self, SyntaxError> {
+    pub fn new(bytes: &'a [u8]) -> Result<Self, SyntaxError> {
         let text = std::str::from_utf8(bytes)
             .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
         Ok(Self { text, bytes, at: 0 })
@@ -83,7 +84,7 @@ impl<'a> Scanner<'a> {
     ///
     /// Each key is matched by `lookup` (a declared name); for a match, `on_field` gets its index
     /// and reads the value. Values of unknown keys are checked and skipped.
-    pub(crate) fn object(
+    pub fn object(
         &mut self,
         lookup: impl Fn(&[u8]) -> Option<usize>,
         mut on_field: impl FnMut(usize, &mut Self) -> Result<(), SyntaxError>,
@@ -136,7 +137,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Reads one value.
-    pub(crate) fn value(&mut self) -> Result<Json<'a>, SyntaxError> {
+    pub fn value(&mut self) -> Result<Json<'a>, SyntaxError> {
         self.skip_whitespace();
         match self.bytes.get(self.at) {
             Some(b'"') => self.string().map(Json::Str),

@@ -137,6 +137,8 @@ struct Spare {
 #[derive(Debug)]
 pub struct Partition {
     decoder: Decoder,
+    /// The event being processed, kept from record to record.
+    event: Event,
     layout: Layout,
     window: WindowSpec,
     /// One calendar per window column, and which edge of the window it dates.
@@ -161,6 +163,7 @@ impl Partition {
         Self {
             layout: Layout::new(spec, &decoder),
             decoder,
+            event: Event::default(),
             window: spec.window,
             calendars: spec
                 .window_columns
@@ -205,12 +208,15 @@ impl Partition {
         debug_assert!(self.next_offset.is_none_or(|n| record.offset >= n));
         self.next_offset = Some(record.offset + 1);
         let replay = record.offset < self.replay_until;
-        let outcome = match self.decoder.decode(record.payload, record.timestamp_ms) {
-            Ok(event) if event.filtered => {
-                self.advance_with(event.event_time_ms);
+        let decoded =
+            self.decoder
+                .decode_into(record.payload, record.timestamp_ms, &mut self.event);
+        let outcome = match decoded {
+            Ok(()) if self.event.filtered => {
+                self.advance_with(self.event.event_time_ms);
                 Outcome::Filtered
             }
-            Ok(event) => self.add(&event, record.offset),
+            Ok(()) => self.add(record.payload.unwrap_or_default(), record.offset),
             Err(rejection) => Outcome::Rejected(rejection),
         };
         let outcome = match outcome {
@@ -235,12 +241,14 @@ impl Partition {
         outcome
     }
 
-    fn add(&mut self, event: &Event<'_>, offset: i64) -> Outcome {
+    /// Adds the event just decoded (`self.event`) to its open windows.
+    fn add(&mut self, payload: &[u8], offset: i64) -> Outcome {
         let WindowSpec {
             size_ms,
             slide_ms,
             allowed_lateness_ms,
         } = self.window;
+        let event = &self.event;
         let t = event.event_time_ms;
         let last_start = t - t.rem_euclid(slide_ms);
         let mut open = 0;
@@ -273,7 +281,7 @@ impl Partition {
                 let block = *keys
                     .entry(event.key)
                     .or_insert_with(|| self.layout.open(blocks));
-                self.layout.add(blocks, block, event);
+                self.layout.add(blocks, block, event, payload);
                 open += 1;
             }
             start -= slide_ms;

@@ -33,8 +33,8 @@ fn valid_events_decode_and_broken_ones_fail_with_the_stated_reason() {
                 Some(reason) => {
                     broken += 1;
                     assert_eq!(
-                        result.map_err(|r| r.reason),
-                        Err(reason),
+                        result.err().map(|r| r.reason),
+                        Some(reason),
                         "{}: {}",
                         spec.name,
                         String::from_utf8_lossy(&buf)

@@ -186,9 +186,9 @@ pub(super) fn check_derived(
 
 fn field_slot(field: &super::FieldSpec) -> Slot {
     let (ty, range) = match &field.kind {
-        FieldKind::String { max_length, .. } => (
+        FieldKind::String { .. } => (
             SlotType::String {
-                max_length: *max_length,
+                max_length: field.kind.longest_string(),
             },
             None,
         ),

@@ -132,6 +132,20 @@ pub struct Bound {
 }
 
 impl FieldKind {
+    /// The most characters a string value can have: `max_length`, or the longest allowed value
+    /// when the field lists them.
+    pub fn longest_string(&self) -> usize {
+        match self {
+            FieldKind::String {
+                max_length, one_of, ..
+            } => one_of
+                .as_ref()
+                .and_then(|values| values.iter().map(|v| v.chars().count()).max())
+                .map_or(*max_length, |longest| longest.min(*max_length)),
+            _ => 0,
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             FieldKind::String { .. } => "string",
@@ -574,7 +588,7 @@ fn check_topics(topics: &raw::RawTopics, problems: &mut Problems) {
 /// How many bytes a key field's value takes at most in the joined key.
 pub(crate) fn key_width(kind: &FieldKind) -> usize {
     match kind {
-        FieldKind::String { max_length, .. } => *max_length,
+        FieldKind::String { .. } => kind.longest_string(),
         FieldKind::Integer { .. } => 20,
         FieldKind::Boolean => 5,
         _ => MAX_KEY_LEN + 1,

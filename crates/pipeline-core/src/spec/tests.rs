@@ -1,9 +1,18 @@
 use super::*;
 use crate::STOCK_TICKS_SPEC;
+use crate::expr::Rounding;
 
 /// The shipped stock-ticks spec.
 pub(crate) fn stock_spec() -> Spec {
-    Spec::from_toml(STOCK_TICKS_SPEC, "config/pipeline.toml").unwrap()
+    Spec::from_toml(STOCK_TICKS_SPEC, "config/pipelines/stock-ticks.toml").unwrap()
+}
+
+/// Every shipped spec.
+pub(crate) fn shipped() -> Vec<Spec> {
+    crate::SHIPPED_SPECS
+        .iter()
+        .map(|(name, text)| Spec::from_toml(text, name).unwrap())
+        .collect()
 }
 
 /// The shipped spec with `from` replaced by `to` (which must occur exactly once).
@@ -26,14 +35,24 @@ fn problems_of(result: Result<Spec, SpecError>) -> Vec<Problem> {
     }
 }
 
+fn expect_problem(from: &str, to: &str, key: &str, fragment: &str) {
+    let problems = problems_of(mutated(from, to));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == key && p.message.contains(fragment)),
+        "replacing {from:?} with {to:?}: expected a problem at {key} containing {fragment:?}, got {problems:#?}"
+    );
+}
+
 #[test]
-fn the_shipped_spec_loads() {
+fn the_shipped_specs_load() {
     let spec = stock_spec();
     assert_eq!(spec.name, "stock-ticks");
     assert_eq!(spec.topics.input, "ticks");
     assert_eq!(spec.topics.dead_letter, "ticks.dlq");
-    assert_eq!(spec.key_field().name, "ticker");
-    assert_eq!(spec.price_scale(), 4);
+    let keys: Vec<&str> = spec.key_fields().map(|f| f.name.as_str()).collect();
+    assert_eq!(keys, ["ticker"]);
     assert_eq!(
         spec.window,
         WindowSpec {
@@ -58,14 +77,30 @@ fn the_shipped_spec_loads() {
             "notional"
         ]
     );
-    assert_eq!(spec.aggregates[6].function, AggregateFn::Vwap);
-    assert_eq!(spec.aggregates[6].scale, 6);
-    assert_eq!(spec.session_timezone, chrono_tz::America::New_York);
+    let vwap = &spec.aggregates[6];
+    assert_eq!(vwap.function, AggregateFn::WeightedAvg);
+    assert_eq!(vwap.scale, 6);
+    assert_eq!(spec.slots[vwap.weight.unwrap()].name, "volume");
+    assert_eq!(spec.derived[0].name, "notional");
+    assert_eq!(spec.derived[0].rounding, Rounding::HalfEven);
+    assert_eq!(spec.window_columns[0].zone, chrono_tz::America::New_York);
+    assert_eq!(spec.checks.len(), 4);
+    let all = shipped();
+    let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["orders", "sensor-readings", "stock-ticks"]);
+    let orders = &all[0];
+    assert_eq!(orders.event.key.len(), 2);
+    assert!(orders.filter.is_some());
+    assert_eq!(orders.record_identifier(), KEY_COLUMN);
+    assert!(!all[1].window.is_tumbling());
 }
 
 #[test]
 fn load_reads_the_file_and_names_a_missing_one() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/pipeline.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/pipelines/stock-ticks.toml"
+    );
     assert_eq!(Spec::load(path).unwrap().name, "stock-ticks");
     let err = Spec::load("/nonexistent/pipeline.toml").unwrap_err();
     assert_eq!(err.file, "/nonexistent/pipeline.toml");
@@ -73,37 +108,39 @@ fn load_reads_the_file_and_names_a_missing_one() {
 }
 
 #[test]
-fn an_unknown_key_names_the_line_and_the_expected_keys() {
-    let err = mutated("max_bytes = 4096", "max_bytes = 4096\nmax_bites = 1").unwrap_err();
+fn an_unknown_key_is_reported_with_the_other_problems() {
+    let text = STOCK_TICKS_SPEC
+        .replacen("max_bytes = 4096", "max_bytes = 4096\nmax_bites = 1", 1)
+        .replacen("size = \"1m\"", "size = \"0s\"", 1);
+    let err = Spec::from_toml(&text, "pipeline.toml").unwrap_err();
     let text = err.to_string();
     assert!(
-        text.starts_with("invalid pipeline spec pipeline.toml: 1 problem"),
+        text.starts_with("invalid pipeline spec pipeline.toml: 2 problems"),
         "{text}"
     );
-    assert!(text.contains("line 21"), "{text}");
-    assert!(text.contains("unknown field `max_bites`"), "{text}");
+    assert!(
+        text.contains("event.max_bites: unknown key; expected one of: key, event_time"),
+        "{text}"
+    );
+    assert!(text.contains("window.size"), "{text}");
 }
 
 #[test]
 fn a_wrong_type_is_refused_with_what_was_expected() {
     let err = mutated("max_bytes = 4096", "max_bytes = \"4k\"").unwrap_err();
     assert!(err.to_string().contains("expected u64"), "{err}");
-    let err = mutated("type = \"tumbling\"", "type = \"sliding\"").unwrap_err();
-    assert!(
-        err.to_string().contains("expected `tumbling` or `hopping`"),
-        "{err}"
+    expect_problem(
+        "type = \"tumbling\" ",
+        "type = \"sliding\" ",
+        "window.type",
+        "expected tumbling or hopping",
     );
 }
 
 #[test]
 fn impossible_values_are_each_named_by_key() {
     let cases: &[(&str, &str, &str, &str)] = &[
-        (
-            "size = \"1m\"",
-            "size = \"0s\"",
-            "window.size",
-            "out of range",
-        ),
+        ("size = \"1m\"", "size = \"0s\"", "window.size", "out of range"),
         (
             "size = \"1m\"",
             "size = \"1 minute\"",
@@ -117,14 +154,14 @@ fn impossible_values_are_each_named_by_key() {
             "0s to 1d",
         ),
         (
-            "type = \"tumbling\"",
-            "type = \"hopping\"",
+            "type = \"tumbling\" ",
+            "type = \"hopping\" ",
             "window.slide",
             "need a slide",
         ),
         (
-            "type = \"tumbling\"",
-            "type = \"hopping\"\nslide = \"7s\"",
+            "type = \"tumbling\" ",
+            "type = \"hopping\"\nslide = \"7s\" ",
             "window.slide",
             "divide",
         ),
@@ -147,28 +184,46 @@ fn impossible_values_are_each_named_by_key() {
             "not a Kafka topic name",
         ),
         (
-            "session_timezone = \"America/New_York\"",
-            "session_timezone = \"Mars/Olympus\"",
-            "enrich.session_timezone",
+            "name = \"stock-ticks\"",
+            "name = \"Stock Ticks\"",
+            "name",
+            "not a pipeline name",
+        ),
+        (
+            "zone = \"America/New_York\"",
+            "zone = \"Mars/Olympus\"",
+            "window.columns[0] (session_date).zone",
             "IANA",
         ),
         (
-            "key = \"ticker\"",
-            "key = \"symbol\"",
-            "event.key",
+            "key = [\"ticker\"]",
+            "key = [\"symbol\"]",
+            "event.key[0]",
             "not among event.fields",
         ),
         (
-            "price = \"price\"",
-            "price = \"volume\"",
-            "event.price",
-            "expected a decimal field",
+            "key = [\"ticker\"]",
+            "key = []",
+            "event.key",
+            "at least one key field",
+        ),
+        (
+            "key = [\"ticker\"]",
+            "key = [\"price\"]",
+            "event.key[0]",
+            "expected a string or integer or boolean field",
+        ),
+        (
+            "key = [\"ticker\"]",
+            "key = [\"ticker\", \"exchange\"]",
+            "event.key[1]",
+            "must be required",
         ),
         (
             "max_length = 10",
-            "max_length = 40",
-            "event.fields[1] (ticker).max_length",
-            "at most 31",
+            "max_length = 70",
+            "event.key",
+            "at most 63",
         ),
         (
             "min_length = 1\nmax_length = 10",
@@ -203,8 +258,8 @@ fn impossible_values_are_each_named_by_key() {
         (
             "max = \"1000000\"",
             "max = \"-1\"",
-            "event.fields[2] (price).min",
-            "range between min and max is empty",
+            "event.fields[2] (price).exclusive_min",
+            "range between the lower and the upper bound is empty",
         ),
         (
             "max = \"1000000\"",
@@ -226,12 +281,6 @@ fn impossible_values_are_each_named_by_key() {
         ),
         (
             "min = 1\n",
-            "min = 0\n",
-            "event.fields[3] (volume).min",
-            "at least 1",
-        ),
-        (
-            "min = 1\n",
             "min = 2_000_000_000\n",
             "event.fields[3] (volume).min",
             "above max",
@@ -241,12 +290,6 @@ fn impossible_values_are_each_named_by_key() {
             "name = \"event_id\"\ntype = \"string\"\nrequired = false\nmin_length = 1",
             "event.event_id",
             "must be required",
-        ),
-        (
-            "name = \"exchange\"",
-            "name = \"notional\"",
-            "event.fields",
-            "derived price × volume",
         ),
         (
             "name = \"exchange\"",
@@ -264,42 +307,186 @@ fn impossible_values_are_each_named_by_key() {
             "name = \"avg_price\"",
             "name = \"Avg-Price\"",
             "aggregates[7] (Avg-Price).name",
-            "lowercase column name",
+            "column name",
         ),
         (
-            "function = \"vwap\"",
+            "name = \"avg_price\"",
+            "name = \"session_date\"",
+            "aggregates[7] (session_date).name",
+            "already exists",
+        ),
+        (
+            "function = \"weighted_avg\"",
             "function = \"median\"",
             "aggregates[6] (vwap).function",
-            "not supported",
+            "not an aggregate function",
         ),
         (
-            "name = \"volume\"\nfunction = \"sum\"\nfield = \"volume\"",
-            "name = \"volume\"\nfunction = \"sum\"\nfield = \"price\"",
-            "aggregates[1] (volume).function",
-            "sum of `volume` or `notional`",
-        ),
-        (
-            "name = \"vwap\"\nfunction = \"vwap\"\nfield = \"price\"\nscale = 6",
-            "name = \"vwap\"\nfunction = \"vwap\"\nfield = \"price\"\nscale = 2",
-            "aggregates[6] (vwap).scale",
+            "name = \"avg_price\"\nfunction = \"avg\"\nfield = \"price\"\nscale = 6",
+            "name = \"avg_price\"\nfunction = \"avg\"\nfield = \"price\"\nscale = 2",
+            "aggregates[7] (avg_price).scale",
             "expected 4",
         ),
         (
             "name = \"count\"\nfunction = \"count\"",
             "name = \"count\"\nfunction = \"count\"\nscale = 2",
             "aggregates[0] (count).scale",
-            "only avg and vwap",
+            "only avg and weighted_avg",
+        ),
+        // New in the general spec: aggregates over a non-numeric field, weights, derived
+        // fields, filters, checks, generator hints.
+        (
+            "name = \"volume\"\nfunction = \"sum\"\nfield = \"volume\"",
+            "name = \"volume\"\nfunction = \"sum\"\nfield = \"ticker\"",
+            "aggregates[1] (volume).function",
+            "sums need an integer or decimal field",
+        ),
+        (
+            "name = \"avg_price\"\nfunction = \"avg\"\nfield = \"price\"",
+            "name = \"avg_price\"\nfunction = \"avg\"\nfield = \"event_time\"",
+            "aggregates[7] (avg_price).function",
+            "averages need an integer or decimal field",
+        ),
+        (
+            "name = \"volume\"\nfunction = \"sum\"\nfield = \"volume\"",
+            "name = \"volume\"\nfunction = \"sum\"",
+            "aggregates[1] (volume).field",
+            "needs a field",
+        ),
+        (
+            "name = \"volume\"\nfunction = \"sum\"\nfield = \"volume\"",
+            "name = \"volume\"\nfunction = \"sum\"\nfield = \"shares\"",
+            "aggregates[1] (volume).field",
+            "not a field",
+        ),
+        (
+            "weight = \"volume\"",
+            "weight = \"ticker\"",
+            "aggregates[6] (vwap).weight",
+            "not a number",
+        ),
+        (
+            "min = 1\n",
+            "min = -5\n",
+            "aggregates[6] (vwap).weight",
+            "lower bound of 0 or more",
+        ),
+        (
+            "expr = \"price * volume\"",
+            "expr = \"price * shares\"",
+            "derive[0] (notional).expr",
+            "`shares` is not a field",
+        ),
+        (
+            "expr = \"price * volume\"",
+            "expr = \"price * ticker\"",
+            "derive[0] (notional).expr",
+            "arithmetic needs numbers",
+        ),
+        (
+            "expr = \"price * volume\"",
+            "expr = \"price > volume\"",
+            "derive[0] (notional).expr",
+            "a derived field is a number",
+        ),
+        (
+            "expr = \"price * volume\"\nscale = 4",
+            "expr = \"price * volume\"",
+            "derive[0] (notional).scale",
+            "required",
+        ),
+        (
+            "expr = \"price * volume\"\nscale = 4",
+            "expr = \"price * volume\"\nscale = 4\nrounding = \"nearest\"",
+            "derive[0] (notional).rounding",
+            "half_even, half_up",
+        ),
+        (
+            "expr = \"price * volume\"",
+            "expr = \"volume / price\"",
+            "derive[0] (notional).on_zero",
+            "can be zero",
+        ),
+        (
+            "name = \"stock-ticks\"",
+            "name = \"stock-ticks\"\nwhere = \"exchange == 1\"",
+            "where",
+            "cannot compare",
+        ),
+        (
+            "name = \"stock-ticks\"",
+            "name = \"stock-ticks\"\nwhere = \"price + 1\"",
+            "where",
+            "a filter is a condition",
+        ),
+        (
+            "rule = \"count > 0\"",
+            "rule = \"count > vwapp\"",
+            "checks[2].rule",
+            "not a column of the aggregate",
+        ),
+        (
+            "generate = { min = 1, max = 1000 }",
+            "generate = { min = 1, max = 1000, values = [\"x\"] }",
+            "event.fields[3] (volume).generate.values",
+            "applies only to string fields",
+        ),
+        (
+            "generate = { values = [\"AMZN\"",
+            "generate = { values = [\"amzn\"",
+            "event.fields[1] (ticker).generate.values",
+            "does not match",
+        ),
+        (
+            "generate = { min = 1, max = 1000 }",
+            "generate = { min = 1, max = 1000, colour = 3 }",
+            "event.fields[3] (volume).generate.colour",
+            "unknown key",
         ),
     ];
     for (from, to, key, fragment) in cases {
-        let problems = problems_of(mutated(from, to));
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.key == *key && p.message.contains(fragment)),
-            "replacing {from:?} with {to:?}: expected a problem at {key} containing {fragment:?}, got {problems:#?}"
-        );
+        expect_problem(from, to, key, fragment);
     }
+}
+
+#[test]
+fn a_string_kept_in_a_window_must_be_short() {
+    let text = STOCK_TICKS_SPEC
+        .replacen(
+            "one_of = [\"NASDAQ\", \"NYSE\", \"ARCA\", \"BATS\", \"IEX\"]",
+            "max_length = 100",
+            1,
+        )
+        .replacen(
+            "name = \"high\"\nfunction = \"max\"\nfield = \"price\"",
+            "name = \"high\"\nfunction = \"max\"\nfield = \"exchange\"",
+            1,
+        );
+    let problems = problems_of(Spec::from_toml(&text, "pipeline.toml"));
+    assert!(
+        problems.iter().any(|p| p.key == "aggregates[3] (high).function"
+            && p.message.contains("at most 64 characters")),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_divisor_that_can_be_zero_needs_on_zero_and_a_safe_one_does_not() {
+    let risky = "expr = \"price * volume\"";
+    assert!(mutated(risky, "expr = \"price / volume\"").is_ok(), "volume ≥ 1");
+    let null = mutated(
+        "expr = \"price * volume\"\nscale = 4",
+        "expr = \"volume / (price - 1)\"\nscale = 4\non_zero = \"null\"",
+    )
+    .unwrap();
+    assert_eq!(null.derived[0].on_zero, OnZero::Null);
+    assert!(!null.slots[6].always, "a null derived value is not always there");
+    expect_problem(
+        "expr = \"price * volume\"\nscale = 4",
+        "expr = \"price / (volume - 1)\"\nscale = 4\non_zero = \"ignore\"",
+        "derive[0] (notional).on_zero",
+        "null or dead_letter",
+    );
 }
 
 #[test]
@@ -307,7 +494,7 @@ fn every_problem_is_reported_at_once() {
     let text = STOCK_TICKS_SPEC
         .replacen("size = \"1m\"", "size = \"0s\"", 1)
         .replacen("max_bytes = 4096", "max_bytes = 0", 1)
-        .replacen("function = \"vwap\"", "function = \"median\"", 1);
+        .replacen("function = \"weighted_avg\"", "function = \"median\"", 1);
     let err = Spec::from_toml(&text, "pipeline.toml").unwrap_err();
     let keys: Vec<_> = err.problems.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(
@@ -324,7 +511,7 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn hopping_windows_load() {
-    let spec = mutated("type = \"tumbling\"", "type = \"hopping\"\nslide = \"15s\"").unwrap();
+    let spec = mutated("type = \"tumbling\" ", "type = \"hopping\"\nslide = \"15s\" ").unwrap();
     assert_eq!(spec.window.slide_ms, 15_000);
     assert!(!spec.window.is_tumbling());
 }

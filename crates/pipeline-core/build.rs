@@ -17,7 +17,9 @@ fn main() {
         })
         .unwrap_or_default();
     names.sort();
-    let mut out = String::from("/// Every spec file of `config/pipelines/` at build time: (file stem, text).\npub const SHIPPED_SPECS: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// Every spec file of `config/pipelines/` at build time: (file stem, text).\npub const SHIPPED_SPECS: &[(&str, &str)] = &[\n",
+    );
     for name in &names {
         let path = dir.join(name);
         println!("cargo::rerun-if-changed={}", path.display());
@@ -25,7 +27,10 @@ fn main() {
             out,
             "    ({:?}, include_str!({:?})),",
             name.trim_end_matches(".toml"),
-            path.canonicalize().unwrap_or(path.clone()).display().to_string()
+            path.canonicalize()
+                .unwrap_or(path.clone())
+                .display()
+                .to_string()
         );
     }
     out.push_str("];\n");

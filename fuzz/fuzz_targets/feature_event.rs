@@ -1,8 +1,10 @@
 //! The feature-writer's decoding of an MSK event's record on arbitrary input, with the Lambda's
-//! own code (`lambdas/feature-writer/src/decode.rs`, compiled here without the AWS SDK): the
-//! input is the record's value (the Lambda sees it base64-encoded), and, when it is base64
-//! text, the encoded value itself. Nothing may panic, and a record that decodes must be a JSON
-//! object the spec's columns describe, with its record identifier and event time.
+//! own code (`lambdas/feature-writer/src/decode.rs`, compiled here without the AWS SDK), for
+//! every shipped spec: the input's first byte chooses the spec (`config/pipelines/`, in name
+//! order, modulo their number), the rest is the record's value (the Lambda sees it
+//! base64-encoded), and, when it is base64 text, the encoded value itself. Nothing may panic,
+//! and a record that decodes must be a JSON object the spec's columns describe, with its record
+//! identifier and event time.
 //!
 //! The event's envelope (topic, offsets, timestamps) is written by the event source mapping,
 //! not by a producer, and is parsed by `aws_lambda_events`; it is not fuzzed here. (Fuzzing it
@@ -17,16 +19,20 @@ use aws_lambda_events::event::kafka::KafkaRecord;
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
 use pipeline_core::features::{event_time_feature, record_identifier_feature};
-use pipeline_core::{STOCK_TICKS_SPEC, Spec};
+use pipeline_core::{SHIPPED_SPECS, Spec};
 
 #[path = "../../lambdas/feature-writer/src/decode.rs"]
 mod decode;
 
-static SPEC: LazyLock<Spec> =
-    LazyLock::new(|| Spec::from_toml(STOCK_TICKS_SPEC, "built-in").expect("the built-in spec"));
+static SPECS: LazyLock<Vec<Spec>> = LazyLock::new(|| {
+    SHIPPED_SPECS
+        .iter()
+        .map(|(name, text)| Spec::from_toml(text, name).expect("a shipped spec loads"))
+        .collect()
+});
 
-fn check(record: &KafkaRecord) {
-    let Ok(features) = decode::decode(&SPEC, record) else {
+fn check(spec: &Spec, record: &KafkaRecord) {
+    let Ok(features) = decode::decode(spec, record) else {
         return;
     };
     let value = base64::engine::general_purpose::STANDARD
@@ -42,7 +48,7 @@ fn check(record: &KafkaRecord) {
     let object = json
         .as_object()
         .expect("a decoded record's value is an object");
-    let columns: Vec<String> = SPEC.output_columns().into_iter().map(|c| c.name).collect();
+    let columns: Vec<String> = spec.output_columns().into_iter().map(|c| c.name).collect();
     for (name, text) in &features.values {
         assert!(
             columns.contains(name),
@@ -54,7 +60,7 @@ fn check(record: &KafkaRecord) {
         );
         assert!(!text.is_empty(), "feature `{name}` has an empty value");
     }
-    for required in [record_identifier_feature(&SPEC), event_time_feature()] {
+    for required in [record_identifier_feature(spec), event_time_feature()] {
         assert!(
             features.get(required).is_some(),
             "no `{required}` in {features:?}"
@@ -63,12 +69,16 @@ fn check(record: &KafkaRecord) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let Some((choice, data)) = data.split_first() else {
+        return;
+    };
+    let spec = &SPECS[usize::from(*choice) % SPECS.len()];
     let mut record = KafkaRecord::default();
     record.value = Some(base64::engine::general_purpose::STANDARD.encode(data));
-    check(&record);
+    check(spec, &record);
     // The value as the Lambda receives it, which may not be base64 at all.
     if let Ok(text) = std::str::from_utf8(data) {
         record.value = Some(text.to_owned());
-        check(&record);
+        check(spec, &record);
     }
 });

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use pipeline_core::generator::{DEFAULT_TICKERS, GeneratorConfig, TickGenerator};
+use pipeline_core::generator::{DEFAULT_KEYS, EventGenerator, GeneratorConfig};
 use pipeline_core::{STOCK_TICKS_SPEC, Spec};
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
 use processor::{Delivery, Engine, EngineConfig};
@@ -40,7 +40,7 @@ fn spec() -> Arc<Spec> {
 
 fn generator_config() -> GeneratorConfig {
     GeneratorConfig {
-        tickers: DEFAULT_TICKERS.map(String::from).to_vec(),
+        keys: None,
         seed: 7,
         malformed_share: 0.01,
         disorder_share: 0.05,
@@ -48,8 +48,8 @@ fn generator_config() -> GeneratorConfig {
     }
 }
 
-fn generator() -> TickGenerator {
-    TickGenerator::new(generator_config())
+fn generator() -> EventGenerator {
+    EventGenerator::new(&spec(), generator_config())
 }
 
 /// Produces `n` ticks, one simulated millisecond apart, ending now.
@@ -67,9 +67,8 @@ fn produce(settings: &KafkaSettings, n: u64) {
     for i in 0..n {
         let t = start + i as i64;
         let generated = generator.next_into(t, &mut payload);
-        let key = generator.tickers()[generated.ticker].clone();
         let mut record = BaseRecord::to("ticks")
-            .key(&key)
+            .key(generator.key(generated.key))
             .payload(&payload)
             .timestamp(t);
         loop {
@@ -521,10 +520,13 @@ fn feed(
     std::thread::spawn(move || {
         let producer: ThreadedProducer<DefaultProducerContext> =
             settings.producer_config().unwrap().create().unwrap();
-        let mut generator = TickGenerator::new(GeneratorConfig {
-            tickers: (0..tickers).map(|i| format!("T{i:04}")).collect(),
-            ..generator_config()
-        });
+        let mut generator = EventGenerator::new(
+            &spec(),
+            GeneratorConfig {
+                keys: Some(tickers),
+                ..generator_config()
+            },
+        );
         let mut payload = Vec::new();
         let started = Instant::now();
         let mut sent = 0u64;
@@ -533,9 +535,8 @@ fn feed(
             while sent < due {
                 let t = chrono::Utc::now().timestamp_millis();
                 let generated = generator.next_into(t, &mut payload);
-                let key = generator.tickers()[generated.ticker].clone();
                 let record = BaseRecord::to("ticks")
-                    .key(&key)
+                    .key(generator.key(generated.key))
                     .payload(&payload)
                     .timestamp(t);
                 if producer.send(record).is_ok() {
@@ -674,12 +675,7 @@ fn soak(seconds: u64, rate: u64, out: &std::path::Path) {
         })
     };
     let stop_feed = Arc::new(AtomicBool::new(false));
-    let feeder = feed(
-        &settings,
-        rate,
-        DEFAULT_TICKERS.len(),
-        Arc::clone(&stop_feed),
-    );
+    let feeder = feed(&settings, rate, DEFAULT_KEYS, Arc::clone(&stop_feed));
     std::thread::sleep(Duration::from_secs(seconds));
     stop_feed.store(true, Ordering::Relaxed);
     let sent = feeder.join().unwrap();

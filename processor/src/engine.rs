@@ -165,6 +165,8 @@ fn kafka(context: &'static str) -> impl FnOnce(KafkaError) -> EngineError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineStats {
     pub records_in: u64,
+    /// Valid events the spec's `where` left out.
+    pub filtered: u64,
     pub aggregates_out: u64,
     pub dead_letters: BTreeMap<&'static str, u64>,
     pub batches_committed: u64,
@@ -573,6 +575,9 @@ impl Engine {
         let mut closed = std::mem::take(&mut self.closed);
         let outcome = state.process(record, &mut closed);
         self.stats.records_in += 1;
+        if outcome == Outcome::Filtered {
+            self.stats.filtered += 1;
+        }
         if let Outcome::Rejected(rejection) = &outcome {
             let headers = dead_letter_headers(
                 rejection,

@@ -1,5 +1,6 @@
 //! `processor local`: the whole pipeline on one machine. An embedded broker (or one given with
-//! `--brokers`), the topics, the tick generator the producer Lambda uses, the processor, and
+//! `--brokers`), the topics, the event generator the producer Lambda uses (events generated
+//! from the spec's field declarations), the processor, and
 //! local sinks: the Parquet lake (a consumer of the aggregates topic that commits only what is
 //! in whole files, as Firehose's MSK source reads it in AWS), the local feature store (fed from
 //! the aggregates topic, as the feature-writer Lambda is), and JSON-lines files of the
@@ -14,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
-use pipeline_aws::FeatureStore as _;
-use pipeline_aws::features::record_from_aggregate;
 use pipeline_core::Spec;
-use pipeline_core::generator::{GeneratorConfig, TickGenerator};
+use pipeline_core::features::record_from_aggregate;
+use pipeline_core::generator::{EventGenerator, GeneratorConfig};
+use pipeline_core::store::FeatureStore as _;
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
 use pipeline_local::{LakeConfig, LakeReport, SqliteFeatureStore, StoreCounts};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -61,6 +62,7 @@ pub struct LocalOptions {
 
 #[derive(Debug, Clone)]
 pub struct LocalSummary {
+    pub spec: Arc<Spec>,
     pub produced: u64,
     pub stats: EngineStats,
     pub elapsed: Duration,
@@ -75,7 +77,7 @@ pub struct LocalSummary {
     pub feature_store: StoreCounts,
 }
 
-/// Runs the pipeline over `options.events` generated ticks and writes the outputs.
+/// Runs the pipeline over `options.events` generated events and writes the outputs.
 pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     let started = Instant::now();
     let spec = &options.spec;
@@ -152,7 +154,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         let (produced, processed) = (Arc::clone(&produced), Arc::clone(&processed));
         let (options, topic) = (options.clone(), spec.topics.input.clone());
         std::thread::spawn(move || -> anyhow::Result<()> {
-            let result = produce_ticks(&settings, &topic, &options, &produced, &processed);
+            let result = produce_events(&settings, &topic, &options, &produced, &processed);
             done.store(true, Ordering::Release);
             result
         })
@@ -169,7 +171,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         {
             thread
                 .join()
-                .map_err(|_| anyhow::anyhow!("the tick producer panicked"))??;
+                .map_err(|_| anyhow::anyhow!("the event producer panicked"))??;
         }
         if producer_thread.is_none() && records_in >= produced.load(Ordering::Acquire) {
             break;
@@ -178,7 +180,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
             last_advance = (records_in, Instant::now());
         } else if last_advance.1.elapsed() > STALL_LIMIT {
             bail!(
-                "the processor has taken in {records_in} of {} ticks and nothing more for {} s",
+                "the processor has taken in {records_in} of {} events and nothing more for {} s",
                 produced.load(Ordering::Acquire),
                 STALL_LIMIT.as_secs()
             );
@@ -235,6 +237,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         |payload, message| Ok(dead_letter_line(payload, message)),
     )?;
     Ok(LocalSummary {
+        spec: Arc::clone(&options.spec),
         produced: produced.load(Ordering::Relaxed),
         stats,
         elapsed: started.elapsed(),
@@ -364,7 +367,7 @@ fn futures_block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn produce_ticks(
+fn produce_events(
     settings: &KafkaSettings,
     topic: &str,
     options: &LocalOptions,
@@ -375,8 +378,8 @@ fn produce_ticks(
         .producer_config()?
         .set("linger.ms", "5")
         .create()
-        .context("creating the tick producer")?;
-    let mut generator = TickGenerator::new(options.generator.clone());
+        .context("creating the event producer")?;
+    let mut generator = EventGenerator::new(&options.spec, options.generator.clone());
     let mut payload = Vec::new();
     let rate = options.rate.max(1);
     // The simulated stream ends now.
@@ -386,15 +389,14 @@ fn produce_ticks(
         let waiting = Instant::now();
         while i.saturating_sub(processed.load(Ordering::Acquire)) >= MAX_AHEAD {
             if waiting.elapsed() > STALL_LIMIT {
-                bail!("the processor stopped taking in ticks ({i} produced)");
+                bail!("the processor stopped taking in events ({i} produced)");
             }
             std::thread::sleep(Duration::from_millis(2));
         }
         let nominal = start_ms + (i * 1_000 / rate) as i64;
         let generated = generator.next_into(nominal, &mut payload);
-        let key = generator.tickers()[generated.ticker].clone();
         let mut record = BaseRecord::to(topic)
-            .key(&key)
+            .key(generator.key(generated.key))
             .payload(&payload)
             .timestamp(nominal);
         loop {
@@ -407,14 +409,14 @@ fn produce_ticks(
                     record = back;
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err((e, _)) => return Err(e).context("producing a tick"),
+                Err((e, _)) => return Err(e).context("producing an event"),
             }
         }
         produced.fetch_add(1, Ordering::Release);
     }
     producer
         .flush(Duration::from_secs(60))
-        .context("flushing ticks")?;
+        .context("flushing events")?;
     Ok(())
 }
 
@@ -488,11 +490,13 @@ pub fn render_summary(summary: &LocalSummary) -> String {
     let stats = &summary.stats;
     let seconds = summary.elapsed.as_secs_f64();
     let mut text = format!(
-        "processed {} ticks in {seconds:.1} s ({:.0} ticks/s)\n  aggregates: {} → {}\n  dead letters: {} → {}\n",
+        "processed {} events in {seconds:.1} s ({:.0} events/s)\n  aggregates: {} → {}\n  \
+         left out by `where`: {}\n  dead letters: {} → {}\n",
         stats.records_in,
         stats.records_in as f64 / seconds.max(1e-9),
         summary.aggregates_written,
         summary.aggregates_file.display(),
+        stats.filtered,
         summary.dead_letters_written,
         summary.dead_letters_file.display(),
     );
@@ -526,14 +530,28 @@ pub fn render_summary(summary: &LocalSummary) -> String {
         summary.aggregates_file.display(),
         summary.dead_letters_file.display()
     ));
+    // The queries name the spec's own columns: its record identifier and first aggregates.
+    let spec = &summary.spec;
+    let identifier = spec.record_identifier();
+    let first = spec
+        .aggregates
+        .first()
+        .map_or("window_start", |a| a.name.as_str());
+    let shown: Vec<&str> = spec
+        .aggregates
+        .iter()
+        .take(3)
+        .map(|a| a.name.as_str())
+        .collect();
     text.push_str(&format!(
-        "  duckdb -c \"select ticker, count(*) windows, sum(volume) volume from \
-         read_parquet('{}/**/*.parquet', hive_partitioning = true) group by ticker\"\n",
+        "  duckdb -c \"select {identifier}, count(*) windows, max({first}) from \
+         read_parquet('{}/**/*.parquet', hive_partitioning = true) group by 1 order by 1\"\n",
         summary.lake_dir.display()
     ));
     text.push_str(&format!(
-        "  sqlite3 {} 'select ticker, window_end, close, vwap from online'\n",
-        summary.feature_store_file.display()
+        "  sqlite3 {} 'select {identifier}, window_end, {} from online'\n",
+        summary.feature_store_file.display(),
+        shown.join(", ")
     ));
     text
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use pipeline_core::generator::{DEFAULT_TICKERS, GeneratorConfig};
+use pipeline_core::generator::{DEFAULT_KEYS, GeneratorConfig};
 use pipeline_core::{Reason, Spec};
 use pipeline_kafka::{IamContext, KafkaSettings};
 use processor::health::{self, Health};
@@ -22,11 +22,12 @@ use processor::{Delivery, EngineConfig};
 #[derive(Parser)]
 #[command(
     version,
-    about = "The stream processor: ticks in; aggregates and dead letters out, exactly once."
+    about = "The stream processor: events in; aggregates and dead letters out, exactly once."
 )]
 struct Cli {
-    /// The pipeline spec [default: config/pipeline.toml, else the built-in stock-ticks spec]
-    #[arg(long, global = true)]
+    /// The pipeline spec: a file (config/pipelines/<name>.toml) [default:
+    /// config/pipelines/stock-ticks.toml, else the built-in stock-ticks spec]
+    #[arg(long, global = true, env = "PIPELINE_SPEC")]
     spec: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -34,22 +35,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole pipeline on this machine: embedded broker, generated ticks, processor,
-    /// and the aggregates and dead letters written to files.
+    /// Run the whole pipeline on this machine: embedded broker, events generated from the
+    /// spec's fields, processor, and the aggregates and dead letters written to files.
     Local {
-        /// Ticks to generate.
+        /// Events to generate.
         #[arg(long, default_value_t = 200_000)]
         events: u64,
-        /// Ticks per second of simulated event time.
+        /// Events per second of simulated event time.
         #[arg(long, default_value_t = 1_000)]
         rate: u64,
-        /// Comma-separated tickers.
-        #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_TICKERS.map(String::from))]
-        tickers: Vec<String>,
-        /// Share of deliberately broken ticks (0–1).
+        /// Distinct keys to generate (the key fields' `one_of` lists, or generated values).
+        #[arg(long, default_value_t = DEFAULT_KEYS)]
+        keys: usize,
+        /// Share of deliberately broken events (0–1).
         #[arg(long, default_value_t = 0.01)]
         malformed: f64,
-        /// Share of ticks delivered up to 5 s out of order (0–1).
+        /// Share of events delivered up to 5 s out of order (0–1).
         #[arg(long, default_value_t = 0.05)]
         disorder: f64,
         #[arg(long, default_value_t = 42)]
@@ -249,8 +250,11 @@ enum Auth {
     MskIam,
 }
 
+/// The spec a run without `--spec` uses, if it is there (run from the repository's root).
+const DEFAULT_SPEC: &str = "config/pipelines/stock-ticks.toml";
+
 fn load_spec(path: Option<PathBuf>) -> anyhow::Result<Spec> {
-    let default = PathBuf::from("config/pipeline.toml");
+    let default = PathBuf::from(DEFAULT_SPEC);
     match path {
         Some(path) => Ok(Spec::load(path)?),
         None if default.exists() => Ok(Spec::load(default)?),
@@ -328,7 +332,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Local {
             events,
             rate,
-            tickers,
+            keys,
             malformed,
             disorder,
             seed,
@@ -346,7 +350,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 events,
                 rate,
                 generator: GeneratorConfig {
-                    tickers,
+                    keys: Some(keys),
                     seed,
                     malformed_share: malformed,
                     disorder_share: disorder,
@@ -366,7 +370,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lake(args) => lake(&spec, args),
         Command::Replay(args) => replay(&spec, args),
         Command::Schema => {
-            print!("{}", pipeline_aws::catalog::schema_file(&spec));
+            print!("{}", pipeline_core::catalog::schema_file(&spec));
             Ok(ExitCode::SUCCESS)
         }
         Command::Probe { .. } => unreachable!("answered above"),
@@ -388,6 +392,7 @@ fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
         engine,
         metrics: MetricsConfig {
             namespace: args.metrics_namespace,
+            pipeline: spec.name.clone(),
             interval: Duration::from_secs(args.metrics_interval_secs.max(1)),
             ..MetricsConfig::default()
         },

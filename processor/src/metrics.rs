@@ -3,16 +3,18 @@
 //! no agent and no API calls.
 //!
 //! Each report covers the interval since the one before: counters are deltas, gauges are the
-//! value now. Three kinds of line, by dimensions:
-//! - `Service`: `RecordsIn`, `RecordsOut`, `WindowsEmitted`, `DeadLetters`, `LateEvents`,
+//! value now. Every line carries the `Pipeline` (the spec's name) and `Service` dimensions; three
+//! kinds of line, by their further dimensions:
+//! - none: `RecordsIn`, `EventsFiltered` (valid events the spec's `where` left out),
+//!   `RecordsOut`, `WindowsEmitted`, `DeadLetters`, `LateEvents`,
 //!   `BatchesCommitted`, `CommitsDeferred`, `OpenWindows`, `AssignedPartitions`,
 //!   `ConsumerLagTotal` (records not yet handled on this instance's partitions: what autoscaling
 //!   tracks, averaged over the tasks), `ConsumerLagMax`, `StrandedBacklog` (the group's
 //!   uncommitted records while this instance holds no partitions and nothing moves; 0 normally),
 //!   and `CommitLatency` (milliseconds, one value per commit, at most 100 a line: more go on
 //!   further lines);
-//! - `Service, Reason`: `DeadLetters` for each reject reason;
-//! - `Service, Partition`: `ConsumerLag` for each assigned input partition.
+//! - `Reason`: `DeadLetters` for each reject reason;
+//! - `Partition`: `ConsumerLag` for each assigned input partition.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,6 +31,8 @@ const MAX_VALUES: usize = 100;
 pub struct MetricsConfig {
     /// The CloudWatch namespace.
     pub namespace: String,
+    /// The value of the `Pipeline` dimension: the spec's name.
+    pub pipeline: String,
     /// The value of the `Service` dimension.
     pub service: String,
     /// How often to report.
@@ -39,6 +43,7 @@ impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             namespace: "StreamingPipeline".into(),
+            pipeline: "stock-ticks".into(),
             service: "processor".into(),
             interval: Duration::from_secs(60),
         }
@@ -95,6 +100,11 @@ impl EmfReporter {
                 "RecordsIn",
                 "Count",
                 json!(stats.records_in.saturating_sub(last.records_in)),
+            ),
+            (
+                "EventsFiltered",
+                "Count",
+                json!(stats.filtered.saturating_sub(last.filtered)),
             ),
             ("RecordsOut", "Count", json!(windows + dead)),
             ("WindowsEmitted", "Count", json!(windows)),
@@ -163,7 +173,7 @@ impl EmfReporter {
         dimensions: &[(&str, String)],
         metrics: Vec<(&str, &str, Value)>,
     ) -> String {
-        let mut names = vec![Value::from("Service")];
+        let mut names = vec![Value::from("Pipeline"), Value::from("Service")];
         names.extend(dimensions.iter().map(|(name, _)| Value::from(*name)));
         let definitions: Vec<Value> = metrics
             .iter()
@@ -181,6 +191,7 @@ impl EmfReporter {
                 }],
             }),
         );
+        document.insert("Pipeline".into(), json!(self.config.pipeline));
         document.insert("Service".into(), json!(self.config.service));
         for (name, value) in dimensions {
             document.insert((*name).into(), json!(value));
@@ -199,6 +210,7 @@ mod tests {
     fn observation(records_in: u64, late: u64, aggregates: u64) -> Observation {
         let mut stats = EngineStats {
             records_in,
+            filtered: records_in / 10,
             aggregates_out: aggregates,
             batches_committed: 2,
             ..EngineStats::default()
@@ -247,7 +259,9 @@ mod tests {
         }
         let main = parse(&second[0]);
         assert_eq!(main["Service"], "processor");
+        assert_eq!(main["Pipeline"], "stock-ticks");
         assert_eq!(main["RecordsIn"], 150);
+        assert_eq!(main["EventsFiltered"], 15);
         assert_eq!(main["WindowsEmitted"], 2);
         assert_eq!(main["LateEvents"], 3);
         assert_eq!(main["DeadLetters"], 3);

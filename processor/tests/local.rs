@@ -1,25 +1,26 @@
-//! `processor local` end to end: generated ticks through the embedded broker and the processor
-//! into the files, the Parquet lake and the feature store, with every tick accounted for.
+//! `processor local` end to end for each shipped spec: generated events through the embedded
+//! broker and the processor into the files, the Parquet lake and the feature store, with every
+//! event accounted for (aggregated, left out by the spec's `where`, or dead-lettered).
 
 #![allow(clippy::unwrap_used)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use pipeline_core::generator::GeneratorConfig;
-use pipeline_core::{STOCK_TICKS_SPEC, Spec};
+use pipeline_core::spec::AggregateFn;
+use pipeline_core::{SHIPPED_SPECS, Spec};
 use processor::Delivery;
-use processor::local::{LocalOptions, render_summary, run};
+use processor::local::{LocalOptions, LocalSummary, render_summary, run};
 
-#[test]
-fn every_generated_tick_is_aggregated_or_dead_lettered() {
-    let out_dir = std::env::temp_dir().join(format!("processor-local-test-{}", std::process::id()));
-    let options = LocalOptions {
-        spec: Arc::new(Spec::from_toml(STOCK_TICKS_SPEC, "config/pipeline.toml").unwrap()),
+fn options(name: &str, events: u64, rate: u64) -> LocalOptions {
+    let text = SHIPPED_SPECS.iter().find(|(n, _)| *n == name).unwrap().1;
+    LocalOptions {
+        spec: Arc::new(Spec::from_toml(text, name).unwrap()),
         brokers: None,
         delivery: Delivery::ExactlyOnce,
-        // More than the generator may run ahead of the processor, so flow control is exercised.
-        events: 25_000,
-        rate: 200,
+        events,
+        rate,
         generator: GeneratorConfig {
             malformed_share: 0.02,
             disorder_share: 0.05,
@@ -27,32 +28,79 @@ fn every_generated_tick_is_aggregated_or_dead_lettered() {
             ..GeneratorConfig::default()
         },
         partitions: 3,
-        out_dir: out_dir.clone(),
+        out_dir: std::env::temp_dir().join(format!(
+            "processor-local-test-{name}-{}",
+            std::process::id()
+        )),
         // Small enough that the lake rolls several files by size.
         lake_buffer_bytes: 1024,
         lake_buffer_interval: std::time::Duration::from_secs(60),
         progress: false,
-    };
-    let summary = run(&options).unwrap();
-    assert_eq!(summary.produced, 25_000);
-    assert_eq!(summary.stats.records_in, 25_000);
+    }
+}
+
+#[test]
+fn stock_ticks_every_event_is_aggregated_or_dead_lettered() {
+    // More than the generator may run ahead of the processor, so flow control is exercised.
+    let summary = check(&options("stock-ticks", 25_000, 200));
+    assert_eq!(summary.stats.filtered, 0, "stock-ticks has no `where`");
+}
+
+#[test]
+fn orders_are_aggregated_by_country_and_channel_without_the_cancelled() {
+    let summary = check(&options("orders", 8_000, 50));
+    assert!(summary.stats.filtered > 100, "{}", summary.stats.filtered);
+}
+
+#[test]
+fn sensor_readings_slide_and_leave_out_flat_batteries() {
+    let summary = check(&options("sensor-readings", 8_000, 50));
+    assert!(summary.stats.filtered > 0, "{}", summary.stats.filtered);
+}
+
+/// Runs `options` and checks what any spec's run must show; returns the summary for the
+/// spec's own checks.
+fn check(options: &LocalOptions) -> LocalSummary {
+    let spec = &options.spec;
+    let events = options.events;
+    let summary = run(options).unwrap();
+    assert_eq!(summary.produced, events);
+    assert_eq!(summary.stats.records_in, events);
 
     let aggregates = std::fs::read_to_string(&summary.aggregates_file).unwrap();
-    let counted: u64 = aggregates
+    let aggregates: Vec<serde_json::Value> = aggregates
         .lines()
-        .map(|line| {
-            serde_json::from_str::<serde_json::Value>(line).unwrap()["count"]
-                .as_u64()
-                .unwrap()
-        })
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let windows = aggregates.len();
+    assert!(windows > 0, "{}: no aggregates", spec.name);
+    // Every event is counted once per window it belongs to: `size / slide` windows, as no
+    // event is late (the disorder is within the allowed lateness).
+    let count = spec
+        .aggregates
+        .iter()
+        .find(|a| a.function == AggregateFn::Count && a.field.is_none())
+        .unwrap();
+    let counted: u64 = aggregates
+        .iter()
+        .map(|a| a[&count.name].as_u64().unwrap())
         .sum();
+    let per_event = (spec.window.size_ms / spec.window.slide_ms) as u64;
     let dead_letters = std::fs::read_to_string(&summary.dead_letters_file).unwrap();
     let dead = dead_letters.lines().count() as u64;
-    assert_eq!(counted + dead, 25_000, "in = aggregated + dead-lettered");
-    assert!(dead > 300, "about 2 % broken: {dead}");
-    // 25,000 ticks at 200/s of event time span about two minutes: a few windows per ticker.
-    let windows = aggregates.lines().count();
-    assert!((8..=16).contains(&windows), "{windows} aggregates");
+    assert_eq!(dead, summary.stats.dead_letters_total());
+    assert_eq!(
+        counted / per_event + summary.stats.filtered + dead,
+        events,
+        "{}: in = aggregated + filtered + dead-lettered",
+        spec.name
+    );
+    assert_eq!(counted % per_event, 0);
+    assert!(
+        dead > events / 100,
+        "{}: about 2 % broken: {dead}",
+        spec.name
+    );
     for line in dead_letters.lines() {
         let value: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(
@@ -63,44 +111,53 @@ fn every_generated_tick_is_aggregated_or_dead_lettered() {
         );
     }
 
-    // The lake holds every aggregate once, in Parquet files under their event date.
+    // The lake holds every aggregate once, in Parquet files under their event date, with the
+    // spec's columns.
+    let columns: Vec<String> = spec.output_columns().into_iter().map(|c| c.name).collect();
     let mut lake_rows = 0;
     for file in &summary.lake.files {
         assert!(
-            file.starts_with(out_dir.join("lake/aggregates")),
+            file.starts_with(options.out_dir.join("lake/aggregates")),
             "{}",
             file.display()
         );
         let reader =
             parquet::file::reader::SerializedFileReader::new(std::fs::File::open(file).unwrap())
                 .unwrap();
-        lake_rows += parquet::file::reader::FileReader::metadata(&reader)
-            .file_metadata()
-            .num_rows();
+        let metadata = parquet::file::reader::FileReader::metadata(&reader).file_metadata();
+        let names: Vec<String> = metadata
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        assert_eq!(names, columns, "{}", file.display());
+        lake_rows += metadata.num_rows();
     }
     assert_eq!(lake_rows as usize, windows);
     assert_eq!(summary.lake.rows as usize, windows);
     assert!(summary.lake.files.len() > 1, "rolled by size");
     assert_eq!(summary.lake.errors, 0);
 
-    // The feature store: one online record per ticker, every aggregate offline.
-    let tickers = GeneratorConfig::default().tickers.len() as u64;
-    assert_eq!(summary.feature_store.online, tickers);
-    assert_eq!(summary.feature_store.offline as usize, windows);
-    // Online, each ticker's record is its latest window.
-    let mut latest = std::collections::BTreeMap::<String, String>::new();
-    for line in aggregates.lines() {
-        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+    // The feature store: one online record per key (the record identifier), every aggregate
+    // offline, and online each key's latest window.
+    let identifier = spec.record_identifier();
+    let mut latest = BTreeMap::<String, String>::new();
+    for value in &aggregates {
         let end = value["window_end"].as_str().unwrap().to_owned();
-        let ticker = value["ticker"].as_str().unwrap().to_owned();
-        let entry = latest.entry(ticker).or_default();
+        let key = value[identifier].as_str().unwrap().to_owned();
+        let entry = latest.entry(key).or_default();
         if end > *entry {
             *entry = end;
         }
     }
+    let keys: BTreeSet<&String> = latest.keys().collect();
+    assert!(keys.len() > 1, "{}: {keys:?}", spec.name);
+    assert_eq!(summary.feature_store.online as usize, latest.len());
+    assert_eq!(summary.feature_store.offline as usize, windows);
     let store = pipeline_local::SqliteFeatureStore::open(
         &summary.feature_store_file,
-        &options.spec,
+        spec,
         processor::local::LOCAL_FEATURE_GROUP,
     )
     .unwrap();
@@ -108,27 +165,31 @@ fn every_generated_tick_is_aggregated_or_dead_lettered() {
     let online = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
-        .block_on(pipeline_aws::FeatureStore::get_records(
+        .block_on(pipeline_core::store::FeatureStore::get_records(
             &store,
             processor::local::LOCAL_FEATURE_GROUP,
             &identifiers,
         ))
         .unwrap();
     assert_eq!(online.len(), latest.len());
-    for (ticker, record) in online {
+    for (key, record) in online {
         assert_eq!(
             record.get("window_end"),
-            Some(latest[&ticker].as_str()),
-            "{ticker}"
+            Some(latest[&key].as_str()),
+            "{key}"
         );
     }
 
     let text = render_summary(&summary);
-    assert!(text.contains("processed 25000 ticks"), "{text}");
-    assert!(text.contains(&summary.aggregates_file.display().to_string()));
     assert!(
-        text.contains("read_parquet(") && text.contains("sqlite3 "),
+        text.contains(&format!("processed {events} events")),
         "{text}"
     );
-    std::fs::remove_dir_all(out_dir).unwrap();
+    assert!(text.contains(&summary.aggregates_file.display().to_string()));
+    assert!(
+        text.contains("read_parquet(") && text.contains("sqlite3 ") && text.contains(identifier),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&options.out_dir).unwrap();
+    summary
 }

@@ -3,6 +3,12 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
+
+use pipeline_core::{SHIPPED_SPECS, Spec};
+
+/// The variable that names the pipeline a function serves.
+pub const PIPELINE_VARIABLE: &str = "PIPELINE";
 
 /// One bad or missing variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +130,34 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         }
     }
 
+    /// `PIPELINE`: the name of the pipeline this function serves, one of the specs in
+    /// `config/pipelines/` compiled into the build (`None`, with the problem recorded, if it is
+    /// not one of them).
+    pub fn spec(&mut self) -> Option<Arc<Spec>> {
+        let names: Vec<&str> = SHIPPED_SPECS.iter().map(|(name, _)| *name).collect();
+        let expected = format!(
+            "the name of a spec in config/pipelines/ built into this function: {}",
+            names.join(", ")
+        );
+        let name = self.get(PIPELINE_VARIABLE);
+        let Some(text) = name.as_deref().and_then(pipeline_core::shipped_spec) else {
+            self.problem(PIPELINE_VARIABLE, &expected, name);
+            return None;
+        };
+        let name = name.unwrap_or_default();
+        match Spec::from_toml(text, &format!("config/pipelines/{name}.toml")) {
+            Ok(spec) => Some(Arc::new(spec)),
+            Err(error) => {
+                self.problem(
+                    PIPELINE_VARIABLE,
+                    &format!("a spec that loads ({error})"),
+                    Some(name),
+                );
+                None
+            }
+        }
+    }
+
     /// Records a problem found by the caller (e.g. two variables that contradict).
     pub fn problem(&mut self, name: &str, expected: &str, found: Option<String>) {
         self.problems.push(EnvProblem {
@@ -131,6 +165,22 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             expected: expected.into(),
             found,
         });
+    }
+
+    /// `Ok(value)` for a value built only if its parts were good (`Some`) and nothing was
+    /// wrong, else every problem.
+    pub fn finish_some<T>(mut self, value: Option<T>) -> Result<T, EnvError> {
+        match value {
+            Some(value) => self.finish(value),
+            None => {
+                if self.problems.is_empty() {
+                    self.problem("(environment)", "a complete configuration", None);
+                }
+                Err(EnvError {
+                    problems: self.problems,
+                })
+            }
+        }
     }
 
     /// `Ok(value)` if nothing was wrong, else every problem.
@@ -185,5 +235,28 @@ mod tests {
             text.contains("COUNT: expected a whole number from 1 to 100, found `many`"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_pipeline_is_a_spec_built_in() {
+        for (name, _) in SHIPPED_SPECS {
+            let mut env = Env::new(|var| (var == "PIPELINE").then(|| (*name).to_owned()));
+            let spec = env.spec().unwrap();
+            assert_eq!(spec.name, *name);
+            env.finish(()).unwrap();
+        }
+        for value in [None, Some("payments")] {
+            let mut env = Env::new(|var| {
+                (var == "PIPELINE")
+                    .then(|| value.map(str::to_owned))
+                    .flatten()
+            });
+            assert!(env.spec().is_none());
+            let text = env.finish(()).unwrap_err().to_string();
+            assert!(
+                text.contains("PIPELINE") && text.contains("built into this function: orders, "),
+                "{text}"
+            );
+        }
     }
 }

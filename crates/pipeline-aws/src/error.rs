@@ -6,25 +6,8 @@ use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AwsError {
-    /// Throttling, a 5xx answer, a timeout or a network failure that outlasted the retries.
-    /// Worth trying again later (e.g. by failing the Lambda invocation so its batch is retried).
-    #[error("{operation} still failing after retries ({code}): {message}")]
-    Transient {
-        operation: &'static str,
-        code: String,
-        message: String,
-    },
-    /// The service refused the request: bad input, missing permission, missing resource.
-    /// Retrying the same request will not help.
-    #[error("{operation} refused ({code}): {message}")]
-    Refused {
-        operation: &'static str,
-        code: String,
-        message: String,
-    },
-}
+/// The core's service error, under the name the AWS adapters use.
+pub use pipeline_core::store::ServiceError as AwsError;
 
 /// Error codes that mean "slow down" or "try again", whatever the HTTP status.
 const TRANSIENT_CODES: [&str; 10] = [
@@ -40,56 +23,41 @@ const TRANSIENT_CODES: [&str; 10] = [
     "InternalError",
 ];
 
-impl AwsError {
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient { .. })
-    }
-
-    /// Classifies an SDK error that the SDK's own retries did not overcome.
-    pub fn from_sdk<E>(operation: &'static str, error: SdkError<E, Response>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        let message = DisplayErrorContext(&error).to_string();
-        match &error {
-            SdkError::ServiceError(service) => {
-                let code = service.err().code().unwrap_or("Unknown").to_owned();
-                let status = service.raw().status().as_u16();
-                if status >= 500 || status == 429 || TRANSIENT_CODES.contains(&code.as_str()) {
-                    Self::Transient {
-                        operation,
-                        code,
-                        message,
-                    }
-                } else {
-                    Self::Refused {
-                        operation,
-                        code,
-                        message,
-                    }
+/// Classifies an SDK error that the SDK's own retries did not overcome.
+pub fn from_sdk<E>(operation: &'static str, error: SdkError<E, Response>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let message = DisplayErrorContext(&error).to_string();
+    match &error {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown").to_owned();
+            let status = service.raw().status().as_u16();
+            if status >= 500 || status == 429 || TRANSIENT_CODES.contains(&code.as_str()) {
+                AwsError::Transient {
+                    operation,
+                    code,
+                    message,
+                }
+            } else {
+                AwsError::Refused {
+                    operation,
+                    code,
+                    message,
                 }
             }
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => Self::Transient {
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            AwsError::Transient {
                 operation,
                 code: "Network".into(),
                 message,
-            },
-            _ => Self::Refused {
-                operation,
-                code: "Request".into(),
-                message,
-            },
+            }
         }
-    }
-
-    /// A refusal made here, before anything was sent (e.g. a record the API cannot take).
-    pub fn refused(operation: &'static str, message: impl Into<String>) -> Self {
-        Self::Refused {
+        _ => AwsError::Refused {
             operation,
-            code: "Invalid".into(),
-            message: message.into(),
-        }
+            code: "Request".into(),
+            message,
+        },
     }
 }

@@ -65,7 +65,7 @@ impl FailureSink for SqsFailureSink {
             .message_body(record.to_json())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("SendMessage", e))?;
+            .map_err(|e| crate::error::from_sdk("SendMessage", e))?;
         Ok(())
     }
 }

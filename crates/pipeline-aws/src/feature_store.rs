@@ -1,36 +1,16 @@
 //! The SageMaker Feature Store runtime: write one record, read the latest records back.
 
-use std::future::Future;
-
 use aws_sdk_sagemakerfeaturestoreruntime::Client;
 use aws_sdk_sagemakerfeaturestoreruntime::types::{BatchGetRecordIdentifier, FeatureValue};
 
 use crate::error::AwsError;
 use crate::features::FeatureRecord;
+pub use pipeline_core::store::FeatureStore;
 
 /// BatchGetRecord takes at most this many identifiers per call.
 pub const BATCH_GET_LIMIT: usize = 100;
 /// How many times identifiers the service left unprocessed are asked for again.
 const UNPROCESSED_ROUNDS: usize = 3;
-
-/// What the lambdas need of a feature store.
-pub trait FeatureStore: Send + Sync {
-    /// Writes `record` to `group` (an upsert by identifier and event time), retried on
-    /// throttling and 5xx.
-    fn put_record(
-        &self,
-        group: &str,
-        record: &FeatureRecord,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
-
-    /// The latest record of each identifier that has one (identifiers without a record are
-    /// simply absent from the answer).
-    fn get_records(
-        &self,
-        group: &str,
-        identifiers: &[String],
-    ) -> impl Future<Output = Result<Vec<(String, FeatureRecord)>, AwsError>> + Send;
-}
 
 /// The AWS SDK's Feature Store runtime client.
 #[derive(Debug, Clone)]
@@ -68,7 +48,7 @@ impl FeatureStore for SdkFeatureStore {
             .set_record(Some(values))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("PutRecord", e))?;
+            .map_err(|e| crate::error::from_sdk("PutRecord", e))?;
         Ok(())
     }
 
@@ -105,7 +85,7 @@ impl FeatureStore for SdkFeatureStore {
                     )
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("BatchGetRecord", e))?;
+                    .map_err(|e| crate::error::from_sdk("BatchGetRecord", e))?;
                 if let Some(error) = output.errors().first() {
                     return Err(AwsError::Refused {
                         operation: "BatchGetRecord",

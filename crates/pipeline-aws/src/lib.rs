@@ -2,14 +2,13 @@
 //! AWS: the SageMaker Feature Store ([`FeatureStore`]), CloudWatch metrics ([`MetricsSink`]) and
 //! a failure queue for records that cannot be used ([`FailureSink`]). Also the spec's feature
 //! definitions and the mapping from an aggregate to a feature record ([`features`], re-exported
-//! from the core), and the lake and Feature Group schema generated from the spec
-//! ([`catalog`]).
+//! from the core). The lake and Feature Group schema generated from the spec is the core's
+//! [`pipeline_core::catalog`].
 //!
 //! Every AWS call retries throttling, 5xx and network errors with exponential backoff and jitter
 //! (the SDK's standard retry mode, bounded by [`AwsSettings::max_attempts`]); what still fails is
 //! returned as an [`AwsError`] that says whether it was transient or a refusal.
 
-pub mod catalog;
 #[cfg(feature = "double")]
 pub mod double;
 #[cfg(feature = "double")]

@@ -80,7 +80,7 @@ impl MetricsSink for CloudWatchMetrics {
                 .set_metric_data(Some(chunk.iter().map(to_sdk).collect()))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("PutMetricData", e))?;
+                .map_err(|e| crate::error::from_sdk("PutMetricData", e))?;
         }
         Ok(())
     }

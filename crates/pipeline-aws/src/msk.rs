@@ -29,7 +29,7 @@ impl MskClusters {
             .cluster_arn(cluster_arn)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("GetBootstrapBrokers", e))?;
+            .map_err(|e| crate::error::from_sdk("GetBootstrapBrokers", e))?;
         output
             .bootstrap_broker_string_sasl_iam()
             .filter(|brokers| !brokers.trim().is_empty())

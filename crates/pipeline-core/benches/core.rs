@@ -269,9 +269,16 @@ fn row(name: &str, rate: &Rate, base: &Rate) {
 fn header(base: &str) {
     println!(
         "| {:<52} | {:>10} | {:>10} | {:>10} | {:>16} |",
-        "stage", "events/s", "min", "max", format!("× {base}")
+        "stage",
+        "events/s",
+        "min",
+        "max",
+        format!("× {base}")
     );
-    println!("|{:-<54}|{:->12}|{:->12}|{:->12}|{:->18}|", "", "", "", "", "");
+    println!(
+        "|{:-<54}|{:->12}|{:->12}|{:->12}|{:->18}|",
+        "", "", "", "", ""
+    );
 }
 
 /// Heap held by `keys` keys with one open window each, per open window.
@@ -317,10 +324,16 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |p| p.get())
     );
     let (parsed, valid) = (parse_only(&input), decode_only(&mut decoder, &input));
-    assert!(valid > n * 97 / 100, "only {valid} of {n} generated ticks are valid");
+    assert!(
+        valid > n * 97 / 100,
+        "only {valid} of {n} generated ticks are valid"
+    );
     println!("{parsed} parse as JSON ticks, {valid} are valid by the spec");
     let (general, special) = outputs(&spec, &input);
-    assert_eq!(general, special, "the general and the specialised core disagree");
+    assert_eq!(
+        general, special,
+        "the general and the specialised core disagree"
+    );
     println!(
         "the general and the specialised core wrote the same {} aggregates, byte for byte",
         general.len()
@@ -355,20 +368,46 @@ fn main() {
     let allocs_per_event = core_allocs as f64 / (runs * n) as f64;
     println!("\nstock-ticks, against JSON parsing alone:");
     header("parse");
-    row("JSON parse only (serde_json, borrowed, f64)", &rates[0], &rates[0]);
+    row(
+        "JSON parse only (serde_json, borrowed, f64)",
+        &rates[0],
+        &rates[0],
+    );
     row("decode + validate (general Decoder)", &rates[1], &rates[0]);
-    row("general core: decode, derive, window, aggregate", &rates[2], &rates[0]);
-    row("specialised stock-ticks core (before the general spec)", &rates[3], &rates[0]);
+    row(
+        "general core: decode, derive, window, aggregate",
+        &rates[2],
+        &rates[0],
+    );
+    row(
+        "specialised stock-ticks core (before the general spec)",
+        &rates[3],
+        &rates[0],
+    );
     println!("\nstock-ticks, the general core against the specialised one:");
     header("specialised");
     row("general core", &rates[2], &rates[3]);
     println!("\nthe other shipped specs, against a syntax-only parse of their bytes:");
     header("syntax parse");
-    row("orders: syntax-only parse (serde_json IgnoredAny)", &rates[4], &rates[4]);
-    row("orders: general core (2-field key, filter, distinct)", &rates[5], &rates[4]);
+    row(
+        "orders: syntax-only parse (serde_json IgnoredAny)",
+        &rates[4],
+        &rates[4],
+    );
+    row(
+        "orders: general core (2-field key, filter, distinct)",
+        &rates[5],
+        &rates[4],
+    );
     row("sensor-readings: syntax-only parse", &rates[6], &rates[6]);
-    row("sensor-readings: general core (hopping 5m/1m)", &rates[7], &rates[6]);
-    println!("\nheap allocations per event in the general core (stock-ticks): {allocs_per_event:.4}");
+    row(
+        "sensor-readings: general core (hopping 5m/1m)",
+        &rates[7],
+        &rates[6],
+    );
+    println!(
+        "\nheap allocations per event in the general core (stock-ticks): {allocs_per_event:.4}"
+    );
 
     let keys = if full { 10_000 } else { 500 };
     for spec in [&spec, &orders, &sensors] {

@@ -6,9 +6,15 @@ use pipeline_core::{Partition, Record, Spec};
 fn main() {
     let mut args = std::env::args().skip(1);
     let name = args.next().unwrap_or_else(|| "stock-ticks".into());
-    let n: i64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
-    let spec = Spec::from_toml(pipeline_core::shipped_spec(&name).unwrap_or_default(), &name)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let n: i64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let spec = Spec::from_toml(
+        pipeline_core::shipped_spec(&name).unwrap_or_default(),
+        &name,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let mut generator = EventGenerator::new(&spec, GeneratorConfig::default());
     let mut payloads = Vec::new();
     let mut buf = Vec::new();
@@ -36,7 +42,10 @@ fn run(spec: &Spec, payloads: &[Vec<u8>]) -> usize {
             payload: Some(p),
         };
         partition.process(record, &mut closed);
-        bytes += closed.drain(..).map(|a| a.to_json(spec).len()).sum::<usize>();
+        bytes += closed
+            .drain(..)
+            .map(|a| a.to_json(spec).len())
+            .sum::<usize>();
     }
     bytes
 }

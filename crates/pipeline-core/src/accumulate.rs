@@ -348,7 +348,9 @@ impl Layout {
                     };
                     match ty {
                         SlotType::Integer => Cell::Integer(i128::from(v)),
-                        SlotType::Decimal { scale } => Cell::Decimal(Fixed::new(i128::from(v), scale)),
+                        SlotType::Decimal { scale } => {
+                            Cell::Decimal(Fixed::new(i128::from(v), scale))
+                        }
                         SlotType::Timestamp => Cell::Timestamp(v),
                         SlotType::Boolean => Cell::Boolean(v != 0),
                         SlotType::String { .. } => Cell::Null,

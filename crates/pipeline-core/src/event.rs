@@ -13,9 +13,7 @@ use crate::expr::{self, Env, EvalError, Expr, Value};
 use crate::json::{Json, Scanner};
 use crate::key::{Key, KeyBuilder};
 use crate::reject::{Reason, Rejection, quote};
-use crate::spec::{
-    DerivedField, FieldKind, FieldSpec, MAX_SLOTS, OnZero, SlotType, Spec,
-};
+use crate::spec::{DerivedField, FieldKind, FieldSpec, MAX_SLOTS, OnZero, SlotType, Spec};
 use crate::spec::{MAX_TIME_MS, MIN_TIME_MS};
 use crate::time::parse_rfc3339_millis;
 
@@ -411,12 +409,13 @@ impl Plan {
                 }
                 FieldKind::Integer { .. } => {
                     number.clear();
-                    let _ = std::fmt::Write::write_fmt(&mut number, format_args!("{}", event.values[k]));
+                    let _ = std::fmt::Write::write_fmt(
+                        &mut number,
+                        format_args!("{}", event.values[k]),
+                    );
                     number.as_str()
                 }
-                _ => self
-                    .text_index(k)
-                    .map_or("", |t| event.text(t, payload)),
+                _ => self.text_index(k).map_or("", |t| event.text(t, payload)),
             };
             key.push(i == 0, part);
         }

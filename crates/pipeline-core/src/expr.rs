@@ -36,7 +36,10 @@ pub enum Expr {
     Str(String),
     Bool(bool),
     /// A field (or column) by name; `slot` is filled in by [`Expr::check`].
-    Name { name: String, slot: usize },
+    Name {
+        name: String,
+        slot: usize,
+    },
     Neg(Box<Expr>),
     Arith(ArithOp, Box<Expr>, Box<Expr>),
     Compare(CompareOp, Box<Expr>, Box<Expr>),
@@ -47,7 +50,10 @@ pub enum Expr {
         negated: bool,
     },
     /// `x is null` (or `is not null`).
-    IsNull { value: Box<Expr>, negated: bool },
+    IsNull {
+        value: Box<Expr>,
+        negated: bool,
+    },
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
@@ -75,7 +81,9 @@ pub enum CompareOp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Type {
     /// Whole numbers and exact decimals alike, with their scale (0 for integers).
-    Number { scale: u32 },
+    Number {
+        scale: u32,
+    },
     /// Epoch milliseconds; compared with RFC 3339 text literals.
     Timestamp,
     String,
@@ -550,11 +558,17 @@ impl Expr {
                     b.check(names, division_scale)?,
                 );
                 coerce_timestamp_literal(a, ta, b, tb)?;
-                let (ta, tb) = (a.check(names, division_scale)?, b.check(names, division_scale)?);
+                let (ta, tb) = (
+                    a.check(names, division_scale)?,
+                    b.check(names, division_scale)?,
+                );
                 // A timestamp compares with another, with RFC 3339 text (read at load) and
                 // with a number of epoch milliseconds.
                 let comparable = match (ta, tb) {
-                    (Type::Number { .. } | Type::Timestamp, Type::Number { .. } | Type::Timestamp) => true,
+                    (
+                        Type::Number { .. } | Type::Timestamp,
+                        Type::Number { .. } | Type::Timestamp,
+                    ) => true,
                     (x, y) => x == y,
                 };
                 if !comparable {
@@ -704,10 +718,7 @@ impl Expr {
                         } else {
                             (ua, checked_pow10_mul(ub, (-shift) as u32)?)
                         };
-                        (
-                            rounding.divide(n, d).ok_or(EvalError::DivideByZero)?,
-                            scale,
-                        )
+                        (rounding.divide(n, d).ok_or(EvalError::DivideByZero)?, scale)
                     }
                 }
             }
@@ -803,7 +814,11 @@ fn compare(x: &Value<'_>, y: &Value<'_>) -> Option<std::cmp::Ordering> {
         _ => {
             let ((ua, sa), (ub, sb)) = (number(x)?, number(y)?);
             let s = sa.max(sb);
-            Some(rescale_up(ua, sa, s).ok()?.cmp(&rescale_up(ub, sb, s).ok()?))
+            Some(
+                rescale_up(ua, sa, s)
+                    .ok()?
+                    .cmp(&rescale_up(ub, sb, s).ok()?),
+            )
         }
     }
 }
@@ -825,9 +840,7 @@ pub fn rescale(units: i128, from: u32, to: u32, rounding: Rounding) -> Result<i1
     if to >= from {
         rescale_up(units, from, to)
     } else {
-        let d = 10_i128
-            .checked_pow(from - to)
-            .ok_or(EvalError::Overflow)?;
+        let d = 10_i128.checked_pow(from - to).ok_or(EvalError::Overflow)?;
         rounding.divide(units, d).ok_or(EvalError::Overflow)
     }
 }

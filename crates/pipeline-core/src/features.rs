@@ -113,7 +113,16 @@ pub fn record_from_aggregate(spec: &Spec, json: &[u8]) -> Result<FeatureRecord, 
             found: kind(&value).into(),
         };
         // A column with no value (a ratio over zero, a minimum of nothing) is no feature.
-        if value.is_null() && !matches!(column.role, crate::ColumnRole::AggregateId | crate::ColumnRole::Key | crate::ColumnRole::KeyField(_) | crate::ColumnRole::WindowStart | crate::ColumnRole::WindowEnd) {
+        if value.is_null()
+            && !matches!(
+                column.role,
+                crate::ColumnRole::AggregateId
+                    | crate::ColumnRole::Key
+                    | crate::ColumnRole::KeyField(_)
+                    | crate::ColumnRole::WindowStart
+                    | crate::ColumnRole::WindowEnd
+            )
+        {
             continue;
         }
         let text = match (column.column_type, &value) {

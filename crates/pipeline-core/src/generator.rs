@@ -92,8 +92,15 @@ enum Source {
     /// The key's value for this key field.
     Key(usize),
     Pick(Vec<String>),
-    Synthetic { prefix: String, cardinality: u64 },
-    Range { lo: i64, hi: i64, scale: u32 },
+    Synthetic {
+        prefix: String,
+        cardinality: u64,
+    },
+    Range {
+        lo: i64,
+        hi: i64,
+        scale: u32,
+    },
     /// A random walk per key, starting in `[lo, hi]` and kept within the field's bounds.
     Walk {
         lo: i64,
@@ -265,14 +272,19 @@ impl EventGenerator {
         let present = |values: &[Option<String>], i: usize| values[i].is_some();
         let pick = |rng: &mut Rng, ok: &dyn Fn(usize) -> bool, n: usize| -> Option<usize> {
             let candidates: Vec<usize> = (0..n).filter(|&i| ok(i)).collect();
-            (!candidates.is_empty()).then(|| candidates[rng.below(candidates.len() as u64) as usize])
+            (!candidates.is_empty())
+                .then(|| candidates[rng.below(candidates.len() as u64) as usize])
         };
         let n = self.fields.len();
         let fields = &self.fields;
         match kind {
             0 => Some(Reason::Malformed),
             1 => {
-                let i = pick(&mut self.rng, &|i| fields[i].0.required && present(values, i), n)?;
+                let i = pick(
+                    &mut self.rng,
+                    &|i| fields[i].0.required && present(values, i),
+                    n,
+                )?;
                 values[i] = None;
                 Some(Reason::MissingField)
             }
@@ -437,7 +449,9 @@ fn key_values(spec: &Spec, wanted: Option<usize>, rng: &mut Rng) -> Vec<(Vec<Str
         for (j, part) in parts.iter().enumerate() {
             key.push(j == 0, part);
         }
-        let joined = key.finish().map_or_else(|| parts.join("|"), |k| k.as_str().to_owned());
+        let joined = key
+            .finish()
+            .map_or_else(|| parts.join("|"), |k| k.as_str().to_owned());
         keys.push((parts, joined));
     }
     keys

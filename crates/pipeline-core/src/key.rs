@@ -52,7 +52,10 @@ impl Key {
         let mut chars = self.as_str().chars();
         while let Some(c) = chars.next() {
             match c {
-                '\\' => parts.last_mut().into_iter().for_each(|p| p.extend(chars.next())),
+                '\\' => parts
+                    .last_mut()
+                    .into_iter()
+                    .for_each(|p| p.extend(chars.next())),
                 '|' => parts.push(String::new()),
                 c => parts.last_mut().into_iter().for_each(|p| p.push(c)),
             }
@@ -199,7 +202,11 @@ mod tests {
         let mut same_text = KeyBuilder::default();
         same_text.push(true, "FR");
         same_text.push(false, "web|app");
-        assert_ne!(other, same_text.finish().unwrap(), "values never run together");
+        assert_ne!(
+            other,
+            same_text.finish().unwrap(),
+            "values never run together"
+        );
         let mut long = KeyBuilder::default();
         long.push(true, &"x".repeat(40));
         long.push(false, &"y".repeat(40));

@@ -46,6 +46,8 @@
 
 mod accumulate;
 pub mod aggregate;
+pub mod catalog;
+pub mod checks;
 pub mod decimal;
 pub mod duration;
 pub mod enrich;
@@ -61,6 +63,7 @@ pub mod key;
 pub mod reject;
 pub mod schema;
 pub mod spec;
+pub mod store;
 pub mod time;
 pub mod window;
 

@@ -17,7 +17,9 @@ pub enum ColumnType {
     /// A whole number (counts, sums of integers).
     Integer,
     /// An exact decimal with `scale` places.
-    Decimal { scale: u32 },
+    Decimal {
+        scale: u32,
+    },
     Boolean,
 }
 
@@ -94,12 +96,20 @@ impl Spec {
             ColumnType::Timestamp,
             ColumnRole::WindowStart,
         ));
-        columns.push(column(window_end, ColumnType::Timestamp, ColumnRole::WindowEnd));
+        columns.push(column(
+            window_end,
+            ColumnType::Timestamp,
+            ColumnRole::WindowEnd,
+        ));
         for (i, c) in self.window_columns.iter().enumerate() {
             columns.push(column(&c.name, ColumnType::Date, ColumnRole::Window(i)));
         }
         for (i, a) in self.aggregates.iter().enumerate() {
-            columns.push(column(&a.name, a.output, ColumnRole::Aggregate(i, a.function)));
+            columns.push(column(
+                &a.name,
+                a.output,
+                ColumnRole::Aggregate(i, a.function),
+            ));
         }
         columns
     }

@@ -62,7 +62,10 @@ fn the_stock_ticks_spec_gives_the_recorded_output_byte_for_byte() {
     }
     let want = std::fs::read_to_string(path("stock-ticks.aggregates.jsonl")).unwrap();
     let want_dead = std::fs::read_to_string(path("stock-ticks.dead-letters.txt")).unwrap();
-    assert!(want.lines().count() > 50, "the fixture holds the aggregates");
+    assert!(
+        want.lines().count() > 50,
+        "the fixture holds the aggregates"
+    );
     for (i, (got, want)) in aggregates.lines().zip(want.lines()).enumerate() {
         assert_eq!(got, want, "aggregate {i}");
     }

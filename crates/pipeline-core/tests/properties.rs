@@ -175,11 +175,15 @@ max_length = 4
         if self.hopping {
             text.push_str("\n[window]\ntype = \"hopping\"\nsize = \"1m\"\nslide = \"20s\"\nallowed_lateness = \"10s\"\n");
         } else {
-            text.push_str("\n[window]\ntype = \"tumbling\"\nsize = \"1m\"\nallowed_lateness = \"10s\"\n");
+            text.push_str(
+                "\n[window]\ntype = \"tumbling\"\nsize = \"1m\"\nallowed_lateness = \"10s\"\n",
+            );
         }
         for (i, &a) in self.aggregates.iter().enumerate() {
             let (function, field) = CATALOGUE[a];
-            text.push_str(&format!("\n[[aggregates]]\nname = \"c{i}\"\nfunction = \"{function}\"\n"));
+            text.push_str(&format!(
+                "\n[[aggregates]]\nname = \"c{i}\"\nfunction = \"{function}\"\n"
+            ));
             if !field.is_empty() {
                 text.push_str(&format!("field = \"{field}\"\n"));
             }
@@ -220,7 +224,11 @@ fn shape() -> impl Strategy<Value = Shape> {
                 scale,
                 derive,
                 filter,
-                aggregates: if aggregates.is_empty() { vec![0] } else { aggregates },
+                aggregates: if aggregates.is_empty() {
+                    vec![0]
+                } else {
+                    aggregates
+                },
                 hopping,
             }
         })
@@ -285,7 +293,12 @@ fn number(units: i64, scale: u32) -> String {
 fn event() -> impl Strategy<Value = Event> {
     (
         (0..K1.len(), 0i64..3, -50i64..=50, -100_000i64..=100_000),
-        (proptest::option::of(0i64..=1_000), 0i64..=50, any::<bool>(), 0..S1.len()),
+        (
+            proptest::option::of(0i64..=1_000),
+            0i64..=50,
+            any::<bool>(),
+            0..S1.len(),
+        ),
         0i64..5 * WINDOW_MS,
     )
         .prop_map(|((k1, k2, n1, d1), (d2, w1, b1, s1), offset_ms)| Event {
@@ -455,7 +468,11 @@ fn naive(shape: &Shape, events: &[Event]) -> Vec<(String, i64, Vec<Cell>)> {
                 .iter()
                 .map(|&a| {
                     let (function, field) = CATALOGUE[a];
-                    let values = || group.iter().filter_map(|e| value(shape, e, field).map(|v| (e, v)));
+                    let values = || {
+                        group
+                            .iter()
+                            .filter_map(|e| value(shape, e, field).map(|v| (e, v)))
+                    };
                     let nums = || {
                         values().filter_map(|(_, v)| match v {
                             V::Num(n) => Some(n),
@@ -476,7 +493,9 @@ fn naive(shape: &Shape, events: &[Event]) -> Vec<(String, i64, Vec<Cell>)> {
                         "min" => cell(shape, field, values().map(|(_, v)| v).min()),
                         "max" => cell(shape, field, values().map(|(_, v)| v).max()),
                         "first" | "last" => {
-                            let order = |(e, v): &(&&Event, V)| (e.time_ms, fnv1a(e.id.as_bytes()), v.clone());
+                            let order = |(e, v): &(&&Event, V)| {
+                                (e.time_ms, fnv1a(e.id.as_bytes()), v.clone())
+                            };
                             let pick = if function == "first" {
                                 values().min_by_key(order)
                             } else {

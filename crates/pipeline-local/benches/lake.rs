@@ -12,21 +12,23 @@
 use std::io::Write as _;
 use std::time::Instant;
 
-use pipeline_aws::FeatureStore as _;
-use pipeline_aws::features::record_from_aggregate;
-use pipeline_core::generator::{GeneratorConfig, TickGenerator};
+use pipeline_core::features::record_from_aggregate;
+use pipeline_core::generator::{EventGenerator, GeneratorConfig};
+use pipeline_core::store::FeatureStore as _;
 use pipeline_core::{Partition, Record, STOCK_TICKS_SPEC, Spec};
 use pipeline_local::{LakeConfig, ParquetLake, SqliteFeatureStore};
 
-/// Real aggregates: 1,000 tickers, one tick each every 0.5 s of event time, through the core.
+/// Real aggregates: 1,000 keys, one event each every 0.5 s of event time, through the core.
 fn aggregates(spec: &Spec, count: usize) -> Vec<String> {
-    let tickers: Vec<String> = (0..1_000).map(|i| format!("T{i:04}")).collect();
-    let mut generator = TickGenerator::new(GeneratorConfig {
-        tickers,
-        malformed_share: 0.0,
-        disorder_share: 0.0,
-        ..GeneratorConfig::default()
-    });
+    let mut generator = EventGenerator::new(
+        spec,
+        GeneratorConfig {
+            keys: Some(1_000),
+            malformed_share: 0.0,
+            disorder_share: 0.0,
+            ..GeneratorConfig::default()
+        },
+    );
     let mut partition = Partition::new(spec);
     let (mut closed, mut payload) = (Vec::new(), Vec::new());
     let mut t = 1_795_271_400_000;

@@ -18,13 +18,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use pipeline_aws::AwsError;
-use pipeline_aws::feature_store::FeatureStore;
-use pipeline_aws::features::{
+use pipeline_core::Spec;
+use pipeline_core::features::{
     FeatureDefinition, FeatureRecord, FeatureType, event_time_feature, feature_definitions,
     record_identifier_feature,
 };
-use pipeline_core::Spec;
+use pipeline_core::store::{FeatureStore, ServiceError};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
@@ -118,11 +117,11 @@ impl SqliteFeatureStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn check_group(&self, operation: &'static str, group: &str) -> Result<(), AwsError> {
+    fn check_group(&self, operation: &'static str, group: &str) -> Result<(), ServiceError> {
         if group == self.group {
             Ok(())
         } else {
-            Err(AwsError::Refused {
+            Err(ServiceError::Refused {
                 operation,
                 code: "ResourceNotFound".into(),
                 message: format!(
@@ -259,8 +258,8 @@ impl SqliteFeatureStore {
     }
 }
 
-fn storage_error(operation: &'static str, error: &rusqlite::Error) -> AwsError {
-    AwsError::Transient {
+fn storage_error(operation: &'static str, error: &rusqlite::Error) -> ServiceError {
+    ServiceError::Transient {
         operation,
         code: "InternalFailure".into(),
         message: format!("the local feature store: {error}"),
@@ -268,14 +267,15 @@ fn storage_error(operation: &'static str, error: &rusqlite::Error) -> AwsError {
 }
 
 impl FeatureStore for SqliteFeatureStore {
-    async fn put_record(&self, group: &str, record: &FeatureRecord) -> Result<(), AwsError> {
+    async fn put_record(&self, group: &str, record: &FeatureRecord) -> Result<(), ServiceError> {
         self.check_group("PutRecord", group)?;
         let (values, event_time_ms) =
-            self.validate(record).map_err(|message| AwsError::Refused {
-                operation: "PutRecord",
-                code: "ValidationException".into(),
-                message,
-            })?;
+            self.validate(record)
+                .map_err(|message| ServiceError::Refused {
+                    operation: "PutRecord",
+                    code: "ValidationException".into(),
+                    message,
+                })?;
         self.write(values, event_time_ms)
             .map_err(|e| storage_error("PutRecord", &e))
     }
@@ -284,7 +284,7 @@ impl FeatureStore for SqliteFeatureStore {
         &self,
         group: &str,
         identifiers: &[String],
-    ) -> Result<Vec<(String, FeatureRecord)>, AwsError> {
+    ) -> Result<Vec<(String, FeatureRecord)>, ServiceError> {
         self.check_group("BatchGetRecord", group)?;
         self.read(identifiers)
             .map_err(|e| storage_error("BatchGetRecord", &e))

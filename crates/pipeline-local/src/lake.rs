@@ -1,6 +1,6 @@
 //! The local data lake: aggregates as Parquet files laid out the way the Firehose stream writes
 //! the S3 lake. The same columns and types as the Glue table (both come from
-//! [`pipeline_aws::catalog`]), Snappy-compressed, under `<table>/year=YYYY/month=MM/day=DD/` by
+//! [`pipeline_core::catalog`]), Snappy-compressed, under `<table>/year=YYYY/month=MM/day=DD/` by
 //! the date of each aggregate's event time (`window_end`), and each partition's buffer rolled
 //! into a file when it holds [`LakeConfig::buffer_bytes`] of input or has been open for
 //! [`LakeConfig::buffer_interval`], as Firehose buffering does; what is buffered is written on
@@ -26,7 +26,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_array::builder::{
-    Date32Builder, Decimal128Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+    BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder,
+    TimestampMillisecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -36,8 +37,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
-use pipeline_aws::catalog::{DECIMAL_PRECISION, PARTITION_KEYS};
-use pipeline_aws::features::event_time_feature;
+use pipeline_core::catalog::{DECIMAL_PRECISION, PARTITION_KEYS};
+use pipeline_core::features::event_time_feature;
 use pipeline_core::{ColumnType, Spec};
 use serde_json::value::RawValue;
 
@@ -105,6 +106,7 @@ enum Kind {
     Date,
     Integer,
     Decimal { scale: u32 },
+    Boolean,
 }
 
 impl From<ColumnType> for Kind {
@@ -115,13 +117,14 @@ impl From<ColumnType> for Kind {
             ColumnType::Date => Self::Date,
             ColumnType::Integer => Self::Integer,
             ColumnType::Decimal { scale } => Self::Decimal { scale },
+            ColumnType::Boolean => Self::Boolean,
         }
     }
 }
 
 /// The Arrow (and so Parquet) type of each spec column type: the Glue types of
-/// [`pipeline_aws::catalog::glue_type`] (`string`, `timestamp`, `date`, `bigint`,
-/// `decimal(38,s)`).
+/// [`pipeline_core::catalog::glue_type`] (`string`, `timestamp`, `date`, `bigint`,
+/// `decimal(38,s)`, `boolean`).
 pub fn arrow_type(column_type: ColumnType) -> DataType {
     match column_type {
         ColumnType::String => DataType::Utf8,
@@ -129,6 +132,7 @@ pub fn arrow_type(column_type: ColumnType) -> DataType {
         ColumnType::Date => DataType::Date32,
         ColumnType::Integer => DataType::Int64,
         ColumnType::Decimal { scale } => DataType::Decimal128(DECIMAL_PRECISION as u8, scale as i8),
+        ColumnType::Boolean => DataType::Boolean,
     }
 }
 
@@ -152,6 +156,7 @@ enum Cell {
     Days(i32),
     Integer(i64),
     Decimal(i128),
+    Boolean(bool),
 }
 
 enum Builder {
@@ -160,6 +165,7 @@ enum Builder {
     Date(Date32Builder),
     Integer(Int64Builder),
     Decimal(Decimal128Builder),
+    Boolean(BooleanBuilder),
 }
 
 impl Builder {
@@ -175,6 +181,7 @@ impl Builder {
                 Decimal128Builder::new()
                     .with_precision_and_scale(DECIMAL_PRECISION as u8, scale as i8)?,
             ),
+            Kind::Boolean => Self::Boolean(BooleanBuilder::new()),
         })
     }
 
@@ -186,11 +193,13 @@ impl Builder {
             (Self::Date(b), Cell::Days(v)) => b.append_value(v),
             (Self::Integer(b), Cell::Integer(v)) => b.append_value(v),
             (Self::Decimal(b), Cell::Decimal(v)) => b.append_value(v),
+            (Self::Boolean(b), Cell::Boolean(v)) => b.append_value(v),
             (Self::Text(b), _) => b.append_null(),
             (Self::Timestamp(b), _) => b.append_null(),
             (Self::Date(b), _) => b.append_null(),
             (Self::Integer(b), _) => b.append_null(),
             (Self::Decimal(b), _) => b.append_null(),
+            (Self::Boolean(b), _) => b.append_null(),
         }
     }
 
@@ -201,6 +210,7 @@ impl Builder {
             Self::Date(b) => Arc::new(b.finish()),
             Self::Integer(b) => Arc::new(b.finish()),
             Self::Decimal(b) => Arc::new(b.finish()),
+            Self::Boolean(b) => Arc::new(b.finish()),
         }
     }
 }
@@ -556,6 +566,11 @@ fn parse_cell(raw: &str, kind: Kind) -> Result<Cell, String> {
         Kind::Decimal { scale } => decimal_units(raw, scale).map(Cell::Decimal).ok_or_else(|| {
             format!("a number with at most {scale} decimal places and {DECIMAL_PRECISION} digits")
         }),
+        Kind::Boolean => match raw {
+            "true" => Ok(Cell::Boolean(true)),
+            "false" => Ok(Cell::Boolean(false)),
+            _ => Err("true or false".to_owned()),
+        },
     }
 }
 
@@ -629,6 +644,8 @@ mod tests {
         assert_eq!(parse_cell("null", Kind::Integer), Ok(Cell::Null));
         assert!(parse_cell("3.5", Kind::Integer).is_err());
         assert!(parse_cell("3", Kind::Text).is_err());
+        assert_eq!(parse_cell("true", Kind::Boolean), Ok(Cell::Boolean(true)));
+        assert!(parse_cell("\"true\"", Kind::Boolean).is_err());
         assert!(parse_cell("\"14:31\"", Kind::Timestamp).is_err());
     }
 }

@@ -7,10 +7,11 @@
 //!   stream is configured; records it cannot convert go to an error folder, as Firehose's do.
 //! - [`SqliteFeatureStore`]: the Feature Store's online view (the latest record per identifier
 //!   by event time) and offline history in one SQLite file, behind the same
-//!   [`pipeline_aws::FeatureStore`] trait as the AWS client.
+//!   [`pipeline_core::store::FeatureStore`] trait as the AWS client.
 //!
-//! Both take their columns from the spec through [`pipeline_aws::catalog`] and
-//! [`pipeline_aws::features`], the same code that generates the schema Terraform reads.
+//! Both take their columns from the spec through [`pipeline_core::catalog`] and
+//! [`pipeline_core::features`], the same code that generates the schema Terraform reads. Neither
+//! links the AWS SDK.
 
 pub mod feature_store;
 pub mod lake;

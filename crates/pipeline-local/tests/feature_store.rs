@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use pipeline_aws::features::{FeatureRecord, record_from_aggregate};
-use pipeline_aws::{AwsError, FeatureStore};
+use pipeline_core::features::{FeatureRecord, record_from_aggregate};
+use pipeline_core::store::{FeatureStore, ServiceError as AwsError};
 use pipeline_core::{STOCK_TICKS_SPEC, Spec};
 use pipeline_local::{SqliteFeatureStore, StoreCounts};
 

@@ -15,22 +15,25 @@ use arrow_schema::{DataType, TimeUnit};
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, SecondsFormat};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use pipeline_core::generator::{GeneratorConfig, TickGenerator};
-use pipeline_core::{Partition, Record, STOCK_TICKS_SPEC, Spec};
+use pipeline_core::generator::{EventGenerator, GeneratorConfig};
+use pipeline_core::{Partition, Record, SHIPPED_SPECS, STOCK_TICKS_SPEC, Spec};
 use pipeline_local::{LakeConfig, ParquetLake};
 
 fn spec() -> Spec {
     Spec::from_toml(STOCK_TICKS_SPEC, "built-in").unwrap()
 }
 
-/// Real aggregates: generated ticks through the core, from 23:45 on 2026-11-21 to 00:15 the next
-/// day, so they fall in two daily partitions.
+/// Real aggregates: generated events through the core, from 23:45 on 2026-11-21 to 00:15 the
+/// next day, so they fall in two daily partitions.
 fn aggregates(spec: &Spec) -> Vec<String> {
     let start_ms = 1_795_304_700_000; // 2026-11-21T23:45:00Z
-    let mut generator = TickGenerator::new(GeneratorConfig {
-        malformed_share: 0.0,
-        ..GeneratorConfig::default()
-    });
+    let mut generator = EventGenerator::new(
+        spec,
+        GeneratorConfig {
+            malformed_share: 0.0,
+            ..GeneratorConfig::default()
+        },
+    );
     let mut partition = Partition::new(spec);
     let (mut closed, mut payload) = (Vec::new(), Vec::new());
     for i in 0..9_000 {
@@ -73,6 +76,7 @@ fn glue_type(data_type: &DataType) -> String {
         }
         DataType::Date32 => "date".into(),
         DataType::Int64 => "bigint".into(),
+        DataType::Boolean => "boolean".into(),
         DataType::Decimal128(precision, scale) => format!("decimal({precision},{scale})"),
         other => panic!("no Glue type for {other}"),
     }
@@ -105,6 +109,7 @@ fn row_json(batch: &RecordBatch, row: usize) -> String {
                         format!("\"{date}\"")
                     }
                     DataType::Int64 => column.as_primitive::<Int64Type>().value(row).to_string(),
+                    DataType::Boolean => column.as_boolean().value(row).to_string(),
                     DataType::Decimal128(..) => column
                         .as_primitive::<arrow_array::types::Decimal128Type>()
                         .value_as_string(row),
@@ -119,23 +124,37 @@ fn row_json(batch: &RecordBatch, row: usize) -> String {
 
 #[test]
 fn the_lake_holds_every_aggregate_once_with_the_glue_schema_in_date_partitions() {
-    let spec = spec();
-    let aggregates = aggregates(&spec);
-    assert!(aggregates.len() > 100, "{} aggregates", aggregates.len());
-    let root = temp_dir("read-back");
+    for (name, text) in SHIPPED_SPECS {
+        let spec = Spec::from_toml(text, name).unwrap();
+        every_aggregate_comes_back_once(name, &spec);
+    }
+}
+
+fn every_aggregate_comes_back_once(name: &str, spec: &Spec) {
+    let aggregates = aggregates(spec);
+    assert!(
+        aggregates.len() > 100,
+        "{name}: {} aggregates",
+        aggregates.len()
+    );
+    let root = temp_dir(&format!("read-back-{name}"));
     let mut config = LakeConfig::new(&root);
     config.buffer_bytes = 4 * 1024; // several files per partition
-    let mut lake = ParquetLake::new(&spec, config);
+    let mut lake = ParquetLake::new(spec, config);
     let now = Instant::now();
     for json in &aggregates {
         lake.push(json.as_bytes(), now).unwrap();
     }
     let report = lake.finish().unwrap();
-    assert_eq!(report.rows, aggregates.len() as u64);
-    assert_eq!(report.errors, 0);
-    assert!(report.files.len() > 4, "{} files", report.files.len());
+    assert_eq!(report.rows, aggregates.len() as u64, "{name}");
+    assert_eq!(report.errors, 0, "{name}");
+    assert!(
+        report.files.len() > 4,
+        "{name}: {} files",
+        report.files.len()
+    );
 
-    let glue = pipeline_aws::catalog::schema_document(&spec);
+    let glue = pipeline_core::catalog::schema_document(spec);
     let expected_columns: Vec<(String, String)> = glue["lake"]["columns"]
         .as_array()
         .unwrap()

@@ -1,9 +1,11 @@
 //! Watches the Feature Group from the outside, as a consumer of it would see it.
 //!
-//! Every run reads the latest record of each configured ticker with `BatchGetRecord` and checks:
-//! - freshness: how old the latest window end is, against a threshold;
-//! - completeness: which tickers have no record at all;
-//! - sanity: low ≤ open ≤ high, low ≤ close ≤ high, count > 0, VWAP within [low, high].
+//! Every run reads the latest record of each watched key (record identifier) with
+//! `BatchGetRecord` and checks:
+//! - freshness: how old the latest window end is, against a threshold, per key;
+//! - completeness: which keys have no record at all;
+//! - sanity: the spec's `[[checks]]` rules over the record's columns (`low <= open`,
+//!   `readings > 0`), see [`pipeline_core::checks`].
 //!
 //! The results go to CloudWatch with `PutMetricData` (the alarms' inputs) and come back as a
 //! JSON report. The clock is an argument, so a check is a pure function of what it read.
@@ -12,65 +14,79 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use pipeline_aws::metrics::{Datum, Unit};
 use pipeline_aws::{AwsError, Env, EnvError, FeatureRecord, FeatureStore, MetricsSink};
 use pipeline_core::Spec;
-use pipeline_core::generator::DEFAULT_TICKERS;
+use pipeline_core::checks::failed_checks;
+use pipeline_core::generator::{EventGenerator, GeneratorConfig};
 use pipeline_core::schema::WINDOW_END;
-use pipeline_core::spec::AggregateFn;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// Age in seconds of each ticker's latest window end. Dimensions: Environment, Ticker.
+/// Age in seconds of each key's latest window end. Dimensions: Environment, Pipeline, Key.
 pub const FEATURE_AGE_SECONDS: &str = "FeatureAgeSeconds";
-/// The oldest of the tickers' ages. Dimension: Environment.
+/// The oldest of the keys' ages. Dimensions: Environment, Pipeline.
 pub const MAX_FEATURE_AGE_SECONDS: &str = "MaxFeatureAgeSeconds";
-/// Tickers with no record in the Feature Group. Dimension: Environment.
-pub const MISSING_TICKERS: &str = "MissingTickers";
-/// Tickers whose latest record is older than the threshold. Dimension: Environment.
-pub const STALE_TICKERS: &str = "StaleTickers";
-/// Tickers whose latest record fails a sanity check. Dimension: Environment.
+/// Keys with no record in the Feature Group. Dimensions: Environment, Pipeline.
+pub const MISSING_KEYS: &str = "MissingKeys";
+/// Keys whose latest record is older than the threshold. Dimensions: Environment, Pipeline.
+pub const STALE_KEYS: &str = "StaleKeys";
+/// Keys whose latest record fails a check. Dimensions: Environment, Pipeline.
 pub const SANITY_FAILURES: &str = "SanityFailures";
 /// Every metric this Lambda publishes, for the metrics catalogue.
 pub const METRICS: [&str; 5] = [
     FEATURE_AGE_SECONDS,
     MAX_FEATURE_AGE_SECONDS,
-    MISSING_TICKERS,
-    STALE_TICKERS,
+    MISSING_KEYS,
+    STALE_KEYS,
     SANITY_FAILURES,
 ];
+
+/// At most this many keys are watched: a `BatchGetRecord` round per 100, and a metric each.
+pub const MAX_WATCHED_KEYS: usize = 1_000;
 
 /// Read once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub environment: String,
     pub feature_group: String,
-    pub tickers: Vec<String>,
+    /// The record identifiers watched.
+    pub keys: Vec<String>,
     pub freshness_threshold_secs: u64,
     pub namespace: String,
     pub spec: Arc<Spec>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error(transparent)]
-    Env(#[from] EnvError),
-    #[error(transparent)]
-    Spec(#[from] pipeline_core::SpecError),
-}
-
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, EnvError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// `ENVIRONMENT`, `FEATURE_GROUP_NAME`, `TICKERS` (comma-separated, default the
-    /// generator's), `FRESHNESS_THRESHOLD_SECONDS` (default 300), `METRICS_NAMESPACE` (default
-    /// `StreamingPipeline/<ENVIRONMENT>`), `PIPELINE_SPEC`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// `ENVIRONMENT`, `PIPELINE` (a spec built in, see [`Env::spec`]), `FEATURE_GROUP_NAME`,
+    /// the keys to watch: `WATCH_KEYS` (record identifiers, comma-separated) or else the keys
+    /// the producer generates (`KEYS`, a count, as the producer reads it; default the key
+    /// fields' listed values), `FRESHNESS_THRESHOLD_SECONDS` (default 300),
+    /// `METRICS_NAMESPACE` (default `StreamingPipeline/<ENVIRONMENT>`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
         let mut env = Env::new(lookup);
         let environment = env.required("ENVIRONMENT", "the environment's name, e.g. dev");
+        let spec = env.spec();
         let feature_group = env.required("FEATURE_GROUP_NAME", "the Feature Group's name");
-        let tickers = env.list("TICKERS", &DEFAULT_TICKERS);
-        if tickers.is_empty() {
-            env.problem("TICKERS", "at least one ticker", Some(String::new()));
+        let listed = env.list("WATCH_KEYS", &[]);
+        let generated = env
+            .optional("KEYS")
+            .and_then(|text| match text.trim().parse::<usize>() {
+                Ok(n) if (1..=MAX_WATCHED_KEYS).contains(&n) => Some(n),
+                _ => {
+                    let expected = format!("a whole number from 1 to {MAX_WATCHED_KEYS}");
+                    env.problem("KEYS", &expected, Some(text));
+                    None
+                }
+            });
+        if listed.len() > MAX_WATCHED_KEYS {
+            let expected = format!("at most {MAX_WATCHED_KEYS} keys");
+            env.problem(
+                "WATCH_KEYS",
+                &expected,
+                Some(format!("{} keys", listed.len())),
+            );
         }
         let freshness_threshold_secs = env.parsed(
             "FRESHNESS_THRESHOLD_SECONDS",
@@ -81,28 +97,45 @@ impl Config {
         let namespace = env
             .optional("METRICS_NAMESPACE")
             .unwrap_or_else(|| format!("StreamingPipeline/{environment}"));
-        let spec_path = env.optional("PIPELINE_SPEC");
-        env.finish(())?;
-        Ok(Self {
+        let config = spec.map(|spec| Self {
+            keys: if listed.is_empty() {
+                generated_keys(&spec, generated)
+            } else {
+                listed
+            },
             environment,
             feature_group,
-            tickers,
             freshness_threshold_secs,
             namespace,
-            spec: pipeline_aws::lambda::load_spec(spec_path.as_deref())?,
-        })
+            spec,
+        });
+        env.finish_some(config)
     }
 }
 
-/// One ticker's verdict.
+/// The record identifiers of the keys the producer generates with `keys` (see
+/// [`EventGenerator::keys`]): the key fields' listed values do not depend on the seed.
+pub fn generated_keys(spec: &Spec, keys: Option<usize>) -> Vec<String> {
+    let generator = EventGenerator::new(
+        spec,
+        GeneratorConfig {
+            keys,
+            ..GeneratorConfig::default()
+        },
+    );
+    generator.keys().into_iter().map(str::to_owned).collect()
+}
+
+/// One key's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TickerStatus {
-    pub ticker: String,
-    /// The latest window end, as stored; `None` when the ticker has no record.
+pub struct KeyStatus {
+    /// The record identifier.
+    pub key: String,
+    /// The latest window end, as stored; `None` when the key has no record.
     pub window_end: Option<String>,
     pub age_seconds: Option<f64>,
     pub fresh: bool,
-    /// Sanity checks the record fails, in words.
+    /// The spec's checks the record fails, in words.
     pub problems: Vec<String>,
 }
 
@@ -110,13 +143,14 @@ pub struct TickerStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub environment: String,
+    pub pipeline: String,
     pub checked_at: String,
     pub freshness_threshold_seconds: u64,
     pub healthy: bool,
     pub missing: Vec<String>,
     pub stale: Vec<String>,
     pub insane: Vec<String>,
-    pub tickers: Vec<TickerStatus>,
+    pub keys: Vec<KeyStatus>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +169,7 @@ pub async fn handle(
     metrics: &impl MetricsSink,
 ) -> Result<Report, CheckError> {
     let records = store
-        .get_records(&config.feature_group, &config.tickers)
+        .get_records(&config.feature_group, &config.keys)
         .await
         .map_err(|error| CheckError::Read {
             group: config.feature_group.clone(),
@@ -150,7 +184,7 @@ pub async fn handle(
             error,
         })?;
     if report.healthy {
-        tracing::info!(tickers = report.tickers.len(), "features fresh and sane");
+        tracing::info!(keys = report.keys.len(), "features fresh and sane");
     } else {
         tracing::warn!(
             missing = ?report.missing,
@@ -165,13 +199,13 @@ pub async fn handle(
 /// The verdict on `records` (identifier, latest record) at `now`.
 pub fn assess(config: &Config, now: DateTime<Utc>, records: &[(String, FeatureRecord)]) -> Report {
     let threshold = config.freshness_threshold_secs as f64;
-    let tickers: Vec<TickerStatus> = config
-        .tickers
+    let keys: Vec<KeyStatus> = config
+        .keys
         .iter()
-        .map(|ticker| {
-            let Some((_, record)) = records.iter().find(|(id, _)| id == ticker) else {
-                return TickerStatus {
-                    ticker: ticker.clone(),
+        .map(|key| {
+            let Some((_, record)) = records.iter().find(|(id, _)| id == key) else {
+                return KeyStatus {
+                    key: key.clone(),
                     window_end: None,
                     age_seconds: None,
                     fresh: false,
@@ -179,7 +213,7 @@ pub fn assess(config: &Config, now: DateTime<Utc>, records: &[(String, FeatureRe
                 };
             };
             let window_end = record.get(WINDOW_END).map(str::to_owned);
-            let mut problems = sanity(&config.spec, record);
+            let mut problems = failed_checks(&config.spec, record);
             let age_seconds = match window_end.as_deref().map(DateTime::parse_from_rfc3339) {
                 Some(Ok(end)) => {
                     Some((now - end.with_timezone(&Utc)).num_milliseconds() as f64 / 1000.0)
@@ -193,8 +227,8 @@ pub fn assess(config: &Config, now: DateTime<Utc>, records: &[(String, FeatureRe
                     None
                 }
             };
-            TickerStatus {
-                ticker: ticker.clone(),
+            KeyStatus {
+                key: key.clone(),
                 fresh: age_seconds.is_some_and(|age| age <= threshold),
                 window_end,
                 age_seconds,
@@ -202,11 +236,10 @@ pub fn assess(config: &Config, now: DateTime<Utc>, records: &[(String, FeatureRe
             }
         })
         .collect();
-    let names = |keep: fn(&TickerStatus) -> bool| -> Vec<String> {
-        tickers
-            .iter()
+    let names = |keep: fn(&KeyStatus) -> bool| -> Vec<String> {
+        keys.iter()
             .filter(|s| keep(s))
-            .map(|s| s.ticker.clone())
+            .map(|s| s.key.clone())
             .collect()
     };
     let missing = names(|s| s.window_end.is_none() && s.problems.is_empty());
@@ -214,66 +247,22 @@ pub fn assess(config: &Config, now: DateTime<Utc>, records: &[(String, FeatureRe
     let insane = names(|s| !s.problems.is_empty());
     Report {
         environment: config.environment.clone(),
+        pipeline: config.spec.name.clone(),
         checked_at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
         freshness_threshold_seconds: config.freshness_threshold_secs,
         healthy: missing.is_empty() && stale.is_empty() && insane.is_empty(),
         missing,
         stale,
         insane,
-        tickers,
+        keys,
     }
-}
-
-/// The sanity checks a record fails. A check whose columns the spec does not have is skipped.
-fn sanity(spec: &Spec, record: &FeatureRecord) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut value = |function: AggregateFn| -> Option<(String, f64)> {
-        let column = spec.column_for(function)?;
-        let Some(text) = record.get(column) else {
-            // Only a ratio (e.g. VWAP over zero volume) may be absent.
-            if !matches!(function, AggregateFn::Vwap | AggregateFn::AvgPrice) {
-                problems.push(format!("{column} is missing"));
-            }
-            return None;
-        };
-        match text.parse::<f64>() {
-            Ok(v) if v.is_finite() => Some((column.to_owned(), v)),
-            _ => {
-                problems.push(format!("{column} is not a number: `{text}`"));
-                None
-            }
-        }
-    };
-    let low = value(AggregateFn::MinPrice);
-    let high = value(AggregateFn::MaxPrice);
-    let open = value(AggregateFn::FirstPrice);
-    let close = value(AggregateFn::LastPrice);
-    let vwap = value(AggregateFn::Vwap);
-    let count = value(AggregateFn::Count);
-    if let (Some((low_name, low)), Some((high_name, high))) = (&low, &high) {
-        if low > high {
-            problems.push(format!("{low_name} {low} is above {high_name} {high}"));
-        }
-        for (name, v) in [&open, &close, &vwap].into_iter().flatten() {
-            if v < low || v > high {
-                problems.push(format!(
-                    "{name} {v} is outside [{low_name} {low}, {high_name} {high}]"
-                ));
-            }
-        }
-    }
-    if let Some((name, count)) = count
-        && count <= 0.0
-    {
-        problems.push(format!("{name} {count} is not positive"));
-    }
-    problems
 }
 
 /// The data points of a report.
 pub fn data(config: &Config, now: DateTime<Utc>, report: &Report) -> Vec<Datum> {
     let timestamp = now.into();
     let environment = ("Environment".to_owned(), config.environment.clone());
+    let pipeline = ("Pipeline".to_owned(), config.spec.name.clone());
     let datum = |name: &str, dimensions: Vec<(String, String)>, value: f64, unit| Datum {
         name: name.to_owned(),
         dimensions,
@@ -282,40 +271,40 @@ pub fn data(config: &Config, now: DateTime<Utc>, report: &Report) -> Vec<Datum> 
         timestamp,
     };
     let mut data: Vec<Datum> = report
-        .tickers
+        .keys
         .iter()
         .filter_map(|s| {
             let age = s.age_seconds?;
-            let ticker = ("Ticker".to_owned(), s.ticker.clone());
+            let key = ("Key".to_owned(), s.key.clone());
             Some(datum(
                 FEATURE_AGE_SECONDS,
-                vec![environment.clone(), ticker],
+                vec![environment.clone(), pipeline.clone(), key],
                 age,
                 Unit::Seconds,
             ))
         })
         .collect();
     let oldest = report
-        .tickers
+        .keys
         .iter()
         .filter_map(|s| s.age_seconds)
         .reduce(f64::max);
     if let Some(oldest) = oldest {
         data.push(datum(
             MAX_FEATURE_AGE_SECONDS,
-            vec![environment.clone()],
+            vec![environment.clone(), pipeline.clone()],
             oldest,
             Unit::Seconds,
         ));
     }
     for (name, count) in [
-        (MISSING_TICKERS, report.missing.len()),
-        (STALE_TICKERS, report.stale.len()),
+        (MISSING_KEYS, report.missing.len()),
+        (STALE_KEYS, report.stale.len()),
         (SANITY_FAILURES, report.insane.len()),
     ] {
         data.push(datum(
             name,
-            vec![environment.clone()],
+            vec![environment.clone(), pipeline.clone()],
             count as f64,
             Unit::Count,
         ));

@@ -22,7 +22,7 @@ fn config() -> Config {
     Config {
         environment: "test".into(),
         feature_group: GROUP.into(),
-        tickers: ["AMZN", "AAPL", "MSFT", "GOOGL"].map(String::from).to_vec(),
+        keys: ["AMZN", "AAPL", "MSFT", "GOOGL"].map(String::from).to_vec(),
         freshness_threshold_secs: 300,
         namespace: "StreamingPipeline/test".into(),
         spec: Arc::new(Spec::from_toml(STOCK_TICKS_SPEC, "built-in").unwrap()),
@@ -77,18 +77,20 @@ impl MetricsSink for MemoryMetrics {
     }
 }
 
-fn value(metrics: &MemoryMetrics, name: &str, ticker: Option<&str>) -> Option<f64> {
+fn value(metrics: &MemoryMetrics, name: &str, key: Option<&str>) -> Option<f64> {
     let kept = metrics.0.lock().unwrap();
     let found: Vec<f64> = kept
         .iter()
         .filter(|(_, d)| d.name == name)
         .filter(|(_, d)| {
             let has = |k: &str, v: &str| d.dimensions.iter().any(|(dk, dv)| dk == k && dv == v);
-            has("Environment", "test") && ticker.is_none_or(|t| has("Ticker", t))
+            has("Environment", "test")
+                && has("Pipeline", "stock-ticks")
+                && key.is_none_or(|k| has("Key", k))
         })
         .map(|(_, d)| d.value)
         .collect();
-    assert!(found.len() <= 1, "{name} {ticker:?} published twice");
+    assert!(found.len() <= 1, "{name} {key:?} published twice");
     found.first().copied()
 }
 
@@ -104,8 +106,8 @@ async fn a_healthy_group_reads_back_fresh_and_publishes_every_age() {
     let report = handle(&config(), now(), &store, &metrics).await.unwrap();
 
     assert!(report.healthy, "{report:#?}");
-    assert_eq!(report.tickers.len(), 4);
-    assert!(report.tickers.iter().all(|t| t.age_seconds == Some(120.0)));
+    assert_eq!(report.keys.len(), 4);
+    assert!(report.keys.iter().all(|t| t.age_seconds == Some(120.0)));
     for ticker in ["AMZN", "AAPL", "MSFT", "GOOGL"] {
         assert_eq!(
             value(&metrics, "FeatureAgeSeconds", Some(ticker)),
@@ -113,8 +115,8 @@ async fn a_healthy_group_reads_back_fresh_and_publishes_every_age() {
         );
     }
     assert_eq!(value(&metrics, "MaxFeatureAgeSeconds", None), Some(120.0));
-    assert_eq!(value(&metrics, "MissingTickers", None), Some(0.0));
-    assert_eq!(value(&metrics, "StaleTickers", None), Some(0.0));
+    assert_eq!(value(&metrics, "MissingKeys", None), Some(0.0));
+    assert_eq!(value(&metrics, "StaleKeys", None), Some(0.0));
     assert_eq!(value(&metrics, "SanityFailures", None), Some(0.0));
     assert!(
         metrics
@@ -127,7 +129,7 @@ async fn a_healthy_group_reads_back_fresh_and_publishes_every_age() {
 }
 
 #[tokio::test]
-async fn stale_missing_and_insane_tickers_are_each_reported() {
+async fn stale_missing_and_insane_keys_are_each_reported() {
     let double = FeatureStoreDouble::start("ticker", "window_end");
     double.seed(GROUP, features("AMZN", "2026-11-21T14:38:00.000Z"));
     // Ten minutes old: stale at a 300 s threshold.
@@ -145,19 +147,16 @@ async fn stale_missing_and_insane_tickers_are_each_reported() {
     assert_eq!(report.missing, ["GOOGL"]);
     assert_eq!(report.stale, ["AAPL"]);
     assert_eq!(report.insane, ["MSFT"]);
-    let msft = report.tickers.iter().find(|t| t.ticker == "MSFT").unwrap();
-    assert_eq!(
-        msft.problems,
-        ["close 190 is outside [low 187, high 187.5]"]
-    );
+    let msft = report.keys.iter().find(|t| t.key == "MSFT").unwrap();
+    assert_eq!(msft.problems, ["fails `low <= close and close <= high`"]);
     assert_eq!(
         value(&metrics, "FeatureAgeSeconds", Some("AAPL")),
         Some(600.0)
     );
     assert_eq!(value(&metrics, "FeatureAgeSeconds", Some("GOOGL")), None);
     assert_eq!(value(&metrics, "MaxFeatureAgeSeconds", None), Some(600.0));
-    assert_eq!(value(&metrics, "MissingTickers", None), Some(1.0));
-    assert_eq!(value(&metrics, "StaleTickers", None), Some(1.0));
+    assert_eq!(value(&metrics, "MissingKeys", None), Some(1.0));
+    assert_eq!(value(&metrics, "StaleKeys", None), Some(1.0));
     assert_eq!(value(&metrics, "SanityFailures", None), Some(1.0));
 
     // The report is the Lambda's JSON answer.
@@ -165,46 +164,40 @@ async fn stale_missing_and_insane_tickers_are_each_reported() {
     assert_eq!(json["healthy"], false);
     assert_eq!(json["checked_at"], "2026-11-21T14:40:00.000Z");
     assert_eq!(json["missing"][0], "GOOGL");
+    assert_eq!(json["pipeline"], "stock-ticks");
 }
 
 #[test]
-fn every_sanity_rule_can_fail() {
-    type Case = (
-        &'static [(&'static str, &'static str)],
-        &'static [&'static str],
-    );
-    let cases: [Case; 6] = [
-        (
-            &[("low", "188.0")],
-            &[
-                "low 188 is above high 187.5",
-                "open 187.25 is outside [low 188, high 187.5]",
-                "close 187.5 is outside [low 188, high 187.5]",
-                "vwap 187.3 is outside [low 188, high 187.5]",
-            ],
-        ),
-        (
-            &[("open", "186.0")],
-            &["open 186 is outside [low 187, high 187.5]"],
-        ),
-        (
-            &[("vwap", "187.6")],
-            &["vwap 187.6 is outside [low 187, high 187.5]"],
-        ),
-        (&[("count", "0")], &["count 0 is not positive"]),
-        (&[("high", "NaN")], &["high is not a number: `NaN`"]),
+fn every_rule_of_the_spec_can_fail() {
+    let rules: Vec<String> = config()
+        .spec
+        .checks
+        .iter()
+        .map(|c| c.rule.clone())
+        .collect();
+    let fails = |rule: &str| format!("fails `{rule}`");
+    type Case = (&'static [(&'static str, &'static str)], Vec<String>);
+    let cases: [Case; 5] = [
+        (&[("open", "186.0")], vec![fails(&rules[0])]),
+        (&[("close", "188.0")], vec![fails(&rules[1])]),
+        (&[("count", "0")], vec![fails(&rules[2])]),
+        (&[("vwap", "187.6")], vec![fails(&rules[3])]),
         (
             &[("window_end", "yesterday")],
-            &["window_end is not an RFC 3339 time"],
+            vec![
+                "window_end is not an RFC 3339 time: `yesterday`".to_owned(),
+                "window_end is not an RFC 3339 time".to_owned(),
+            ],
         ),
     ];
+    assert_eq!(rules.len(), 4, "{rules:?}");
     for (changes, expected) in cases {
         let mut map = features("AMZN", "2026-11-21T14:38:00.000Z");
         for (k, v) in changes {
             map.insert((*k).into(), (*v).into());
         }
         let report = assess(&config(), now(), &[record(map)]);
-        let amzn = &report.tickers[0];
+        let amzn = &report.keys[0];
         assert_eq!(amzn.problems, expected, "{changes:?}");
         assert_eq!(report.insane, ["AMZN"], "{changes:?}");
         assert!(!report.missing.contains(&"AMZN".to_owned()));
@@ -212,21 +205,68 @@ fn every_sanity_rule_can_fail() {
 }
 
 #[test]
-fn a_record_without_vwap_is_sane_but_one_without_a_price_is_not() {
+fn a_rule_over_a_value_the_record_lacks_is_undecided() {
     let mut no_vwap = features("AMZN", "2026-11-21T14:38:00.000Z");
     no_vwap.remove("vwap");
-    let mut no_close = features("AAPL", "2026-11-21T14:38:00.000Z");
-    no_close.remove("close");
-    let report: Report = assess(&config(), now(), &[record(no_vwap), record(no_close)]);
-    assert!(report.tickers[0].problems.is_empty());
-    assert_eq!(report.tickers[1].problems, ["close is missing"]);
+    let report: Report = assess(&config(), now(), &[record(no_vwap)]);
+    assert!(report.keys[0].problems.is_empty(), "{report:#?}");
+    assert!(report.insane.is_empty());
+}
+
+#[test]
+fn a_composite_key_is_watched_by_its_joined_identifier() {
+    let text = pipeline_core::shipped_spec("sensor-readings").unwrap();
+    let spec = Arc::new(Spec::from_toml(text, "sensor-readings").unwrap());
+    let keys = checker::generated_keys(&spec, None);
+    assert_eq!(keys.len(), 18, "3 sites × 6 devices: {keys:?}");
+    assert!(keys.iter().all(|k| k.contains('|')), "{keys:?}");
+    let config = Config {
+        keys: keys.clone(),
+        spec,
+        ..config()
+    };
+    let (site, device) = keys[0].split_once('|').unwrap();
+    let reading = |min_battery: &str| -> (String, FeatureRecord) {
+        let values = [
+            ("aggregate_id", format!("{}:1795271400000", keys[0])),
+            ("aggregate_key", keys[0].clone()),
+            ("site", site.to_owned()),
+            ("device_id", device.to_owned()),
+            ("window_start", "2026-11-21T14:33:00.000Z".into()),
+            ("window_end", "2026-11-21T14:38:00.000Z".into()),
+            ("readings", "5".into()),
+            ("min_temperature", "19.5".into()),
+            ("max_temperature", "21.25".into()),
+            ("avg_temperature", "20.1".into()),
+            ("avg_humidity", "41.5".into()),
+            ("last_temperature", "20.0".into()),
+            ("last_reading_at", "2026-11-21T14:37:59.000Z".into()),
+            ("min_battery", min_battery.into()),
+        ];
+        (
+            keys[0].clone(),
+            FeatureRecord {
+                values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            },
+        )
+    };
+    let report = assess(&config, now(), &[reading("40")]);
+    assert_eq!(report.pipeline, "sensor-readings");
+    assert!(report.insane.is_empty(), "{report:#?}");
+    assert_eq!(report.missing.len(), 17);
+    let report = assess(&config, now(), &[reading("0")]);
+    assert_eq!(report.insane, [keys[0].clone()]);
+    assert_eq!(
+        report.keys[0].problems,
+        ["fails `readings > 0 and min_battery > 0`"]
+    );
 }
 
 #[test]
 fn freshness_is_measured_against_the_threshold_inclusively() {
     let at = |end: &str| {
         let report = assess(&config(), now(), &[record(features("AMZN", end))]);
-        (report.tickers[0].fresh, report.stale.len())
+        (report.keys[0].fresh, report.stale.len())
     };
     assert_eq!(at("2026-11-21T14:35:00.000Z"), (true, 0), "exactly 300 s");
     assert_eq!(at("2026-11-21T14:34:59.999Z"), (false, 1), "300.001 s");
@@ -283,32 +323,55 @@ async fn metrics_reach_cloudwatch() {
         [
             "FeatureAgeSeconds",
             "MaxFeatureAgeSeconds",
-            "MissingTickers",
+            "MissingKeys",
             "SanityFailures",
-            "StaleTickers"
+            "StaleKeys"
         ]
     );
 }
 
 #[test]
 fn configuration_names_every_bad_variable_and_defaults_the_rest() {
-    let bad: HashMap<&str, &str> =
-        [("FRESHNESS_THRESHOLD_SECONDS", "soon"), ("TICKERS", " , ")].into();
+    let bad: HashMap<&str, &str> = [
+        ("FRESHNESS_THRESHOLD_SECONDS", "soon"),
+        ("KEYS", "0"),
+        ("PIPELINE", "payments"),
+    ]
+    .into();
     let text = Config::from_lookup(|n| bad.get(n).map(|v| v.to_string()))
         .unwrap_err()
         .to_string();
     for expected in [
         "ENVIRONMENT: not set",
         "FEATURE_GROUP_NAME: not set",
-        "TICKERS: expected at least one ticker",
+        "KEYS: expected a whole number from 1 to 1000, found `0`",
+        "PIPELINE: expected the name of a spec in config/pipelines/",
         "FRESHNESS_THRESHOLD_SECONDS: expected a whole number of seconds from 1 to 86400, found `soon`",
     ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }
 
-    let good: HashMap<&str, &str> = [("ENVIRONMENT", "prod"), ("FEATURE_GROUP_NAME", "g")].into();
+    let good: HashMap<&str, &str> = [
+        ("ENVIRONMENT", "prod"),
+        ("FEATURE_GROUP_NAME", "g"),
+        ("PIPELINE", "orders"),
+        ("KEYS", "5"),
+    ]
+    .into();
     let config = Config::from_lookup(|n| good.get(n).map(|v| v.to_string())).unwrap();
     assert_eq!(config.namespace, "StreamingPipeline/prod");
-    assert_eq!(config.tickers, ["AMZN", "AAPL", "MSFT", "GOOGL"]);
+    assert_eq!(config.spec.name, "orders");
+    assert_eq!(config.keys, checker::generated_keys(&config.spec, Some(5)));
+    assert_eq!(config.keys.len(), 5);
+
+    let listed: HashMap<&str, &str> = [
+        ("ENVIRONMENT", "prod"),
+        ("FEATURE_GROUP_NAME", "g"),
+        ("PIPELINE", "stock-ticks"),
+        ("WATCH_KEYS", "AMZN, MSFT"),
+    ]
+    .into();
+    let config = Config::from_lookup(|n| listed.get(n).map(|v| v.to_string())).unwrap();
+    assert_eq!(config.keys, ["AMZN", "MSFT"]);
     assert_eq!(config.freshness_threshold_secs, 300);
 }

@@ -65,7 +65,8 @@ async fn the_built_function_reports_and_publishes_on_a_scheduled_event() {
             ),
             ("ENVIRONMENT", "it".into()),
             ("FEATURE_GROUP_NAME", GROUP.into()),
-            ("TICKERS", "AMZN,AAPL,MSFT,GOOGL".into()),
+            ("PIPELINE", "stock-ticks".into()),
+            ("WATCH_KEYS", "AMZN,AAPL,MSFT,GOOGL".into()),
         ],
     );
     let event = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -82,7 +83,8 @@ async fn the_built_function_reports_and_publishes_on_a_scheduled_event() {
     assert_eq!(report["missing"], serde_json::json!(["MSFT"]));
     assert_eq!(report["stale"], serde_json::json!(["AAPL"]));
     assert_eq!(report["insane"], serde_json::json!([]));
-    assert_eq!(report["tickers"].as_array().unwrap().len(), 4);
+    assert_eq!(report["keys"].as_array().unwrap().len(), 4);
+    assert_eq!(report["pipeline"], "stock-ticks");
     // It read through the double, and published to CloudWatch in its environment's namespace.
     assert!(
         double
@@ -94,7 +96,7 @@ async fn the_built_function_reports_and_publishes_on_a_scheduled_event() {
     let listed = aws_sdk_cloudwatch::Client::new(&aws)
         .list_metrics()
         .namespace("StreamingPipeline/it")
-        .metric_name("StaleTickers")
+        .metric_name("StaleKeys")
         .send()
         .await
         .unwrap();

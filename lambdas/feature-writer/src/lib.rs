@@ -40,23 +40,16 @@ pub struct Config {
     pub spec: Arc<Spec>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error(transparent)]
-    Env(#[from] EnvError),
-    #[error(transparent)]
-    Spec(#[from] pipeline_core::SpecError),
-}
-
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, EnvError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// `FEATURE_GROUP_NAME`, `FAILURE_QUEUE_URL`, `WRITE_CONCURRENCY` (1–64, default 8),
-    /// `PIPELINE_SPEC` (a spec file; default the built-in stock-ticks spec).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// `PIPELINE` (a spec built in, see [`Env::spec`]), `FEATURE_GROUP_NAME`,
+    /// `FAILURE_QUEUE_URL`, `WRITE_CONCURRENCY` (1–64, default 8).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
         let mut env = Env::new(lookup);
+        let spec = env.spec();
         let feature_group = env.required("FEATURE_GROUP_NAME", "the Feature Group's name");
         let failure_queue_url = env.required(
             "FAILURE_QUEUE_URL",
@@ -68,14 +61,13 @@ impl Config {
             "a whole number from 1 to 64",
             |n| (1..=64).contains(n),
         );
-        let spec_path = env.optional("PIPELINE_SPEC");
-        env.finish(())?;
-        Ok(Self {
+        let config = spec.map(|spec| Self {
             feature_group,
             failure_queue_url,
             concurrency,
-            spec: pipeline_aws::lambda::load_spec(spec_path.as_deref())?,
-        })
+            spec,
+        });
+        env.finish_some(config)
     }
 }
 

@@ -404,13 +404,15 @@ async fn the_bad_record_reaches_the_sqs_queue_with_its_coordinates() {
 
 #[test]
 fn configuration_names_every_bad_variable() {
-    let vars: HashMap<&str, &str> = [("WRITE_CONCURRENCY", "0")].into();
+    let vars: HashMap<&str, &str> = [("WRITE_CONCURRENCY", "0"), ("PIPELINE", "ticks")].into();
     let error = Config::from_lookup(|name| vars.get(name).map(|v| v.to_string())).unwrap_err();
     let text = error.to_string();
     for expected in [
         "FEATURE_GROUP_NAME: not set",
         "FAILURE_QUEUE_URL: not set",
         "WRITE_CONCURRENCY: expected a whole number from 1 to 64, found `0`",
+        "PIPELINE: expected the name of a spec in config/pipelines/ built into this function: \
+         orders, sensor-readings, stock-ticks, found `ticks`",
     ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }
@@ -421,6 +423,7 @@ fn configuration_reads_the_environment_with_defaults() {
     let vars: HashMap<&str, &str> = [
         ("FEATURE_GROUP_NAME", "stock-ticks-dev"),
         ("FAILURE_QUEUE_URL", "https://sqs.example/q"),
+        ("PIPELINE", "stock-ticks"),
     ]
     .into();
     let config = Config::from_lookup(|name| vars.get(name).map(|v| v.to_string())).unwrap();

@@ -52,6 +52,7 @@ async fn setup() -> Setup {
                 "AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME",
                 double.url().into(),
             ),
+            ("PIPELINE", "stock-ticks".into()),
             ("FEATURE_GROUP_NAME", GROUP.into()),
             ("FAILURE_QUEUE_URL", queue_url.clone()),
         ],
@@ -73,7 +74,7 @@ async fn the_built_function_writes_the_batch_and_sets_the_bad_record_aside() {
 
     assert_eq!(
         report,
-        serde_json::json!({"records": 5, "written": 4, "set_aside": 1})
+        serde_json::json!({"records": 5, "written": 4, "set_aside": 1, "refused": 0})
     );
     assert!(it.function.running());
     assert_eq!(

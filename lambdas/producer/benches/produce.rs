@@ -1,4 +1,4 @@
-//! The producer Lambda's code path to the broker: `handle` (generate a minute of ticks, publish
+//! The producer Lambda's code path to the broker: `handle` (generate a minute of events, publish
 //! them with the idempotent `Publisher`, wait for every delivery) as one invocation does it,
 //! next to generating alone, side by side in one run.
 //!
@@ -25,11 +25,12 @@ fn config(brokers: &str, count: u32) -> Config {
             msk_iam: false,
             region: String::new(),
         },
+        spec: std::sync::Arc::new(
+            pipeline_core::Spec::from_toml(pipeline_core::STOCK_TICKS_SPEC, "stock-ticks").unwrap(),
+        ),
         topic: "ticks".into(),
-        tickers: pipeline_core::generator::DEFAULT_TICKERS
-            .map(String::from)
-            .to_vec(),
-        ticks_per_invocation: count,
+        keys: None,
+        events_per_invocation: count,
         malformed_share: 0.01,
         delivery_timeout_secs: 60,
         seed: Some(3),

@@ -1,25 +1,34 @@
-//! Generates a minute of ticks per scheduled invocation and produces them to the input topic.
+//! Generates a minute of events per scheduled invocation, from the pipeline spec's field
+//! declarations, and produces them to the spec's input topic.
 //!
-//! The generator is the one `processor local` and the benchmarks use: a random walk per ticker,
-//! optionally with a share of deliberately broken events for exercising the dead-letter path.
-//! It lives as long as the execution environment, so prices keep walking from one invocation
-//! to the next instead of restarting. Event times are spread evenly over the minute that ends
-//! at the schedule's time; records are keyed by ticker; the producer is idempotent and the
-//! invocation waits until every record is delivered or has failed.
+//! The generator is the one `processor local` and the benchmarks use: each field's values from
+//! its declaration (ranges, `one_of` lists, patterns' sample values, a random walk per key for
+//! a field whose `generate` asks for one), optionally with a share of deliberately broken events
+//! for exercising the dead-letter path. It lives as long as the execution environment, so walks
+//! continue from one invocation to the next instead of restarting. Event times are spread
+//! evenly over the minute that ends at the schedule's time; records are keyed by the event's
+//! key (its key fields joined); the producer is idempotent and the invocation waits until every
+//! record is delivered or has failed.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use pipeline_aws::{Env, EnvError, KafkaEndpoint};
-use pipeline_core::generator::{DEFAULT_TICKERS, GeneratorConfig, TickGenerator};
+use pipeline_core::Spec;
+use pipeline_core::generator::{EventGenerator, GeneratorConfig};
 use pipeline_kafka::{Published, Publisher};
 use serde::Serialize;
 
 /// Read once at cold start.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub kafka: KafkaEndpoint,
+    /// The pipeline whose events are generated.
+    pub spec: Arc<Spec>,
     pub topic: String,
-    pub tickers: Vec<String>,
-    pub ticks_per_invocation: u32,
+    /// Distinct keys to generate; `None` takes the key fields' listed values.
+    pub keys: Option<usize>,
+    pub events_per_invocation: u32,
     pub malformed_share: f64,
     pub delivery_timeout_secs: u64,
     /// The generator's seed; by default the cold start's time, so that two execution
@@ -32,20 +41,27 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Kafka as [`KafkaEndpoint`] reads it; `TOPIC` (default `ticks`);
-    /// `TICKERS` (default AMZN,AAPL,MSFT,GOOGL); `TICKS_PER_INVOCATION` (1–100,000, default
-    /// 600); `MALFORMED_SHARE` (0–1, default 0); `DELIVERY_TIMEOUT_SECONDS` (1–300, default 30);
-    /// `SEED`.
+    /// Kafka as [`KafkaEndpoint`] reads it; `PIPELINE` (a spec built in, see
+    /// [`Env::spec`]); `TOPIC` (default: the spec's input topic); `KEYS` (1–100,000 distinct
+    /// keys, default: the key fields' listed values); `EVENTS_PER_INVOCATION` (1–100,000,
+    /// default 600); `MALFORMED_SHARE` (0–1, default 0); `DELIVERY_TIMEOUT_SECONDS` (1–300,
+    /// default 30); `SEED`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
         let mut env = Env::new(lookup);
         let kafka = KafkaEndpoint::from_env(&mut env);
-        let topic = env.optional("TOPIC").unwrap_or_else(|| "ticks".into());
-        let tickers = env.list("TICKERS", &DEFAULT_TICKERS);
-        if tickers.is_empty() {
-            env.problem("TICKERS", "at least one ticker", Some(String::new()));
-        }
-        let ticks_per_invocation = env.parsed(
-            "TICKS_PER_INVOCATION",
+        let spec = env.spec();
+        let topic = env.optional("TOPIC");
+        let keys = env
+            .optional("KEYS")
+            .and_then(|text| match text.trim().parse::<usize>() {
+                Ok(n) if (1..=100_000).contains(&n) => Some(n),
+                _ => {
+                    env.problem("KEYS", "a whole number from 1 to 100000", Some(text));
+                    None
+                }
+            });
+        let events_per_invocation = env.parsed(
+            "EVENTS_PER_INVOCATION",
             600u32,
             "a whole number from 1 to 100000",
             |n| (1..=100_000).contains(n),
@@ -68,38 +84,43 @@ impl Config {
                     None
                 }
             });
-        env.finish(Self {
+        let config = spec.map(|spec| Self {
             kafka,
-            topic,
-            tickers,
-            ticks_per_invocation,
+            topic: topic.unwrap_or_else(|| spec.topics.input.clone()),
+            spec,
+            keys,
+            events_per_invocation,
             malformed_share,
             delivery_timeout_secs,
             seed,
-        })
+        });
+        env.finish_some(config)
     }
 
     /// The generator for this execution environment.
-    pub fn generator(&self, cold_start: DateTime<Utc>) -> TickGenerator {
+    pub fn generator(&self, cold_start: DateTime<Utc>) -> EventGenerator {
         let seed = self
             .seed
             .unwrap_or_else(|| cold_start.timestamp_nanos_opt().unwrap_or_default() as u64);
-        TickGenerator::new(GeneratorConfig {
-            tickers: self.tickers.clone(),
-            seed,
-            malformed_share: self.malformed_share,
-            ..GeneratorConfig::default()
-        })
+        EventGenerator::new(
+            &self.spec,
+            GeneratorConfig {
+                keys: self.keys,
+                seed,
+                malformed_share: self.malformed_share,
+                ..GeneratorConfig::default()
+            },
+        )
     }
 }
 
-/// Where the ticks go: the Kafka publisher in the Lambda.
-pub trait TickSink {
+/// Where the events go: the Kafka publisher in the Lambda.
+pub trait EventSink {
     /// Sends every `(key, value)` to `topic`, returning when each is delivered or has failed.
     fn send(&mut self, topic: &str, records: &[(String, Vec<u8>)]) -> Published;
 }
 
-impl TickSink for Publisher {
+impl EventSink for Publisher {
     fn send(&mut self, topic: &str, records: &[(String, Vec<u8>)]) -> Published {
         self.publish(topic, records.iter().map(|(k, v)| (k, v)))
     }
@@ -119,7 +140,7 @@ pub struct Summary {
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{failed} of {total} ticks were not delivered to `{topic}` ({sent} were); first error: {reason}"
+    "{failed} of {total} events were not delivered to `{topic}` ({sent} were); first error: {reason}"
 )]
 pub struct ProduceError {
     pub topic: String,
@@ -136,9 +157,9 @@ pub fn minute_end(scheduled: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms - ms.rem_euclid(60_000)).unwrap_or(scheduled)
 }
 
-/// `count` ticks for the minute ending at `minute_end`, spread evenly across it.
+/// `count` events for the minute ending at `minute_end`, spread evenly across it.
 pub fn generate(
-    generator: &mut TickGenerator,
+    generator: &mut EventGenerator,
     count: u32,
     minute_end: DateTime<Utc>,
 ) -> (Vec<(String, Vec<u8>)>, u64) {
@@ -151,22 +172,22 @@ pub fn generate(
             let mut payload = Vec::new();
             let generated = generator.next_into(time, &mut payload);
             malformed += u64::from(generated.broken.is_some());
-            (generator.tickers()[generated.ticker].clone(), payload)
+            (generator.key(generated.key).to_owned(), payload)
         })
         .collect();
     (records, malformed)
 }
 
-/// One invocation for the schedule's time: generate, send, wait, report. Fails if any tick was
+/// One invocation for the schedule's time: generate, send, wait, report. Fails if any event was
 /// not delivered.
 pub fn handle(
     config: &Config,
-    generator: &mut TickGenerator,
-    sink: &mut impl TickSink,
+    generator: &mut EventGenerator,
+    sink: &mut impl EventSink,
     scheduled: DateTime<Utc>,
 ) -> Result<Summary, ProduceError> {
     let scheduled = minute_end(scheduled);
-    let (records, malformed) = generate(generator, config.ticks_per_invocation, scheduled);
+    let (records, malformed) = generate(generator, config.events_per_invocation, scheduled);
     let published = sink.send(&config.topic, &records);
     let total = records.len() as u64;
     let time = |ms: i64| {
@@ -184,7 +205,7 @@ pub fn handle(
         last_event_time: time(end - 60_000 + (total as i64 - 1) * 60_000 / total as i64),
     };
     if published.failed > 0 {
-        tracing::error!(?summary, error = ?published.first_error, "ticks not delivered");
+        tracing::error!(?summary, error = ?published.first_error, "events not delivered");
         return Err(ProduceError {
             topic: config.topic.clone(),
             total,
@@ -193,6 +214,6 @@ pub fn handle(
             reason: published.first_error.unwrap_or_default(),
         });
     }
-    tracing::info!(sent = summary.sent, malformed, topic = %summary.topic, "ticks produced");
+    tracing::info!(sent = summary.sent, malformed, topic = %summary.topic, "events produced");
     Ok(summary)
 }

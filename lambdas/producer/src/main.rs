@@ -1,5 +1,5 @@
 //! The producer Lambda: configuration, brokers and the generator at cold start, then one minute
-//! of ticks per scheduled event.
+//! of events per scheduled event.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

@@ -1,18 +1,20 @@
-//! The producer's handler with the real publisher against the embedded broker: every tick
-//! lands keyed by its ticker, with event times across the invocation's minute, and the ticks
-//! broken on purpose are exactly those the core rejects. Failures fail the invocation.
+//! The producer's handler with the real publisher against the embedded broker, for each shipped
+//! spec: every event lands keyed by its key fields, with event times across the invocation's
+//! minute, and the events broken on purpose are exactly those the core rejects. Failures fail
+//! the invocation.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use pipeline_aws::{BrokerSource, KafkaEndpoint};
-use pipeline_core::{Decoder, STOCK_TICKS_SPEC, Spec};
+use pipeline_core::{Decoder, SHIPPED_SPECS, Spec};
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings, Published, Publisher};
-use producer::{Config, TickSink, handle, minute_end};
+use producer::{Config, EventSink, handle, minute_end};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -23,16 +25,22 @@ fn scheduled() -> DateTime<Utc> {
     event.time.unwrap()
 }
 
+fn spec(name: &str) -> Arc<Spec> {
+    let text = pipeline_core::shipped_spec(name).unwrap();
+    Arc::new(Spec::from_toml(text, name).unwrap())
+}
+
 fn config(brokers: &str, count: u32, malformed_share: f64) -> Config {
     Config {
+        spec: spec("stock-ticks"),
         kafka: KafkaEndpoint {
             brokers: BrokerSource::Given(brokers.into()),
             msk_iam: false,
             region: String::new(),
         },
         topic: "ticks".into(),
-        tickers: ["AMZN", "AAPL", "MSFT", "GOOGL"].map(String::from).to_vec(),
-        ticks_per_invocation: count,
+        keys: Some(4),
+        events_per_invocation: count,
         malformed_share,
         delivery_timeout_secs: 10,
         seed: Some(11),
@@ -40,17 +48,22 @@ fn config(brokers: &str, count: u32, malformed_share: f64) -> Config {
 }
 
 /// Every record of `topic`: key, value, record timestamp.
-fn read_all(settings: &KafkaSettings, partitions: i32, n: usize) -> Vec<(String, Vec<u8>, i64)> {
+fn read_all(
+    settings: &KafkaSettings,
+    topic: &str,
+    partitions: i32,
+    n: usize,
+) -> Vec<(String, Vec<u8>, i64)> {
     let consumer: BaseConsumer = settings
         .client_config()
         .unwrap()
-        .set("group.id", "producer-test")
+        .set("group.id", format!("producer-test-{topic}"))
         .create()
         .unwrap();
     let mut assignment = TopicPartitionList::new();
     for partition in 0..partitions {
         assignment
-            .add_partition_offset("ticks", partition, Offset::Beginning)
+            .add_partition_offset(topic, partition, Offset::Beginning)
             .unwrap();
     }
     consumer.assign(&assignment).unwrap();
@@ -70,55 +83,73 @@ fn read_all(settings: &KafkaSettings, partitions: i32, n: usize) -> Vec<(String,
 }
 
 #[test]
-fn a_minute_of_ticks_lands_keyed_by_ticker() {
+fn a_minute_of_events_lands_keyed_by_the_key_fields_for_every_spec() {
     let kafka = EmbeddedKafka::start(1).unwrap();
-    kafka.create_topic("ticks", 3).unwrap();
-    let settings = KafkaSettings::local(kafka.bootstrap_servers());
-    let config = config(&settings.brokers, 600, 0.05);
-    let mut generator = config.generator(Utc::now());
-    let mut publisher = Publisher::new(&settings, None, Duration::from_secs(10)).unwrap();
+    for (name, _) in SHIPPED_SPECS {
+        let spec = spec(name);
+        kafka.create_topic(&spec.topics.input, 3).unwrap();
+        let settings = KafkaSettings::local(kafka.bootstrap_servers());
+        let config = Config {
+            topic: spec.topics.input.clone(),
+            spec,
+            ..config(&settings.brokers, 600, 0.05)
+        };
+        a_minute_lands(&settings, &config);
+    }
+}
 
-    let summary = handle(&config, &mut generator, &mut publisher, scheduled()).unwrap();
+fn a_minute_lands(settings: &KafkaSettings, config: &Config) {
+    let spec = &config.spec;
+    let mut generator = config.generator(Utc::now());
+    let mut publisher = Publisher::new(settings, None, Duration::from_secs(10)).unwrap();
+
+    let summary = handle(config, &mut generator, &mut publisher, scheduled()).unwrap();
 
     assert_eq!((summary.sent, summary.failed), (600, 0));
+    assert_eq!(summary.topic, spec.topics.input);
     assert_eq!(summary.first_event_time, "2026-11-21T14:30:00.000Z");
     assert_eq!(summary.last_event_time, "2026-11-21T14:30:59.900Z");
     assert!(summary.malformed > 0, "5 % of 600 broken on purpose");
 
-    let records = read_all(&settings, 3, 600);
+    let records = read_all(settings, &spec.topics.input, 3, 600);
     assert_eq!(records.len(), 600);
-    let spec = Spec::from_toml(STOCK_TICKS_SPEC, "built-in").unwrap();
-    let mut decoder = Decoder::new(&spec);
+    let mut decoder = Decoder::new(spec);
     let (start, end) = (1_795_271_400_000, 1_795_271_460_000);
     let mut rejected = 0;
-    let mut per_ticker: HashMap<String, usize> = HashMap::new();
+    let mut per_key: HashMap<String, usize> = HashMap::new();
     // The records' timestamps are today; judge the events' skew from the schedule's time.
     for (key, value, _timestamp) in &records {
         match decoder.decode(Some(value), end) {
-            Ok(tick) => {
-                assert_eq!(tick.key.as_str(), key, "keyed by ticker");
-                assert!(
-                    (start..end).contains(&tick.event_time_ms),
-                    "event time {} outside the minute",
-                    tick.event_time_ms
+            Ok(event) => {
+                assert_eq!(
+                    event.key.as_str(),
+                    key,
+                    "{}: keyed by the key fields",
+                    spec.name
                 );
-                *per_ticker.entry(key.clone()).or_default() += 1;
+                assert!(
+                    (start..end).contains(&event.event_time_ms),
+                    "event time {} outside the minute",
+                    event.event_time_ms
+                );
+                *per_key.entry(key.clone()).or_default() += 1;
             }
             Err(_) => rejected += 1,
         }
     }
     assert_eq!(
         rejected, summary.malformed,
-        "the broken ticks are the rejected ones"
+        "{}: the broken events are the rejected ones",
+        spec.name
     );
-    assert_eq!(per_ticker.len(), 4, "{per_ticker:?}");
+    assert_eq!(per_key.len(), 4, "{}: {per_key:?}", spec.name);
 }
 
 /// Records what it is given; delivers all.
 #[derive(Default)]
 struct Recording(Vec<Vec<(String, Vec<u8>)>>);
 
-impl TickSink for Recording {
+impl EventSink for Recording {
     fn send(&mut self, _topic: &str, records: &[(String, Vec<u8>)]) -> Published {
         self.0.push(records.to_vec());
         Published {
@@ -159,7 +190,7 @@ fn the_minute_is_the_one_before_the_schedule() {
 }
 
 #[test]
-fn undelivered_ticks_fail_the_invocation_with_the_brokers_reason() {
+fn undelivered_events_fail_the_invocation_with_the_brokers_reason() {
     let kafka = EmbeddedKafka::start(1).unwrap();
     kafka.create_topic("ticks", 1).unwrap();
     let settings = KafkaSettings::local(kafka.bootstrap_servers());
@@ -191,7 +222,9 @@ fn undelivered_ticks_fail_the_invocation_with_the_brokers_reason() {
 fn configuration_names_every_bad_variable_and_defaults_the_rest() {
     let bad: HashMap<&str, &str> = [
         ("KAFKA_AUTH", "kerberos"),
-        ("TICKS_PER_INVOCATION", "0"),
+        ("EVENTS_PER_INVOCATION", "0"),
+        ("PIPELINE", "payments"),
+        ("KEYS", "0"),
         ("MALFORMED_SHARE", "1.5"),
         ("SEED", "x"),
     ]
@@ -202,7 +235,9 @@ fn configuration_names_every_bad_variable_and_defaults_the_rest() {
     for expected in [
         "CLUSTER_ARN: not set; expected the MSK cluster's ARN (or BOOTSTRAP_BROKERS",
         "KAFKA_AUTH: expected msk-iam or plaintext, found `kerberos`",
-        "TICKS_PER_INVOCATION: expected a whole number from 1 to 100000, found `0`",
+        "EVENTS_PER_INVOCATION: expected a whole number from 1 to 100000, found `0`",
+        "PIPELINE: expected the name of a spec in config/pipelines/ built into this function",
+        "KEYS: expected a whole number from 1 to 100000, found `0`",
         "MALFORMED_SHARE: expected a share from 0 to 1, found `1.5`",
         "SEED: expected a whole number, found `x`",
         "AWS_REGION: not set",
@@ -213,15 +248,18 @@ fn configuration_names_every_bad_variable_and_defaults_the_rest() {
     let good: HashMap<&str, &str> = [
         ("CLUSTER_ARN", "arn:aws:kafka:eu-west-1:1:cluster/c/x"),
         ("AWS_REGION", "eu-west-1"),
+        ("PIPELINE", "orders"),
     ]
     .into();
     let config = Config::from_lookup(|n| good.get(n).map(|v| v.to_string())).unwrap();
+    assert_eq!(config.spec.name, "orders");
+    assert_eq!(config.keys, None);
     assert_eq!(
         config.kafka.brokers,
         BrokerSource::Cluster("arn:aws:kafka:eu-west-1:1:cluster/c/x".into())
     );
     assert!(config.kafka.msk_iam);
-    assert_eq!(config.topic, "ticks");
-    assert_eq!(config.ticks_per_invocation, 600);
+    assert_eq!(config.topic, "orders", "the spec's input topic");
+    assert_eq!(config.events_per_invocation, 600);
     assert_eq!(config.malformed_share, 0.0);
 }

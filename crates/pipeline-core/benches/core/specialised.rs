@@ -176,7 +176,10 @@ fn check<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Value<'a>, Rejection> 
             if pattern.as_ref().is_some_and(|re| !re.is_match(&text)) {
                 return bad(Reason::InvalidValue);
             }
-            if one_of.as_ref().is_some_and(|a| !a.iter().any(|v| *v == text)) {
+            if one_of
+                .as_ref()
+                .is_some_and(|a| !a.iter().any(|v| *v == text))
+            {
                 return bad(Reason::InvalidValue);
             }
             Ok(Value::Text(text))
@@ -193,11 +196,12 @@ fn check<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Value<'a>, Rejection> 
             },
             Json::Num(t),
         ) => {
-            let units = decimal::parse_units(t, *scale).map_err(|_| {
-                Rejection::new(Reason::InvalidValue, field.name.clone())
-            })?;
-            let below = lower.is_some_and(|b| units < b.units || (units == b.units && !b.inclusive));
-            let above = upper.is_some_and(|b| units > b.units || (units == b.units && !b.inclusive));
+            let units = decimal::parse_units(t, *scale)
+                .map_err(|_| Rejection::new(Reason::InvalidValue, field.name.clone()))?;
+            let below =
+                lower.is_some_and(|b| units < b.units || (units == b.units && !b.inclusive));
+            let above =
+                upper.is_some_and(|b| units > b.units || (units == b.units && !b.inclusive));
             if below || above {
                 return bad(Reason::OutOfRange);
             }
@@ -326,7 +330,11 @@ impl Partition {
 
     fn close(&mut self, out: &mut Vec<String>) {
         let Some(wm) = self.watermark else { return };
-        while self.buckets.front().is_some_and(|b| b.start + self.size_ms <= wm) {
+        while self
+            .buckets
+            .front()
+            .is_some_and(|b| b.start + self.size_ms <= wm)
+        {
             let Some(mut bucket) = self.buckets.pop_front() else {
                 break;
             };
@@ -334,7 +342,13 @@ impl Partition {
             let mut rows: Vec<(Key, Accumulator)> = bucket.keys.drain().collect();
             rows.sort_unstable_by_key(|(k, _)| *k);
             for (key, acc) in rows {
-                out.push(json(key, bucket.start, bucket.start + self.size_ms, date, &acc));
+                out.push(json(
+                    key,
+                    bucket.start,
+                    bucket.start + self.size_ms,
+                    date,
+                    &acc,
+                ));
             }
             if self.spare.len() < 2 {
                 self.spare.push(bucket.keys);
@@ -347,7 +361,10 @@ fn json(key: Key, start: i64, end: i64, date: chrono::NaiveDate, a: &Accumulator
     use chrono::Datelike;
     let price = |u: i64| Fixed::new(i128::from(u), 4);
     let mut out = String::with_capacity(256);
-    let _ = write!(out, "{{\"aggregate_id\":\"{key}:{start}\",\"ticker\":\"{key}\",\"window_start\":\"");
+    let _ = write!(
+        out,
+        "{{\"aggregate_id\":\"{key}:{start}\",\"ticker\":\"{key}\",\"window_start\":\""
+    );
     write_rfc3339_millis(&mut out, start);
     out.push_str("\",\"window_end\":\"");
     write_rfc3339_millis(&mut out, end);

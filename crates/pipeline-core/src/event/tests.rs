@@ -1,7 +1,7 @@
 use super::*;
-use crate::spec::tests::stock_spec;
 use crate::STOCK_TICKS_SPEC;
 use crate::spec::Spec;
+use crate::spec::tests::stock_spec;
 
 const NOW: i64 = 1_795_271_400_000; // 2026-11-21T14:30:00Z
 /// The price's and the volume's slots in the stock-ticks spec.
@@ -386,7 +386,10 @@ fn the_filter_marks_what_it_leaves_out_and_still_validates_it() {
     assert!(decoder.decode(Some(json.as_bytes()), NOW).unwrap().filtered);
     let bad = order("-5.00", "1", "cancelled", "");
     assert_eq!(
-        decoder.decode(Some(bad.as_bytes()), NOW).unwrap_err().reason,
+        decoder
+            .decode(Some(bad.as_bytes()), NOW)
+            .unwrap_err()
+            .reason,
         Reason::OutOfRange,
         "a filtered-out event is still validated"
     );

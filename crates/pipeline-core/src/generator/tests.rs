@@ -42,7 +42,11 @@ fn valid_events_decode_and_broken_ones_fail_with_the_stated_reason() {
                 }
             }
         }
-        assert!((800..1_200).contains(&broken), "{}: {broken} broken", spec.name);
+        assert!(
+            (800..1_200).contains(&broken),
+            "{}: {broken} broken",
+            spec.name
+        );
         assert!(
             (1_200..1_800).contains(&disordered),
             "{}: {disordered} disordered",

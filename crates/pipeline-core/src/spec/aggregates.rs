@@ -72,10 +72,7 @@ pub(super) fn check_aggregates(
             continue;
         }
         if agg.weight.is_some() && function != AggregateFn::WeightedAvg {
-            problems.push(
-                format!("{key}.weight"),
-                "applies only to weighted_avg",
-            );
+            problems.push(format!("{key}.weight"), "applies only to weighted_avg");
         }
         let takes_scale = matches!(function, AggregateFn::Avg | AggregateFn::WeightedAvg);
         if agg.scale.is_some() && !takes_scale {
@@ -117,10 +114,15 @@ pub(super) fn check_aggregates(
                 );
                 continue;
             }
-            (AggregateFn::Min | AggregateFn::Max | AggregateFn::First | AggregateFn::Last, Some(t)) => {
+            (
+                AggregateFn::Min | AggregateFn::Max | AggregateFn::First | AggregateFn::Last,
+                Some(t),
+            ) => {
                 if long_string {
                     wrong(
-                        &format!("strings kept in a window hold at most {MAX_INLINE_STRING} characters; lower the field's max_length"),
+                        &format!(
+                            "strings kept in a window hold at most {MAX_INLINE_STRING} characters; lower the field's max_length"
+                        ),
                         problems,
                     );
                     continue;
@@ -149,10 +151,7 @@ pub(super) fn check_aggregates(
         };
         if function == AggregateFn::WeightedAvg {
             let Some(w) = weight else {
-                problems.push(
-                    format!("{key}.weight"),
-                    "weighted_avg needs a weight field",
-                );
+                problems.push(format!("{key}.weight"), "weighted_avg needs a weight field");
                 continue;
             };
             let ws = &slots[w];
@@ -172,12 +171,14 @@ pub(super) fn check_aggregates(
                     ),
                 );
             }
-            let term = slot
-                .and_then(|s| s.range)
-                .zip(ws.range)
-                .and_then(|((vlo, vhi), (_, whi))| {
-                    vlo.unsigned_abs().max(vhi.unsigned_abs()).checked_mul(whi.unsigned_abs())
-                });
+            let term =
+                slot.and_then(|s| s.range)
+                    .zip(ws.range)
+                    .and_then(|((vlo, vhi), (_, whi))| {
+                        vlo.unsigned_abs()
+                            .max(vhi.unsigned_abs())
+                            .checked_mul(whi.unsigned_abs())
+                    });
             if term.is_none_or(|t| t > MAX_WEIGHTED_TERM as u128) {
                 problems.push(
                     format!("{key}.weight"),
@@ -214,7 +215,10 @@ pub(crate) fn column_type(ty: SlotType) -> ColumnType {
 
 /// Every output column's name: a lowercase column name (Glue lowercases them), once.
 pub(super) fn check_names(spec: &Spec, problems: &mut Problems) {
-    let mut seen: Vec<String> = super::FIXED_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+    let mut seen: Vec<String> = super::FIXED_COLUMNS
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
     if spec.event.key.len() > 1 {
         seen.push(super::KEY_COLUMN.to_owned());
     }
@@ -251,7 +255,11 @@ pub(super) fn check_names(spec: &Spec, problems: &mut Problems) {
         at(format!("window.columns[{i}].name"), &c.name, problems);
     }
     for (i, a) in spec.aggregates.iter().enumerate() {
-        at(format!("aggregates[{i}] ({}).name", a.name), &a.name, problems);
+        at(
+            format!("aggregates[{i}] ({}).name", a.name),
+            &a.name,
+            problems,
+        );
     }
 }
 
@@ -283,7 +291,10 @@ pub(super) fn check_rules(raw: Vec<RawCheck>, spec: &Spec, problems: &mut Proble
             ),
             Err(e) => problems.push(
                 format!("{key}.rule"),
-                e.replace("is not a field of the event", "is not a column of the aggregate"),
+                e.replace(
+                    "is not a field of the event",
+                    "is not a column of the aggregate",
+                ),
             ),
         }
     }

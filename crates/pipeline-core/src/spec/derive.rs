@@ -27,11 +27,18 @@ pub(super) fn check_derived(
     let mut derived = Vec::new();
     for (i, d) in raw.into_iter().enumerate() {
         let key = format!("derive[{i}] ({})", d.name);
-        problems.unknown(&key, &d.extra, &["name", "expr", "scale", "rounding", "on_zero"]);
+        problems.unknown(
+            &key,
+            &d.extra,
+            &["name", "expr", "scale", "rounding", "on_zero"],
+        );
         let valid_name = !d.name.is_empty()
             && d.name.len() <= 64
-            && d.name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && d.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            && d.name
+                .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && d.name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !valid_name {
             problems.push(
                 format!("{key}.name"),
@@ -192,9 +199,10 @@ fn field_slot(field: &super::FieldSpec) -> Slot {
             },
             None,
         ),
-        FieldKind::Integer { min, max } => {
-            (SlotType::Integer, Some((i128::from(*min), i128::from(*max))))
-        }
+        FieldKind::Integer { min, max } => (
+            SlotType::Integer,
+            Some((i128::from(*min), i128::from(*max))),
+        ),
         FieldKind::Decimal {
             scale,
             lower,
@@ -224,9 +232,7 @@ fn field_slot(field: &super::FieldSpec) -> Slot {
 fn may_be_zero(divisor: &Expr, slots: &[Slot]) -> bool {
     match divisor {
         Expr::Number(f) => f.units == 0,
-        Expr::Name { slot, .. } => slots[*slot]
-            .range
-            .is_none_or(|(lo, hi)| lo <= 0 && hi >= 0),
+        Expr::Name { slot, .. } => slots[*slot].range.is_none_or(|(lo, hi)| lo <= 0 && hi >= 0),
         Expr::Neg(inner) => may_be_zero(inner, slots),
         _ => match range_of(divisor, slots) {
             Some((lo, hi, _)) => lo <= 0 && hi >= 0,
@@ -255,7 +261,8 @@ fn range_of(expr: &Expr, slots: &[Slot]) -> Option<(i128, i128, u32)> {
                 ArithOp::Add | ArithOp::Sub => {
                     let s = sa.max(sb);
                     let up = |v: i128, from: u32| crate::expr::rescale_up(v, from, s).ok();
-                    let (alo, ahi, blo, bhi) = (up(alo, sa)?, up(ahi, sa)?, up(blo, sb)?, up(bhi, sb)?);
+                    let (alo, ahi, blo, bhi) =
+                        (up(alo, sa)?, up(ahi, sa)?, up(blo, sb)?, up(bhi, sb)?);
                     if *op == ArithOp::Add {
                         Some((alo.checked_add(blo)?, ahi.checked_add(bhi)?, s))
                     } else {

@@ -84,7 +84,12 @@ pub(super) fn check_event(raw: RawEvent, problems: &mut Problems) -> Option<Even
         }
         Some(index)
     };
-    let event_time = role("event.event_time", &raw.event_time, &["timestamp"], problems);
+    let event_time = role(
+        "event.event_time",
+        &raw.event_time,
+        &["timestamp"],
+        problems,
+    );
     let event_id = role("event.event_id", &raw.event_id, &["string"], problems);
     if raw.key.is_empty() {
         problems.push("event.key", "name at least one key field");
@@ -107,7 +112,10 @@ pub(super) fn check_event(raw: RawEvent, problems: &mut Problems) -> Option<Even
         }
     }
     if key.len() == raw.key.len() && !key.is_empty() {
-        let width: usize = key.iter().map(|&k| key_width(&fields[k].kind)).sum::<usize>()
+        let width: usize = key
+            .iter()
+            .map(|&k| key_width(&fields[k].kind))
+            .sum::<usize>()
             + key.len()
             - 1;
         if width > MAX_KEY_LEN {
@@ -162,7 +170,9 @@ fn check_field(raw: RawField, key: &str, problems: &mut Problems) -> FieldSpec {
     );
     let valid_name = !raw.name.is_empty()
         && raw.name.len() <= 64
-        && raw.name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && raw
+            .name
+            .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && raw
             .name
             .bytes()
@@ -270,7 +280,11 @@ fn check_field(raw: RawField, key: &str, problems: &mut Problems) -> FieldSpec {
                 let empty = lo.units > hi.units
                     || (lo.units == hi.units && !(lo.inclusive && hi.inclusive));
                 if empty {
-                    let side = if raw.min.is_some() { "min" } else { "exclusive_min" };
+                    let side = if raw.min.is_some() {
+                        "min"
+                    } else {
+                        "exclusive_min"
+                    };
                     problems.push(
                         format!("{key}.{side}"),
                         "the range between the lower and the upper bound is empty",
@@ -286,7 +300,13 @@ fn check_field(raw: RawField, key: &str, problems: &mut Problems) -> FieldSpec {
         RawType::Timestamp => FieldKind::Timestamp,
         RawType::Boolean => FieldKind::Boolean,
     };
-    let generate = check_generate(raw.generate.unwrap_or_default(), &kind, raw.required, &key, problems);
+    let generate = check_generate(
+        raw.generate.unwrap_or_default(),
+        &kind,
+        raw.required,
+        &key,
+        problems,
+    );
     FieldSpec {
         name: raw.name,
         required: raw.required,
@@ -312,7 +332,13 @@ fn decimal_side(
             None
         }
         (Some(v), None) => decimal_bound(v, scale, true, &format!("{key}.{side}"), problems),
-        (None, Some(v)) => decimal_bound(v, scale, false, &format!("{key}.exclusive_{side}"), problems),
+        (None, Some(v)) => decimal_bound(
+            v,
+            scale,
+            false,
+            &format!("{key}.exclusive_{side}"),
+            problems,
+        ),
         (None, None) => None,
     }
 }
@@ -430,13 +456,55 @@ fn check_generate(
             problems.push(format!("{key}.{name}"), format!("applies only to {what}"));
         }
     };
-    only(raw.values.is_some(), "values", is_string, "string fields", problems);
-    only(raw.cardinality.is_some(), "cardinality", is_string, "string fields", problems);
-    only(raw.prefix.is_some(), "prefix", is_string, "string fields", problems);
-    only(raw.unique.is_some(), "unique", is_string, "string fields", problems);
-    only(raw.min.is_some(), "min", numeric, "integer and decimal fields", problems);
-    only(raw.max.is_some(), "max", numeric, "integer and decimal fields", problems);
-    only(raw.walk.is_some(), "walk", numeric, "integer and decimal fields", problems);
+    only(
+        raw.values.is_some(),
+        "values",
+        is_string,
+        "string fields",
+        problems,
+    );
+    only(
+        raw.cardinality.is_some(),
+        "cardinality",
+        is_string,
+        "string fields",
+        problems,
+    );
+    only(
+        raw.prefix.is_some(),
+        "prefix",
+        is_string,
+        "string fields",
+        problems,
+    );
+    only(
+        raw.unique.is_some(),
+        "unique",
+        is_string,
+        "string fields",
+        problems,
+    );
+    only(
+        raw.min.is_some(),
+        "min",
+        numeric,
+        "integer and decimal fields",
+        problems,
+    );
+    only(
+        raw.max.is_some(),
+        "max",
+        numeric,
+        "integer and decimal fields",
+        problems,
+    );
+    only(
+        raw.walk.is_some(),
+        "walk",
+        numeric,
+        "integer and decimal fields",
+        problems,
+    );
     only(
         raw.true_share.is_some(),
         "true_share",
@@ -453,7 +521,10 @@ fn check_generate(
     let share = |value: Option<f64>, name: &str, default: f64, problems: &mut Problems| {
         let v = value.unwrap_or(default);
         if !(0.0..=1.0).contains(&v) {
-            problems.push(format!("{key}.{name}"), format!("{v} is not a share from 0 to 1"));
+            problems.push(
+                format!("{key}.{name}"),
+                format!("{v} is not a share from 0 to 1"),
+            );
         }
         v.clamp(0.0, 1.0)
     };
@@ -484,13 +555,16 @@ fn check_generate(
     if raw.cardinality == Some(0) {
         problems.push(format!("{key}.cardinality"), "must be at least 1");
     }
-    let units = |value: &Option<toml::Value>, name: &str, problems: &mut Problems| match (value, kind) {
-        (Some(v), FieldKind::Decimal { scale, .. }) => {
-            decimal_units(v, *scale, &format!("{key}.{name}"), problems)
-        }
-        (Some(v), FieldKind::Integer { .. }) => integer_bound(Some(v), &format!("{key}.{name}"), problems),
-        _ => None,
-    };
+    let units =
+        |value: &Option<toml::Value>, name: &str, problems: &mut Problems| match (value, kind) {
+            (Some(v), FieldKind::Decimal { scale, .. }) => {
+                decimal_units(v, *scale, &format!("{key}.{name}"), problems)
+            }
+            (Some(v), FieldKind::Integer { .. }) => {
+                integer_bound(Some(v), &format!("{key}.{name}"), problems)
+            }
+            _ => None,
+        };
     let min = units(&raw.min, "min", problems);
     let max = units(&raw.max, "max", problems);
     if let (Some(lo), Some(hi)) = (min, max)
@@ -534,7 +608,9 @@ pub(crate) fn string_fits(kind: &FieldKind, value: &str) -> Result<(), String> {
     };
     let len = value.chars().count();
     if len < *min_length || len > *max_length {
-        return Err(format!("{len} characters; expected {min_length} to {max_length}"));
+        return Err(format!(
+            "{len} characters; expected {min_length} to {max_length}"
+        ));
     }
     if let Some(re) = pattern
         && !re.is_match(value)

@@ -554,11 +554,7 @@ fn check_texts(spec: &Spec, problems: &mut Problems) {
 }
 
 fn check_topics(topics: &raw::RawTopics, problems: &mut Problems) {
-    problems.unknown(
-        "topics",
-        &topics.extra,
-        &["input", "output", "dead_letter"],
-    );
+    problems.unknown("topics", &topics.extra, &["input", "output", "dead_letter"]);
     let names = [
         ("topics.input", &topics.input),
         ("topics.output", &topics.output),

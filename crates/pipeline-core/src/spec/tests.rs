@@ -140,7 +140,12 @@ fn a_wrong_type_is_refused_with_what_was_expected() {
 #[test]
 fn impossible_values_are_each_named_by_key() {
     let cases: &[(&str, &str, &str, &str)] = &[
-        ("size = \"1m\"", "size = \"0s\"", "window.size", "out of range"),
+        (
+            "size = \"1m\"",
+            "size = \"0s\"",
+            "window.size",
+            "out of range",
+        ),
         (
             "size = \"1m\"",
             "size = \"1 minute\"",
@@ -464,8 +469,10 @@ fn a_string_kept_in_a_window_must_be_short() {
         );
     let problems = problems_of(Spec::from_toml(&text, "pipeline.toml"));
     assert!(
-        problems.iter().any(|p| p.key == "aggregates[3] (high).function"
-            && p.message.contains("at most 64 characters")),
+        problems
+            .iter()
+            .any(|p| p.key == "aggregates[3] (high).function"
+                && p.message.contains("at most 64 characters")),
         "{problems:#?}"
     );
 }
@@ -473,14 +480,20 @@ fn a_string_kept_in_a_window_must_be_short() {
 #[test]
 fn a_divisor_that_can_be_zero_needs_on_zero_and_a_safe_one_does_not() {
     let risky = "expr = \"price * volume\"";
-    assert!(mutated(risky, "expr = \"price / volume\"").is_ok(), "volume ≥ 1");
+    assert!(
+        mutated(risky, "expr = \"price / volume\"").is_ok(),
+        "volume ≥ 1"
+    );
     let null = mutated(
         "expr = \"price * volume\"\nscale = 4",
         "expr = \"volume / (price - 1)\"\nscale = 4\non_zero = \"null\"",
     )
     .unwrap();
     assert_eq!(null.derived[0].on_zero, OnZero::Null);
-    assert!(!null.slots[6].always, "a null derived value is not always there");
+    assert!(
+        !null.slots[6].always,
+        "a null derived value is not always there"
+    );
     expect_problem(
         "expr = \"price * volume\"\nscale = 4",
         "expr = \"price / (volume - 1)\"\nscale = 4\non_zero = \"ignore\"",
@@ -511,7 +524,11 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn hopping_windows_load() {
-    let spec = mutated("type = \"tumbling\" ", "type = \"hopping\"\nslide = \"15s\" ").unwrap();
+    let spec = mutated(
+        "type = \"tumbling\" ",
+        "type = \"hopping\"\nslide = \"15s\" ",
+    )
+    .unwrap();
     assert_eq!(spec.window.slide_ms, 15_000);
     assert!(!spec.window.is_tumbling());
 }

@@ -70,7 +70,10 @@ pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<W
     })
 }
 
-pub(super) fn check_columns(raw: Vec<RawWindowColumn>, problems: &mut Problems) -> Vec<WindowColumn> {
+pub(super) fn check_columns(
+    raw: Vec<RawWindowColumn>,
+    problems: &mut Problems,
+) -> Vec<WindowColumn> {
     let mut columns = Vec::new();
     for (i, c) in raw.into_iter().enumerate() {
         let key = format!("window.columns[{i}] ({})", c.name);
@@ -78,7 +81,10 @@ pub(super) fn check_columns(raw: Vec<RawWindowColumn>, problems: &mut Problems) 
         if c.function != "date_of" {
             problems.push(
                 format!("{key}.function"),
-                format!("`{}` is not a window function; expected date_of", c.function),
+                format!(
+                    "`{}` is not a window function; expected date_of",
+                    c.function
+                ),
             );
             continue;
         }

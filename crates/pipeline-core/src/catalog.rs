@@ -1,0 +1,205 @@
+//! The one schema of the aggregates outside Kafka, generated from the spec: the Glue table that
+//! Firehose converts to Parquet against (columns, partition keys, how timestamps parse, how a
+//! record finds its partition) and the Feature Group's definitions. `processor schema` prints it;
+//! Terraform reads the committed copy (`infra/schema.json`) instead of keeping column lists.
+
+use crate::{ColumnType, Spec};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::features::{event_time_feature, feature_definitions, record_identifier_feature};
+
+/// How the aggregate's timestamps are written (`2026-11-21T14:31:00.000Z`), as a Joda-Time
+/// pattern for Firehose's Hive JSON deserializer.
+pub const TIMESTAMP_FORMAT: &str = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'";
+
+/// Total digits of every decimal column: room for sums of notional over a window.
+pub const DECIMAL_PRECISION: u32 = 38;
+
+/// The Glue (Hive) type of a column.
+pub fn glue_type(column_type: ColumnType) -> String {
+    match column_type {
+        ColumnType::String => "string".into(),
+        ColumnType::Timestamp => "timestamp".into(),
+        ColumnType::Date => "date".into(),
+        ColumnType::Integer => "bigint".into(),
+        ColumnType::Decimal { scale } => format!("decimal({DECIMAL_PRECISION},{scale})"),
+        ColumnType::Boolean => "boolean".into(),
+    }
+}
+
+/// The lake's partition keys, in path order (`year=2026/month=11/day=21/`), all strings, taken
+/// from the window's end: the aggregate's event time.
+pub const PARTITION_KEYS: [&str; 3] = ["year", "month", "day"];
+
+/// The schema document, as `processor schema` prints it and `infra/schema.json` holds it.
+/// Structs rather than JSON maps, so the file's key order is fixed whatever serde_json's
+/// features.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchemaDocument {
+    pub about: &'static str,
+    pub lake: Lake,
+    pub feature_group: FeatureGroup,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lake {
+    pub columns: Vec<Column>,
+    pub partition_keys: Vec<Column>,
+    /// For Firehose's Hive JSON deserializer.
+    pub timestamp_formats: Vec<&'static str>,
+    /// The jq query Firehose's dynamic partitioning runs on each record.
+    pub partition_query: String,
+    /// The S3 prefix built from the query's keys.
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeatureGroup {
+    pub record_identifier: String,
+    pub event_time: &'static str,
+    pub features: Vec<Column>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+pub fn schema(spec: &Spec) -> SchemaDocument {
+    let columns = spec
+        .output_columns()
+        .into_iter()
+        .map(|column| Column {
+            type_name: glue_type(column.column_type),
+            name: column.name,
+        })
+        .collect();
+    let event_time = event_time_feature();
+    // `window_end` is `YYYY-MM-DDTHH:MM:SS.sssZ`: the date's parts by position.
+    let partition_query = format!(
+        "{{year: .{event_time}[0:4], month: .{event_time}[5:7], day: .{event_time}[8:10]}}"
+    );
+    let prefix = PARTITION_KEYS
+        .iter()
+        .map(|key| format!("{key}=!{{partitionKeyFromQuery:{key}}}/"))
+        .collect();
+    SchemaDocument {
+        about: "Generated from the pipeline spec by `processor schema`; do not edit. \
+                `cargo run -p processor -- schema > infra/schema.json` regenerates it.",
+        lake: Lake {
+            columns,
+            partition_keys: PARTITION_KEYS
+                .iter()
+                .map(|key| Column {
+                    name: (*key).to_owned(),
+                    type_name: "string".into(),
+                })
+                .collect(),
+            timestamp_formats: vec![TIMESTAMP_FORMAT],
+            partition_query,
+            prefix,
+        },
+        feature_group: FeatureGroup {
+            record_identifier: record_identifier_feature(spec).to_owned(),
+            event_time,
+            features: feature_definitions(spec)
+                .into_iter()
+                .map(|d| Column {
+                    name: d.name,
+                    type_name: d.feature_type.as_str().to_owned(),
+                })
+                .collect(),
+        },
+    }
+}
+
+/// The document as JSON, for reading fields.
+pub fn schema_document(spec: &Spec) -> Value {
+    serde_json::to_value(schema(spec)).unwrap_or_default()
+}
+
+/// The document as the committed file holds it: pretty JSON ending in a newline.
+pub fn schema_file(spec: &Spec) -> String {
+    let mut text = serde_json::to_string_pretty(&schema(spec)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::STOCK_TICKS_SPEC;
+
+    fn spec() -> Spec {
+        Spec::from_toml(STOCK_TICKS_SPEC, "built-in").unwrap()
+    }
+
+    #[test]
+    fn every_output_column_becomes_a_lake_column_and_a_feature_in_order() {
+        let spec = spec();
+        let document = schema_document(&spec);
+        let names = |list: &Value| -> Vec<String> {
+            list.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let expected: Vec<String> = spec.output_columns().into_iter().map(|c| c.name).collect();
+        assert_eq!(names(&document["lake"]["columns"]), expected);
+        assert_eq!(names(&document["feature_group"]["features"]), expected);
+        assert_eq!(document["feature_group"]["record_identifier"], "ticker");
+        assert_eq!(document["feature_group"]["event_time"], "window_end");
+    }
+
+    #[test]
+    fn types_map_to_glue_and_the_feature_store() {
+        let document = schema_document(&spec());
+        let lake_type = |name: &str| {
+            document["lake"]["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name)
+                .map(|c| c["type"].as_str().unwrap().to_owned())
+                .unwrap()
+        };
+        assert_eq!(lake_type("aggregate_id"), "string");
+        assert_eq!(lake_type("window_end"), "timestamp");
+        assert_eq!(lake_type("session_date"), "date");
+        assert_eq!(lake_type("count"), "bigint");
+        assert_eq!(lake_type("open"), "decimal(38,4)");
+        assert_eq!(lake_type("vwap"), "decimal(38,6)");
+        let feature_type = |name: &str| {
+            document["feature_group"]["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name)
+                .map(|c| c["type"].as_str().unwrap().to_owned())
+                .unwrap()
+        };
+        assert_eq!(feature_type("window_end"), "String");
+        assert_eq!(feature_type("count"), "Integral");
+        assert_eq!(feature_type("vwap"), "Fractional");
+    }
+
+    #[test]
+    fn the_partition_query_reads_the_date_of_the_window_end() {
+        let lake = &schema_document(&spec())["lake"];
+        assert_eq!(
+            lake["partition_query"],
+            "{year: .window_end[0:4], month: .window_end[5:7], day: .window_end[8:10]}"
+        );
+        assert_eq!(
+            lake["prefix"],
+            "year=!{partitionKeyFromQuery:year}/month=!{partitionKeyFromQuery:month}/\
+             day=!{partitionKeyFromQuery:day}/"
+        );
+    }
+}

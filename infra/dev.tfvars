@@ -1,4 +1,4 @@
-# dev: smallest sizes, short retention, fast lake files, some broken ticks to exercise the DLQ.
+# dev: every shipped pipeline at its smallest, short retention, fast lake files, some broken events to exercise the DLQ.
 environment = "dev"
 region      = "eu-west-1"
 account_id  = "111111111111"
@@ -8,25 +8,15 @@ network = {
   availability_zones = ["eu-west-1a", "eu-west-1b"]
 }
 
-topics = [
-  { name = "ticks", partitions = 3, configs = { "retention.ms" = "86400000", "cleanup.policy" = "delete" } },
-  { name = "aggregates", partitions = 3, configs = { "retention.ms" = "259200000", "cleanup.policy" = "delete" } },
-  { name = "ticks.dlq", partitions = 1, configs = { "retention.ms" = "604800000", "cleanup.policy" = "delete" } },
-  { name = "ticks.replay", partitions = 3, configs = { "retention.ms" = "86400000", "cleanup.policy" = "delete" } },
-]
-
-processor = {
-  image_tag     = "0.1.0"
-  cpu           = 256
-  memory        = 512
-  desired_count = 1
-  min_count     = 1
-  max_count     = 2
+# Every shipped spec, small: short retention, one task each, some broken events to exercise
+# the dead-letter path.
+pipeline_defaults = {
+  retention_days = { input = 1, output = 3, dead_letter = 7 }
+  producer       = { events_per_invocation = 300, malformed_share = 0.01 }
 }
 
-lambdas = {
-  producer_ticks_per_invocation = 600
-  producer_malformed_share      = 0.01
+processor = {
+  image_tag = "0.1.0"
 }
 
 lake = {
@@ -42,7 +32,7 @@ feature_store = {
 
 log_retention_days = 14
 
-# 600 ticks a minute: 10,000 is about 15 minutes behind; 1 % of ticks are broken on purpose. Aggregates are one per ticker a minute: 20 is about 5 minutes behind.
+# 600 events a minute: 10,000 is about 15 minutes behind; 1 % are broken on purpose. Aggregates are one per key a window: 20 is about 5 minutes behind.
 alarms = {
   processor_lag_records      = 10000
   feature_writer_lag_records = 20

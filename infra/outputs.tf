@@ -1,11 +1,20 @@
 output "processor_repository_url" {
-  description = "Push the processor image here, tagged with processor.image_tag (docs/deploy.md)."
-  value       = module.processor.repository_url
+  description = "Push the processor image here, tagged with processor.image_tag (docs/deploy.md); every pipeline's service runs it."
+  value       = module.registry.repository_url
 }
 
-output "ecs" {
-  description = "The processor's ECS cluster and service."
-  value       = { cluster = module.processor.cluster_name, service = module.processor.service_name }
+output "pipelines" {
+  description = "The pipelines deployed, by spec name: topics, ECS cluster and service, functions, Firehose stream, Glue table, Feature Group, dashboard."
+  value = { for name, spec in local.specs : name => {
+    topics          = spec.topics
+    ecs             = { cluster = module.processor[name].cluster_name, service = module.processor[name].service_name }
+    consumer_group  = module.processor[name].consumer_group
+    functions       = { for k, f in module.lambdas.function_names : trimprefix(k, "${name}-") => f if startswith(k, "${name}-") }
+    firehose_stream = module.delivery.stream_names[name]
+    glue_table      = module.delivery.tables[name]
+    feature_group   = module.feature_store[name].name
+    dashboard       = module.observability.dashboard_names[name]
+  } }
 }
 
 output "msk_cluster_arn" {
@@ -19,28 +28,18 @@ output "bootstrap_brokers" {
 }
 
 output "lambda_functions" {
-  description = "Function names, by crate name."
+  description = "Function names, by key: topic-creator, <pipeline>-<crate>."
   value       = module.lambdas.function_names
 }
 
 output "lake_bucket" {
-  description = "The data lake bucket (aggregates/ from Firehose, feature-store/ from the Feature Group)."
+  description = "The data lake bucket: <table>/ from each pipeline's Firehose stream, feature-store/<pipeline>/ from each Feature Group."
   value       = module.delivery.bucket_name
-}
-
-output "firehose_stream" {
-  description = "The Firehose stream that reads the aggregates topic into the lake."
-  value       = module.delivery.stream_name
 }
 
 output "glue_database" {
   description = "The lake's Glue database, for Athena."
   value       = module.delivery.glue_database
-}
-
-output "feature_group" {
-  description = "The Feature Group."
-  value       = module.feature_store.name
 }
 
 output "alarm_topic_arn" {
@@ -53,14 +52,9 @@ output "alarms" {
   value       = module.observability.alarms
 }
 
-output "composite_alarm_rule" {
-  description = "What pipeline-not-delivering fires on."
-  value       = module.observability.composite_rule
-}
-
-output "dashboard" {
-  description = "The CloudWatch dashboard."
-  value       = module.observability.dashboard_name
+output "composite_alarm_rules" {
+  description = "What each pipeline's pipeline-not-delivering fires on."
+  value       = module.observability.composite_rules
 }
 
 output "topics" {
@@ -73,9 +67,9 @@ output "iam_policies" {
   value = merge(
     { for k, v in module.network.iam_policies : "network.${k}" => v },
     { for k, v in module.delivery.iam_policies : "delivery.${k}" => v },
-    { for k, v in module.feature_store.iam_policies : "feature_store.${k}" => v },
+    merge([for p, m in module.feature_store : { for k, v in m.iam_policies : "feature_store.${p}.${k}" => v }]...),
     { for k, v in module.lambdas.iam_policies : "lambdas.${k}" => v },
-    { for k, v in module.processor.iam_policies : "processor.${k}" => v },
+    merge([for p, m in module.processor : { for k, v in m.iam_policies : "processor.${p}.${k}" => v }]...),
   )
 }
 
@@ -88,21 +82,21 @@ output "checks" {
     glue_columns          = module.delivery.glue_columns
     glue_partition_keys   = module.delivery.glue_partition_keys
     firehose_buffering    = module.delivery.buffering
-    features              = module.feature_store.features
-    online_ttl_days       = module.feature_store.online_ttl_days
+    features              = { for p, m in module.feature_store : p => m.features }
+    online_ttl_days       = { for p, m in module.feature_store : p => m.online_ttl_days }
     lambda_architectures  = module.lambdas.architectures
     lambda_runtimes       = module.lambdas.runtimes
     lambda_environments   = module.lambdas.environments
     lambda_schedules      = module.lambdas.schedules
-    event_source_mapping  = module.lambdas.event_source_mapping
-    processor_task        = module.processor.task
-    processor_scaling     = module.processor.scaling
-    processor_log_days    = module.processor.log_retention_days
+    event_source_mappings = module.lambdas.event_source_mappings
+    processor_task        = { for p, m in module.processor : p => m.task }
+    processor_scaling     = { for p, m in module.processor : p => m.scaling }
+    processor_log_days    = { for p, m in module.processor : p => m.log_retention_days }
     interface_endpoints   = module.network.interface_endpoints
     lambda_timeouts       = module.lambdas.timeouts
     lake_source           = module.delivery.source
     table_parameters      = module.delivery.table_parameters
-    dedup_query           = module.delivery.dedup_query
+    dedup_queries         = module.delivery.dedup_queries
     cluster_policy        = module.msk.cluster_policy
     cluster_sg            = module.msk.security_group_id
     cluster_sg_rules      = module.msk.security_group_rules
@@ -110,7 +104,7 @@ output "checks" {
     topic_triggers        = module.topics.triggers
     topics_result         = module.topics.result
     lambda_managed        = module.lambdas.managed_policies
-    processor_lag_policy  = module.processor.lag_policy
+    processor_lag_policy  = { for p, m in module.processor : p => m.lag_policy }
     msk_cluster_arn       = module.msk.arn
   }
 }

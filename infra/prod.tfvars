@@ -8,26 +8,21 @@ network = {
   availability_zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 }
 
-topics = [
-  { name = "ticks", partitions = 12, configs = { "retention.ms" = "604800000", "cleanup.policy" = "delete" } },
-  { name = "aggregates", partitions = 12, configs = { "retention.ms" = "1209600000", "cleanup.policy" = "delete" } },
-  { name = "ticks.dlq", partitions = 3, configs = { "retention.ms" = "2592000000", "cleanup.policy" = "delete" } },
-  { name = "ticks.replay", partitions = 12, configs = { "retention.ms" = "604800000", "cleanup.policy" = "delete" } },
-]
-
-processor = {
-  image_tag     = "0.1.0"
-  cpu           = 1024
-  memory        = 2048
-  desired_count = 3
-  min_count     = 2
-  max_count     = 12
+# Every shipped spec, at production size.
+pipeline_defaults = {
+  partitions             = 12
+  dead_letter_partitions = 3
+  retention_days         = { input = 7, output = 14, dead_letter = 30 }
+  processor              = { cpu = 1024, memory = 2048, desired_count = 3, min_count = 2, max_count = 12 }
+  producer               = { events_per_invocation = 60000, malformed_share = 0 }
 }
 
 lambdas = {
-  producer_ticks_per_invocation = 60000
-  producer_malformed_share      = 0
-  feature_writer_concurrency    = 16
+  feature_writer_concurrency = 16
+}
+
+processor = {
+  image_tag = "0.1.0"
 }
 
 lake = {
@@ -45,7 +40,7 @@ log_retention_days = 365
 
 alarm_emails = []
 
-# 60,000 ticks a minute: 300,000 is about 5 minutes behind. Aggregates are one per ticker a minute: 20 is about 5 minutes behind.
+# 60,000 events a minute: 300,000 is about 5 minutes behind. Aggregates are one per key a minute: 20 is about 5 minutes behind.
 alarms = {
   processor_lag_records      = 300000
   feature_writer_lag_records = 20

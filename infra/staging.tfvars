@@ -8,25 +8,16 @@ network = {
   availability_zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 }
 
-topics = [
-  { name = "ticks", partitions = 6, configs = { "retention.ms" = "259200000", "cleanup.policy" = "delete" } },
-  { name = "aggregates", partitions = 6, configs = { "retention.ms" = "604800000", "cleanup.policy" = "delete" } },
-  { name = "ticks.dlq", partitions = 1, configs = { "retention.ms" = "1209600000", "cleanup.policy" = "delete" } },
-  { name = "ticks.replay", partitions = 6, configs = { "retention.ms" = "259200000", "cleanup.policy" = "delete" } },
-]
-
-processor = {
-  image_tag     = "0.1.0"
-  cpu           = 512
-  memory        = 1024
-  desired_count = 2
-  min_count     = 1
-  max_count     = 6
+# Every shipped spec at a fraction of prod's size.
+pipeline_defaults = {
+  partitions     = 6
+  retention_days = { input = 3, output = 7, dead_letter = 14 }
+  processor      = { cpu = 512, memory = 1024, desired_count = 2, min_count = 1, max_count = 6 }
+  producer       = { events_per_invocation = 6000, malformed_share = 0.001 }
 }
 
-lambdas = {
-  producer_ticks_per_invocation = 6000
-  producer_malformed_share      = 0.001
+processor = {
+  image_tag = "0.1.0"
 }
 
 lake = {
@@ -42,7 +33,7 @@ feature_store = {
 
 log_retention_days = 90
 
-# 6,000 ticks a minute: 60,000 is about 10 minutes behind. Aggregates are one per ticker a minute: 20 is about 5 minutes behind.
+# 6,000 events a minute: 60,000 is about 10 minutes behind. Aggregates are one per key a window: 20 is about 5 minutes behind.
 alarms = {
   processor_lag_records      = 60000
   feature_writer_lag_records = 20

@@ -1,11 +1,13 @@
 variable "project" {
-  description = "Name prefix of every resource, with the environment: <project>-<environment>."
+  description = "Name prefix of every resource, with the environment: <project>-<environment>, and <project>-<environment>-<pipeline> for a pipeline's own."
   type        = string
-  default     = "stock-ticks"
+  default     = "streaming"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.project))
-    error_message = "project must be 2 to 21 lowercase letters, digits or hyphens, starting with a letter."
+    # With a 7-letter environment and a 20-letter pipeline (the spec's most), the longest name,
+    # <project>-<environment>-<pipeline>-feature-writer, stays within Lambda's and IAM's 64.
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.project))
+    error_message = "project must be 2 to 16 lowercase letters, digits or hyphens, starting with a letter."
   }
 }
 
@@ -48,17 +50,104 @@ variable "network" {
   }
 }
 
-variable "topics" {
-  description = "The Kafka topics the topic-creator Lambda makes the cluster hold on every apply: name, partitions and topic configs."
-  type = list(object({
-    name       = string
-    partitions = number
-    configs    = optional(map(string), {})
+variable "pipeline_defaults" {
+  description = "How every pipeline runs unless pipelines says otherwise. Every spec generated into infra/pipelines/<name>.json (config/pipelines/<name>.toml, then ./scripts/pipeline-schemas) is deployed: partitions of its input, aggregates and replay topics and of its dead-letter topic, days each topic keeps records, its processor's size and autoscaling, its producer's load (a synthetic feed; off for real input), how many keys the producer generates and the checker watches (null: the key fields' listed values), or the record identifiers the checker watches instead. enabled = false leaves a pipeline out."
+  type = object({
+    enabled                = optional(bool, true)
+    partitions             = optional(number, 3)
+    dead_letter_partitions = optional(number, 1)
+    retention_days = optional(object({
+      input       = optional(number, 7)
+      output      = optional(number, 14)
+      dead_letter = optional(number, 30)
+    }), {})
+    keys = optional(number)
+    processor = optional(object({
+      cpu           = optional(number, 256)
+      memory        = optional(number, 512)
+      desired_count = optional(number, 1)
+      min_count     = optional(number, 1)
+      max_count     = optional(number, 2)
+      target_cpu    = optional(number, 60)
+      target_lag    = optional(number, 50000)
+    }), {})
+    producer = optional(object({
+      enabled               = optional(bool, true)
+      events_per_invocation = optional(number, 600)
+      malformed_share       = optional(number, 0)
+    }), {})
+    checker = optional(object({
+      watch_keys = optional(list(string), [])
+    }), {})
+  })
+  default = {}
+}
+
+variable "pipelines" {
+  description = "Per pipeline, by spec name, settings that replace pipeline_defaults for it (whole: an attribute not given takes its type's default, not pipeline_defaults')."
+  type = map(object({
+    enabled                = optional(bool, true)
+    partitions             = optional(number, 3)
+    dead_letter_partitions = optional(number, 1)
+    retention_days = optional(object({
+      input       = optional(number, 7)
+      output      = optional(number, 14)
+      dead_letter = optional(number, 30)
+    }), {})
+    keys = optional(number)
+    processor = optional(object({
+      cpu           = optional(number, 256)
+      memory        = optional(number, 512)
+      desired_count = optional(number, 1)
+      min_count     = optional(number, 1)
+      max_count     = optional(number, 2)
+      target_cpu    = optional(number, 60)
+      target_lag    = optional(number, 50000)
+    }), {})
+    producer = optional(object({
+      enabled               = optional(bool, true)
+      events_per_invocation = optional(number, 600)
+      malformed_share       = optional(number, 0)
+    }), {})
+    checker = optional(object({
+      watch_keys = optional(list(string), [])
+    }), {})
   }))
+  default = {}
 
   validation {
-    condition     = alltrue([for t in var.topics : t.partitions >= 1 && t.partitions <= 1000])
-    error_message = "every topic needs 1 to 1000 partitions."
+    condition     = alltrue([for name, _ in var.pipelines : fileexists("${path.module}/pipelines/${name}.json")])
+    error_message = "Every key of pipelines must name a spec generated into infra/pipelines/<name>.json (config/pipelines/<name>.toml, then ./scripts/pipeline-schemas)."
+  }
+
+  validation {
+    condition     = length([for name in local.available : name if lookup(var.pipelines, name, var.pipeline_defaults).enabled]) > 0
+    error_message = "At least one pipeline must be enabled."
+  }
+
+  validation {
+    condition     = alltrue([for p in concat([var.pipeline_defaults], values(var.pipelines)) : p.partitions >= 1 && p.partitions <= 1000 && p.dead_letter_partitions >= 1 && p.dead_letter_partitions <= 1000])
+    error_message = "Every topic needs 1 to 1000 partitions."
+  }
+
+  validation {
+    condition     = alltrue([for p in concat([var.pipeline_defaults], values(var.pipelines)) : p.processor.min_count >= 1 && p.processor.min_count <= p.processor.desired_count && p.processor.desired_count <= p.processor.max_count])
+    error_message = "Each pipeline's processor needs 1 <= min_count <= desired_count <= max_count."
+  }
+
+  validation {
+    condition     = alltrue([for p in concat([var.pipeline_defaults], values(var.pipelines)) : p.producer.malformed_share >= 0 && p.producer.malformed_share <= 1 && p.producer.events_per_invocation >= 1 && p.producer.events_per_invocation <= 100000])
+    error_message = "Each producer's malformed_share is a share from 0 to 1, and events_per_invocation 1 to 100000."
+  }
+
+  validation {
+    condition     = alltrue([for p in concat([var.pipeline_defaults], values(var.pipelines)) : p.keys == null || try(p.keys >= 1 && p.keys <= 1000, false)])
+    error_message = "keys is 1 to 1000 (the checker watches every one), or null for the key fields' listed values."
+  }
+
+  validation {
+    condition     = alltrue([for p in concat([var.pipeline_defaults], values(var.pipelines)) : alltrue([for d in values(p.retention_days) : d >= 1])])
+    error_message = "Topics keep records at least a day."
   }
 }
 
@@ -68,30 +157,18 @@ variable "topics_to_delete" {
   default     = []
 
   validation {
-    condition     = length(setintersection(toset(var.topics_to_delete), toset([for t in var.topics : t.name]))) == 0
-    error_message = "A topic cannot be both kept (topics) and deleted (topics_to_delete)."
+    condition     = length(setintersection(toset(var.topics_to_delete), toset([for t in local.topics : t.name]))) == 0
+    error_message = "A topic cannot be both kept (a pipeline's) and deleted (topics_to_delete)."
   }
 }
 
 variable "processor" {
-  description = "The processor service on Fargate (arm64): image tag in the ECR repository, task size, task counts for autoscaling, and its targets (average CPU percent, records not yet handled per task)."
+  description = "What every pipeline's processor service on Fargate (arm64) shares: the image tag in the ECR repository, the delivery mode and the graceful-shutdown bound. Sizes are per pipeline (pipelines)."
   type = object({
     image_tag        = string
-    cpu              = number
-    memory           = number
-    desired_count    = number
-    min_count        = number
-    max_count        = number
     delivery         = optional(string, "exactly-once")
-    target_cpu       = optional(number, 60)
-    target_lag       = optional(number, 50000)
     shutdown_seconds = optional(number, 25)
   })
-
-  validation {
-    condition     = var.processor.min_count >= 1 && var.processor.min_count <= var.processor.desired_count && var.processor.desired_count <= var.processor.max_count
-    error_message = "processor needs 1 <= min_count <= desired_count <= max_count."
-  }
 
   validation {
     condition     = contains(["exactly-once", "at-least-once"], var.processor.delivery)
@@ -105,23 +182,15 @@ variable "processor" {
 }
 
 variable "lambdas" {
-  description = "The four functions: where their zips are (relative to infra/), the producer's load, the feature-writer's batching and concurrency, the checker's freshness threshold, and the tickers."
+  description = "What every pipeline's functions share: where their zips are (relative to infra/), the feature-writers' batching and concurrency, the checkers' freshness threshold. The producers' load is per pipeline (pipelines)."
   type = object({
     package_dir                     = optional(string, "../target/lambda")
-    tickers                         = optional(list(string), ["AMZN", "AAPL", "MSFT", "GOOGL"])
-    producer_ticks_per_invocation   = optional(number, 600)
-    producer_malformed_share        = optional(number, 0)
     feature_writer_batch_size       = optional(number, 100)
     feature_writer_batching_seconds = optional(number, 1)
     feature_writer_concurrency      = optional(number, 8)
     checker_freshness_seconds       = optional(number, 300)
   })
   default = {}
-
-  validation {
-    condition     = var.lambdas.producer_malformed_share >= 0 && var.lambdas.producer_malformed_share <= 1
-    error_message = "lambdas.producer_malformed_share is a share from 0 to 1."
-  }
 }
 
 variable "lake" {
@@ -177,7 +246,7 @@ variable "alarm_emails" {
 }
 
 variable "alarms" {
-  description = "Alarm thresholds: processor lag (records behind on ticks), feature-writer lag (records behind on aggregates), dead letters as a percent of input, late events per 5 minutes, feature age in seconds, and the share of a Lambda's timeout that counts as near it."
+  description = "Alarm thresholds, for every pipeline: processor lag (records behind on its input), feature-writer lag (records behind on its aggregates), dead letters as a percent of input, late events per 5 minutes, feature age in seconds, and the share of a Lambda's timeout that counts as near it."
   type = object({
     processor_lag_records      = number
     feature_writer_lag_records = number

@@ -723,7 +723,7 @@ impl Engine {
                     }
                     other => other,
                 };
-                tracing::error!(%error, "batch not delivered; stopping");
+                tracing::error!(%error, pipeline = %self.spec.name, "batch not delivered; stopping");
                 if exactly_once && !is_fenced(&error) {
                     let _ = self.producer.abort_transaction(self.config.request_timeout);
                 }

@@ -87,9 +87,10 @@ enum Command {
     /// transaction with their keys, bytes, timestamps and partitions. `--dry-run` lists them
     /// (JSON lines on stdout) and sends nothing. See docs/operations/README.md, "Replay".
     Replay(ReplayArgs),
-    /// Print the aggregates' schema for the lake (Glue columns, partitioning, timestamp format)
-    /// and the Feature Group (features, identifier, event time) as JSON, generated from the
-    /// spec; Terraform reads it from infra/schema.json.
+    /// Print what Terraform needs of the spec as JSON: the pipeline's name and topics, the
+    /// aggregates' schema for the lake (Glue columns, partitioning, timestamp format) and the
+    /// Feature Group (features, identifier, event time). Terraform reads one file per spec,
+    /// infra/pipelines/<name>.json, which ./scripts/pipeline-schemas regenerates.
     Schema,
     /// Ask a processor's health endpoint; exits 0 if it answers 200. For a container health
     /// check in an image without curl.
@@ -141,9 +142,10 @@ struct ReplayArgs {
     #[arg(long)]
     from_topic: Option<String>,
     /// The topic to send to: a backfill topic a processor with its own group reads (the live
-    /// input would refuse events of closed windows as late). It must exist.
+    /// input would refuse events of closed windows as late). It must exist. [default: the
+    /// spec's replay topic, `<input>.replay`, which Terraform creates]
     #[arg(long)]
-    to: String,
+    to: Option<String>,
     /// Only records with a Kafka timestamp at or after this time (RFC 3339).
     #[arg(long, value_parser = rfc3339)]
     since: Option<i64>,
@@ -461,7 +463,7 @@ fn replay(spec: &Spec, args: ReplayArgs) -> anyhow::Result<ExitCode> {
         source: args
             .from_topic
             .unwrap_or_else(|| spec.topics.dead_letter.clone()),
-        target: args.to,
+        target: args.to.unwrap_or_else(|| spec.replay_topic()),
         since_ms: args.since,
         until_ms: args.until,
         reasons: args.reason,

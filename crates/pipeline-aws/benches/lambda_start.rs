@@ -44,6 +44,9 @@ fn configuration(name: &str) -> Vec<(&'static str, &'static str)> {
             "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
         ),
         ("AWS_EC2_METADATA_DISABLED", "true"),
+        // The pipeline the producer, feature-writer and checker serve (the topic-creator
+        // ignores it).
+        ("PIPELINE", "sensor-readings"),
     ];
     match name {
         "producer" | "topic-creator" => {
@@ -53,7 +56,7 @@ fn configuration(name: &str) -> Vec<(&'static str, &'static str)> {
             ]);
         }
         "feature-writer" => env.extend([
-            ("FEATURE_GROUP_NAME", "stock-ticks-bench"),
+            ("FEATURE_GROUP_NAME", "bench"),
             (
                 "FAILURE_QUEUE_URL",
                 "https://sqs.eu-west-1.amazonaws.com/123456789012/bench",
@@ -61,7 +64,7 @@ fn configuration(name: &str) -> Vec<(&'static str, &'static str)> {
         ]),
         "checker" => env.extend([
             ("ENVIRONMENT", "bench"),
-            ("FEATURE_GROUP_NAME", "stock-ticks-bench"),
+            ("FEATURE_GROUP_NAME", "bench"),
         ]),
         other => panic!("no configuration for {other}"),
     }

@@ -1,7 +1,10 @@
-//! The one schema of the aggregates outside Kafka, generated from the spec: the Glue table that
-//! Firehose converts to Parquet against (columns, partition keys, how timestamps parse, how a
-//! record finds its partition) and the Feature Group's definitions. `processor schema` prints it;
-//! Terraform reads the committed copy (`infra/schema.json`) instead of keeping column lists.
+//! What Terraform needs of a spec, generated from it: the pipeline's name and topics, the one
+//! schema of the aggregates outside Kafka (the Glue table that Firehose converts to Parquet
+//! against: columns, partition keys, how timestamps parse, how a record finds its partition) and
+//! the Feature Group's definitions. `processor schema` prints it; Terraform reads the committed
+//! copies (`infra/pipelines/<name>.json`, one a spec) instead of keeping names and column lists.
+//! It is the one place the spec's types map to Glue's and the Feature Store's; the local lake
+//! maps the same [`ColumnType`]s to Arrow.
 
 use crate::{ColumnType, Spec};
 use serde::Serialize;
@@ -32,14 +35,29 @@ pub fn glue_type(column_type: ColumnType) -> String {
 /// from the window's end: the aggregate's event time.
 pub const PARTITION_KEYS: [&str; 3] = ["year", "month", "day"];
 
-/// The schema document, as `processor schema` prints it and `infra/schema.json` holds it.
-/// Structs rather than JSON maps, so the file's key order is fixed whatever serde_json's
-/// features.
+/// The pipeline document, as `processor schema` prints it and `infra/pipelines/<name>.json`
+/// holds it. Structs rather than JSON maps, so the file's key order is fixed whatever
+/// serde_json's features.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SchemaDocument {
     pub about: &'static str,
+    /// The spec's name: it names the pipeline's resources.
+    pub pipeline: String,
+    pub topics: TopicNames,
     pub lake: Lake,
     pub feature_group: FeatureGroup,
+    /// The checker's rules, as written: the sanity alarm's description quotes them.
+    pub checks: Vec<String>,
+}
+
+/// The pipeline's topics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopicNames {
+    pub input: String,
+    pub output: String,
+    pub dead_letter: String,
+    /// Where `processor replay` sends records for a backfill processor.
+    pub replay: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,8 +105,15 @@ pub fn schema(spec: &Spec) -> SchemaDocument {
         .map(|key| format!("{key}=!{{partitionKeyFromQuery:{key}}}/"))
         .collect();
     SchemaDocument {
-        about: "Generated from the pipeline spec by `processor schema`; do not edit. \
-                `cargo run -p processor -- schema > infra/schema.json` regenerates it.",
+        about: "Generated from config/pipelines/<name>.toml by `processor schema`; do not edit. \
+                ./scripts/pipeline-schemas regenerates every one.",
+        pipeline: spec.name.clone(),
+        topics: TopicNames {
+            input: spec.topics.input.clone(),
+            output: spec.topics.output.clone(),
+            dead_letter: spec.topics.dead_letter.clone(),
+            replay: spec.replay_topic(),
+        },
         lake: Lake {
             columns,
             partition_keys: PARTITION_KEYS
@@ -113,6 +138,7 @@ pub fn schema(spec: &Spec) -> SchemaDocument {
                 })
                 .collect(),
         },
+        checks: spec.checks.iter().map(|c| c.rule.clone()).collect(),
     }
 }
 

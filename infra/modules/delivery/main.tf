@@ -173,10 +173,12 @@ resource "aws_glue_catalog_database" "this" {
   description = "The streaming pipeline's lake (${var.name})"
 }
 
+# One table a pipeline, under its own top folder of the lake.
 resource "aws_glue_catalog_table" "this" {
-  name          = var.table
+  for_each      = var.pipelines
+  name          = local.tables[each.key]
   database_name = aws_glue_catalog_database.this.name
-  description   = "One aggregate per ticker per window; columns generated from the pipeline spec"
+  description   = "The ${each.key} pipeline's aggregates, one per key and window; columns generated from its spec"
   table_type    = "EXTERNAL_TABLE"
   # Partition projection: Athena computes the partitions from these ranges and the location
   # template instead of reading them from the catalog, so a new day is queryable the moment
@@ -187,10 +189,10 @@ resource "aws_glue_catalog_table" "this" {
       classification              = "parquet"
       "parquet.compression"       = "SNAPPY"
       "projection.enabled"        = "true"
-      "storage.location.template" = "s3://${aws_s3_bucket.lake.bucket}/${var.table}/${join("/", [for k in var.schema.partition_keys : "${k.name}=$${${k.name}}"])}/"
+      "storage.location.template" = "s3://${aws_s3_bucket.lake.bucket}/${local.tables[each.key]}/${join("/", [for k in each.value.schema.partition_keys : "${k.name}=$${${k.name}}"])}/"
     },
     merge([
-      for k in var.schema.partition_keys : {
+      for k in each.value.schema.partition_keys : {
         "projection.${k.name}.type"   = "integer"
         "projection.${k.name}.range"  = local.projection_ranges[k.name]
         "projection.${k.name}.digits" = local.projection_digits[k.name]
@@ -199,7 +201,7 @@ resource "aws_glue_catalog_table" "this" {
   )
 
   dynamic "partition_keys" {
-    for_each = var.schema.partition_keys
+    for_each = each.value.schema.partition_keys
     content {
       name = partition_keys.value.name
       type = partition_keys.value.type
@@ -207,7 +209,7 @@ resource "aws_glue_catalog_table" "this" {
   }
 
   storage_descriptor {
-    location      = "s3://${aws_s3_bucket.lake.bucket}/${var.table}/"
+    location      = "s3://${aws_s3_bucket.lake.bucket}/${local.tables[each.key]}/"
     input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
     output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 
@@ -216,7 +218,7 @@ resource "aws_glue_catalog_table" "this" {
     }
 
     dynamic "columns" {
-      for_each = var.schema.columns
+      for_each = each.value.schema.columns
       content {
         name = columns.value.name
         type = columns.value.type
@@ -226,18 +228,21 @@ resource "aws_glue_catalog_table" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "firehose" {
-  name              = "/aws/kinesisfirehose/${var.name}-aggregates"
+  for_each          = var.pipelines
+  name              = "/aws/kinesisfirehose/${var.name}-${each.key}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
 }
 
 resource "aws_cloudwatch_log_stream" "firehose" {
+  for_each       = var.pipelines
   name           = "DestinationDelivery"
-  log_group_name = aws_cloudwatch_log_group.firehose.name
+  log_group_name = aws_cloudwatch_log_group.firehose[each.key].name
 }
 
 resource "aws_iam_role" "firehose" {
-  name = "${var.name}-firehose"
+  for_each = var.pipelines
+  name     = "${var.name}-${each.key}-firehose"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -250,31 +255,33 @@ resource "aws_iam_role" "firehose" {
 }
 
 locals {
-  # The ranges of the year=/month=/day= partition keys Firehose writes (infra/schema.json).
+  # The ranges of the year=/month=/day= partition keys Firehose writes (infra/pipelines/*.json).
   projection_ranges = { year = "2020,2099", month = "1,12", day = "1,31" }
   projection_digits = { year = "4", month = "2", day = "2" }
 
-  topic_arn = "${format(var.kafka_arn_pattern, "topic")}/${var.topic}"
+  # Each pipeline's table and top folder: its name as Glue and Athena spell identifiers.
+  tables = { for name, _ in var.pipelines : name => replace(name, "-", "_") }
 
-  glue_arns = [
-    "arn:aws:glue:${var.region}:${var.account_id}:catalog",
-    "arn:aws:glue:${var.region}:${var.account_id}:database/${aws_glue_catalog_database.this.name}",
-    "arn:aws:glue:${var.region}:${var.account_id}:table/${aws_glue_catalog_database.this.name}/${aws_glue_catalog_table.this.name}",
-  ]
-  firehose_policy = jsonencode({
+  # Each stream reads its pipeline's aggregates topic, writes its folder, converts against its
+  # table.
+  firehose_policies = { for name, p in var.pipelines : name => jsonencode({
     Version = "2012-10-17"
     Statement = [
       {
         Sid      = "WriteTheLake"
         Effect   = "Allow"
         Action   = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"]
-        Resource = [aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/*"]
+        Resource = [aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/${local.tables[name]}/*", "${aws_s3_bucket.lake.arn}/errors/${local.tables[name]}/*"]
       },
       {
-        Sid      = "ReadTheTableSchema"
-        Effect   = "Allow"
-        Action   = ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"]
-        Resource = local.glue_arns
+        Sid    = "ReadTheTableSchema"
+        Effect = "Allow"
+        Action = ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"]
+        Resource = [
+          "arn:aws:glue:${var.region}:${var.account_id}:catalog",
+          "arn:aws:glue:${var.region}:${var.account_id}:database/${aws_glue_catalog_database.this.name}",
+          "arn:aws:glue:${var.region}:${var.account_id}:table/${aws_glue_catalog_database.this.name}/${local.tables[name]}",
+        ]
       },
       {
         Sid      = "EncryptWithTheKey"
@@ -294,7 +301,7 @@ locals {
         Sid      = "ReadTheAggregatesTopic"
         Effect   = "Allow"
         Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:DescribeTopicDynamicConfiguration", "kafka-cluster:ReadData"]
-        Resource = [local.topic_arn]
+        Resource = ["${format(var.kafka_arn_pattern, "topic")}/${p.topic}"]
       },
       {
         Sid      = "DescribeItsGroup"
@@ -306,16 +313,17 @@ locals {
         Sid      = "LogDeliveryErrors"
         Effect   = "Allow"
         Action   = ["logs:PutLogEvents"]
-        Resource = ["${aws_cloudwatch_log_group.firehose.arn}:*"]
+        Resource = ["${aws_cloudwatch_log_group.firehose[name].arn}:*"]
       },
     ]
-  })
+  }) }
 }
 
 resource "aws_iam_role_policy" "firehose" {
-  name   = "deliver-to-the-lake"
-  role   = aws_iam_role.firehose.id
-  policy = local.firehose_policy
+  for_each = var.pipelines
+  name     = "deliver-to-the-lake"
+  role     = aws_iam_role.firehose[each.key].id
+  policy   = local.firehose_policies[each.key]
 }
 
 # The stream is created once the cluster's policy lets Firehose connect: before, creating its
@@ -327,28 +335,29 @@ resource "terraform_data" "cluster_policy" {
 resource "aws_kinesis_firehose_delivery_stream" "this" {
   #checkov:skip=CKV_AWS_240:Firehose takes server-side encryption only for a DirectPut source (API reference, StartDeliveryStreamEncryption); this stream reads MSK, which encrypts the records at rest, TLS carries them, and the lake bucket's KMS key encrypts the files.
   #checkov:skip=CKV_AWS_241:As above: no server-side encryption setting exists for a stream with an MSK source.
-  name        = "${var.name}-aggregates"
+  for_each    = var.pipelines
+  name        = "${var.name}-${each.key}"
   destination = "extended_s3"
 
   # Firehose reads the topic from its first record (the epoch: the API's "earliest"), so a
   # replaced stream re-reads what the topic still holds rather than skipping it.
   msk_source_configuration {
     msk_cluster_arn     = var.cluster_arn
-    topic_name          = var.topic
+    topic_name          = each.value.topic
     read_from_timestamp = "1970-01-01T00:00:00Z"
 
     authentication_configuration {
       connectivity = "PRIVATE"
-      role_arn     = aws_iam_role.firehose.arn
+      role_arn     = aws_iam_role.firehose[each.key].arn
     }
   }
 
   extended_s3_configuration {
-    role_arn            = aws_iam_role.firehose.arn
+    role_arn            = aws_iam_role.firehose[each.key].arn
     bucket_arn          = aws_s3_bucket.lake.arn
     kms_key_arn         = var.kms_key_arn
-    prefix              = "${var.table}/${var.schema.prefix}"
-    error_output_prefix = "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+    prefix              = "${local.tables[each.key]}/${each.value.schema.prefix}"
+    error_output_prefix = "errors/${local.tables[each.key]}/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
     buffering_size      = var.buffering_mib
     buffering_interval  = var.buffering_seconds
 
@@ -366,7 +375,7 @@ resource "aws_kinesis_firehose_delivery_stream" "this" {
         }
         parameters {
           parameter_name  = "MetadataExtractionQuery"
-          parameter_value = var.schema.partition_query
+          parameter_value = each.value.schema.partition_query
         }
       }
     }
@@ -375,7 +384,7 @@ resource "aws_kinesis_firehose_delivery_stream" "this" {
       input_format_configuration {
         deserializer {
           hive_json_ser_de {
-            timestamp_formats = var.schema.timestamp_formats
+            timestamp_formats = each.value.schema.timestamp_formats
           }
         }
       }
@@ -388,16 +397,16 @@ resource "aws_kinesis_firehose_delivery_stream" "this" {
       }
       schema_configuration {
         database_name = aws_glue_catalog_database.this.name
-        table_name    = aws_glue_catalog_table.this.name
-        role_arn      = aws_iam_role.firehose.arn
+        table_name    = aws_glue_catalog_table.this[each.key].name
+        role_arn      = aws_iam_role.firehose[each.key].arn
         region        = var.region
       }
     }
 
     cloudwatch_logging_options {
       enabled         = true
-      log_group_name  = aws_cloudwatch_log_group.firehose.name
-      log_stream_name = aws_cloudwatch_log_stream.firehose.name
+      log_group_name  = aws_cloudwatch_log_group.firehose[each.key].name
+      log_stream_name = aws_cloudwatch_log_stream.firehose[each.key].name
     }
   }
   depends_on = [terraform_data.cluster_policy, aws_iam_role_policy.firehose]
@@ -407,15 +416,16 @@ resource "aws_kinesis_firehose_delivery_stream" "this" {
 # identical, with the same aggregate_id): what to query. Saved in Athena's primary workgroup;
 # run it once to create the view.
 resource "aws_athena_named_query" "dedup_view" {
-  name        = "${var.name}-create-${var.table}-view"
-  description = "Creates the ${var.table}_dedup view: one row per aggregate_id."
+  for_each    = var.pipelines
+  name        = "${var.name}-create-${local.tables[each.key]}-view"
+  description = "Creates the ${local.tables[each.key]}_dedup view: one row per aggregate_id."
   database    = aws_glue_catalog_database.this.name
   query       = <<-SQL
-    CREATE OR REPLACE VIEW ${var.table}_dedup AS
-    SELECT ${join(", ", [for c in var.schema.columns : "\"${c.name}\""])}, ${join(", ", [for k in var.schema.partition_keys : k.name])}
+    CREATE OR REPLACE VIEW ${local.tables[each.key]}_dedup AS
+    SELECT ${join(", ", [for c in each.value.schema.columns : "\"${c.name}\""])}, ${join(", ", [for k in each.value.schema.partition_keys : k.name])}
     FROM (
-      SELECT *, row_number() OVER (PARTITION BY aggregate_id ORDER BY ${join(", ", [for k in var.schema.partition_keys : k.name])}) AS copy
-      FROM ${var.table}
+      SELECT *, row_number() OVER (PARTITION BY aggregate_id ORDER BY ${join(", ", [for k in each.value.schema.partition_keys : k.name])}) AS copy
+      FROM ${local.tables[each.key]}
     )
     WHERE copy = 1
   SQL

@@ -8,14 +8,19 @@ output "bucket_arn" {
   value       = aws_s3_bucket.lake.arn
 }
 
-output "stream_name" {
-  description = "The Firehose stream that reads the aggregates topic into the lake."
-  value       = aws_kinesis_firehose_delivery_stream.this.name
+output "stream_names" {
+  description = "Each pipeline's Firehose stream, which reads its aggregates topic into the lake."
+  value       = { for k, s in aws_kinesis_firehose_delivery_stream.this : k => s.name }
 }
 
-output "stream_arn" {
-  description = "The Firehose stream's ARN."
-  value       = aws_kinesis_firehose_delivery_stream.this.arn
+output "stream_arns" {
+  description = "Each pipeline's Firehose stream's ARN."
+  value       = { for k, s in aws_kinesis_firehose_delivery_stream.this : k => s.arn }
+}
+
+output "tables" {
+  description = "Each pipeline's Glue table (and the lake's top folder)."
+  value       = { for k, t in aws_glue_catalog_table.this : k => t.name }
 }
 
 output "glue_database" {
@@ -24,26 +29,26 @@ output "glue_database" {
 }
 
 output "glue_columns" {
-  description = "The Glue table's columns, as the table resource holds them."
-  value       = [for c in aws_glue_catalog_table.this.storage_descriptor[0].columns : { name = c.name, type = c.type }]
+  description = "Each pipeline's Glue table's columns, as the table resource holds them."
+  value       = { for k, t in aws_glue_catalog_table.this : k => [for c in t.storage_descriptor[0].columns : { name = c.name, type = c.type }] }
 }
 
 output "glue_partition_keys" {
-  description = "The Glue table's partition keys, as the table resource holds them."
-  value       = [for c in aws_glue_catalog_table.this.partition_keys : { name = c.name, type = c.type }]
+  description = "Each pipeline's Glue table's partition keys, as the table resource holds them."
+  value       = { for k, t in aws_glue_catalog_table.this : k => [for c in t.partition_keys : { name = c.name, type = c.type }] }
 }
 
 output "iam_policies" {
-  description = "Every inline IAM policy of the module, by name."
-  value       = { firehose = local.firehose_policy }
+  description = "Every inline IAM policy of the module: each pipeline's stream's."
+  value       = { for k, p in local.firehose_policies : "${k}-firehose" => p }
 }
 
 output "buffering" {
-  description = "The stream's buffering hints, as the stream resource holds them."
-  value = {
-    mib     = aws_kinesis_firehose_delivery_stream.this.extended_s3_configuration[0].buffering_size
-    seconds = aws_kinesis_firehose_delivery_stream.this.extended_s3_configuration[0].buffering_interval
-  }
+  description = "Each stream's buffering hints, as the stream resource holds them."
+  value = { for k, s in aws_kinesis_firehose_delivery_stream.this : k => {
+    mib     = s.extended_s3_configuration[0].buffering_size
+    seconds = s.extended_s3_configuration[0].buffering_interval
+  } }
 }
 
 output "bucket_encryption" {
@@ -67,22 +72,23 @@ output "bucket_policies" {
 }
 
 output "source" {
-  description = "Where the stream reads from, as the stream resource holds it: the MSK source (nothing for a DirectPut stream) and whether server-side encryption is set."
-  value = {
-    msk                  = [for m in aws_kinesis_firehose_delivery_stream.this.msk_source_configuration : { cluster = m.msk_cluster_arn, topic = m.topic_name, read_from = m.read_from_timestamp, connectivity = one(m.authentication_configuration).connectivity }]
-    encryption           = length(aws_kinesis_firehose_delivery_stream.this.server_side_encryption) > 0 && try(aws_kinesis_firehose_delivery_stream.this.server_side_encryption[0].enabled, false)
-    error_prefix         = aws_kinesis_firehose_delivery_stream.this.extended_s3_configuration[0].error_output_prefix
-    dynamic_partitioning = aws_kinesis_firehose_delivery_stream.this.extended_s3_configuration[0].dynamic_partitioning_configuration[0].enabled
-    parquet              = length(aws_kinesis_firehose_delivery_stream.this.extended_s3_configuration[0].data_format_conversion_configuration[0].output_format_configuration[0].serializer[0].parquet_ser_de) == 1
-  }
+  description = "Where each stream reads from, as the stream resource holds it: the MSK source (nothing for a DirectPut stream) and whether server-side encryption is set."
+  value = { for k, s in aws_kinesis_firehose_delivery_stream.this : k => {
+    msk                  = [for m in s.msk_source_configuration : { cluster = m.msk_cluster_arn, topic = m.topic_name, read_from = m.read_from_timestamp, connectivity = one(m.authentication_configuration).connectivity }]
+    encryption           = length(s.server_side_encryption) > 0 && try(s.server_side_encryption[0].enabled, false)
+    prefix               = s.extended_s3_configuration[0].prefix
+    error_prefix         = s.extended_s3_configuration[0].error_output_prefix
+    dynamic_partitioning = s.extended_s3_configuration[0].dynamic_partitioning_configuration[0].enabled
+    parquet              = length(s.extended_s3_configuration[0].data_format_conversion_configuration[0].output_format_configuration[0].serializer[0].parquet_ser_de) == 1
+  } }
 }
 
 output "table_parameters" {
-  description = "The Glue table's parameters (partition projection among them)."
-  value       = aws_glue_catalog_table.this.parameters
+  description = "Each Glue table's parameters (partition projection among them)."
+  value       = { for k, t in aws_glue_catalog_table.this : k => t.parameters }
 }
 
-output "dedup_query" {
-  description = "The saved Athena query that creates the de-duplicated view."
-  value       = aws_athena_named_query.dedup_view.query
+output "dedup_queries" {
+  description = "Each pipeline's saved Athena query that creates its de-duplicated view."
+  value       = { for k, q in aws_athena_named_query.dedup_view : k => q.query }
 }

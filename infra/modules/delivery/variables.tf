@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Prefix of the buckets, the Glue database, the stream and its role."
+  description = "Prefix of the buckets, the Glue database, the streams and their roles."
   type        = string
 }
 
@@ -18,15 +18,18 @@ variable "kms_key_arn" {
   type        = string
 }
 
-variable "schema" {
-  description = "The generated schema (infra/schema.json): the lake's columns, partition keys, timestamp formats, partition query and prefix."
-  type = object({
-    columns           = list(object({ name = string, type = string }))
-    partition_keys    = list(object({ name = string, type = string }))
-    timestamp_formats = list(string)
-    partition_query   = string
-    prefix            = string
-  })
+variable "pipelines" {
+  description = "Each pipeline by name: the aggregates topic its stream reads, and its generated lake schema (infra/pipelines/<name>.json): columns, partition keys, timestamp formats, partition query and prefix."
+  type = map(object({
+    topic = string
+    schema = object({
+      columns           = list(object({ name = string, type = string }))
+      partition_keys    = list(object({ name = string, type = string }))
+      timestamp_formats = list(string)
+      partition_query   = string
+      prefix            = string
+    })
+  }))
 }
 
 variable "cluster_arn" {
@@ -42,17 +45,6 @@ variable "kafka_arn_pattern" {
 variable "cluster_policy" {
   description = "The cluster's resource policy (letting Firehose connect): the stream waits for it."
   type        = string
-}
-
-variable "topic" {
-  description = "The aggregates topic Firehose reads."
-  type        = string
-}
-
-variable "table" {
-  description = "The Glue table and the lake's top folder."
-  type        = string
-  default     = "aggregates"
 }
 
 variable "buffering_mib" {

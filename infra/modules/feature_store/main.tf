@@ -1,6 +1,7 @@
-# The Feature Group the feature-writer upserts into and the checker reads: online (the latest
-# record per ticker, for serving) and offline (every record, under the lake bucket's
-# feature-store/ prefix with a Glue table, for training). Features come from infra/schema.json.
+# One pipeline's Feature Group, which its feature-writer upserts into and its checker reads:
+# online (the latest record per key, for serving) and offline (every record, under the lake
+# bucket's feature-store/<pipeline>/ prefix with a Glue table, for training). Features come from
+# the pipeline's generated file, infra/pipelines/<name>.json.
 resource "aws_iam_role" "this" {
   name = "${var.name}-feature-store"
   assume_role_policy = jsonencode({
@@ -23,7 +24,7 @@ locals {
         Sid      = "WriteTheOfflineStore"
         Effect   = "Allow"
         Action   = ["s3:PutObject", "s3:GetObject", "s3:GetBucketAcl", "s3:ListBucket"]
-        Resource = ["arn:aws:s3:::${var.bucket_name}", "arn:aws:s3:::${var.bucket_name}/feature-store/*"]
+        Resource = ["arn:aws:s3:::${var.bucket_name}", "arn:aws:s3:::${var.bucket_name}/${var.offline_prefix}*"]
       },
       {
         Sid    = "KeepItsGlueTable"
@@ -56,7 +57,7 @@ resource "aws_sagemaker_feature_group" "this" {
   record_identifier_feature_name = var.schema.record_identifier
   event_time_feature_name        = var.schema.event_time
   role_arn                       = aws_iam_role.this.arn
-  description                    = "Latest aggregate per ticker (online) and every aggregate (offline), features generated from the pipeline spec"
+  description                    = "Latest aggregate per key (online) and every aggregate (offline), features generated from the ${var.pipeline} spec"
 
   dynamic "feature_definition" {
     for_each = var.schema.features
@@ -80,7 +81,7 @@ resource "aws_sagemaker_feature_group" "this" {
   offline_store_config {
     disable_glue_table_creation = false
     s3_storage_config {
-      s3_uri     = "s3://${var.bucket_name}/feature-store/"
+      s3_uri     = "s3://${var.bucket_name}/${var.offline_prefix}"
       kms_key_id = var.kms_key_arn
     }
     data_catalog_config {

@@ -18,9 +18,24 @@ variable "kms_key_arn" {
   type        = string
 }
 
-variable "bucket_name" {
-  description = "The lake bucket; the offline store writes under feature-store/."
+variable "pipeline" {
+  description = "The pipeline (spec) whose aggregates the group holds."
   type        = string
+}
+
+variable "bucket_name" {
+  description = "The lake bucket; the offline store writes under offline_prefix."
+  type        = string
+}
+
+variable "offline_prefix" {
+  description = "Where in the bucket the offline store writes (ends in /)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.offline_prefix, "/")
+    error_message = "offline_prefix must end in /."
+  }
 }
 
 variable "glue_database" {
@@ -29,7 +44,7 @@ variable "glue_database" {
 }
 
 variable "schema" {
-  description = "The generated schema's feature group part (infra/schema.json): record identifier, event time, features."
+  description = "The generated feature group part (infra/pipelines/<name>.json): record identifier, event time, features."
   type = object({
     record_identifier = string
     event_time        = string

@@ -1,49 +1,22 @@
-# The four functions, each with its own role, log group and failure destination, arm64 on
-# provided.al2023, X-Ray tracing on, in the private subnets (MSK and the AWS APIs through the VPC
-# endpoints). The producer and the checker run on EventBridge schedules; the feature-writer is
-# triggered by an MSK event source mapping on the aggregates topic; the topic-creator is invoked
-# by Terraform (the topics module).
+# The topic-creator, and for each pipeline its producer, feature-writer and checker: each
+# function with its own role, log group and failure destination, arm64 on provided.al2023, X-Ray
+# tracing on, in the private subnets (MSK and the AWS APIs through the VPC endpoints). A
+# pipeline's functions are named <name>-<pipeline>-<crate> and told their spec with PIPELINE
+# (every spec of config/pipelines/ is built into them). The producers and the checkers run on
+# EventBridge schedules; each feature-writer is triggered by an MSK event source mapping on its
+# pipeline's aggregates topic; the topic-creator is invoked by Terraform (the topics module).
 
 locals {
   topic_arn = "${format(var.kafka_arn_pattern, "topic")}/"
   group_arn = "${format(var.kafka_arn_pattern, "group")}/"
 
-  feature_writer_group = "${var.name}-feature-writer"
+  feature_writer_groups = { for p, _ in var.pipelines : p => "${var.name}-${p}-feature-writer" }
 
-  functions = {
-    producer = {
-      memory      = 256
-      timeout     = 60
-      concurrency = 1
-      environment = {
-        CLUSTER_ARN          = var.cluster_arn
-        TOPIC                = var.input_topic
-        TICKERS              = join(",", var.tickers)
-        TICKS_PER_INVOCATION = tostring(var.producer_ticks_per_invocation)
-        MALFORMED_SHARE      = tostring(var.producer_malformed_share)
-      }
-      statements = [
-        {
-          Sid      = "FindTheBrokers"
-          Effect   = "Allow"
-          Action   = ["kafka:GetBootstrapBrokers"]
-          Resource = [var.cluster_arn]
-        },
-        {
-          Sid      = "ConnectAndProduceIdempotently"
-          Effect   = "Allow"
-          Action   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster", "kafka-cluster:WriteDataIdempotently"]
-          Resource = [var.cluster_arn]
-        },
-        {
-          Sid      = "WriteTicks"
-          Effect   = "Allow"
-          Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
-          Resource = ["${local.topic_arn}${var.input_topic}"]
-        },
-      ]
-    }
+  topic_creator = {
     topic-creator = {
+      crate       = "topic-creator"
+      pipeline    = null
+      schedule    = null
       memory      = 128
       timeout     = 120
       concurrency = 1
@@ -82,14 +55,62 @@ locals {
         },
       ])
     }
-    feature-writer = {
+  }
+
+  producers = {
+    for p, c in var.pipelines : "${p}-producer" => {
+      crate       = "producer"
+      pipeline    = p
+      schedule    = "rate(1 minute)"
       memory      = 256
       timeout     = 60
-      concurrency = var.feature_writer_reserved_concurrency
+      concurrency = 1
+      environment = merge(
+        {
+          PIPELINE              = p
+          CLUSTER_ARN           = var.cluster_arn
+          TOPIC                 = c.input_topic
+          EVENTS_PER_INVOCATION = tostring(c.producer.events_per_invocation)
+          MALFORMED_SHARE       = tostring(c.producer.malformed_share)
+        },
+        c.keys == null ? {} : { KEYS = tostring(c.keys) },
+      )
+      statements = [
+        {
+          Sid      = "FindTheBrokers"
+          Effect   = "Allow"
+          Action   = ["kafka:GetBootstrapBrokers"]
+          Resource = [var.cluster_arn]
+        },
+        {
+          Sid      = "ConnectAndProduceIdempotently"
+          Effect   = "Allow"
+          Action   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster", "kafka-cluster:WriteDataIdempotently"]
+          Resource = [var.cluster_arn]
+        },
+        {
+          Sid      = "WriteTheInput"
+          Effect   = "Allow"
+          Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
+          Resource = ["${local.topic_arn}${c.input_topic}"]
+        },
+      ]
+    } if c.producer.enabled
+  }
+
+  feature_writers = {
+    for p, c in var.pipelines : "${p}-feature-writer" => {
+      crate       = "feature-writer"
+      pipeline    = p
+      schedule    = null
+      memory      = 256
+      timeout     = 60
+      concurrency = c.feature_writer.reserved_concurrency
       environment = {
-        FEATURE_GROUP_NAME = var.feature_group_name
-        FAILURE_QUEUE_URL  = aws_sqs_queue.feature_writer_failures.url
-        WRITE_CONCURRENCY  = tostring(var.feature_writer_concurrency)
+        PIPELINE           = p
+        FEATURE_GROUP_NAME = c.feature_group_name
+        FAILURE_QUEUE_URL  = aws_sqs_queue.feature_writer_failures[p].url
+        WRITE_CONCURRENCY  = tostring(c.feature_writer.concurrency)
       }
       statements = [
         {
@@ -102,13 +123,13 @@ locals {
           Sid      = "ReadAggregates"
           Effect   = "Allow"
           Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
-          Resource = ["${local.topic_arn}${var.output_topic}"]
+          Resource = ["${local.topic_arn}${c.output_topic}"]
         },
         {
           Sid      = "CommitAsItsGroup"
           Effect   = "Allow"
           Action   = ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"]
-          Resource = ["${local.group_arn}${local.feature_writer_group}"]
+          Resource = ["${local.group_arn}${local.feature_writer_groups[p]}"]
         },
         {
           Sid      = "EventSourceMappingFindsTheVpc"
@@ -120,33 +141,43 @@ locals {
           Sid      = "WriteFeatures"
           Effect   = "Allow"
           Action   = ["sagemaker:PutRecord"]
-          Resource = [var.feature_group_arn]
+          Resource = [c.feature_group_arn]
         },
         {
           Sid      = "SetAsideWhatCannotBeDecoded"
           Effect   = "Allow"
           Action   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
-          Resource = [aws_sqs_queue.feature_writer_failures.arn]
+          Resource = [aws_sqs_queue.feature_writer_failures[p].arn]
         },
       ]
     }
-    checker = {
+  }
+
+  checkers = {
+    for p, c in var.pipelines : "${p}-checker" => {
+      crate       = "checker"
+      pipeline    = p
+      schedule    = "rate(5 minutes)"
       memory      = 128
       timeout     = 60
       concurrency = 1
-      environment = {
-        ENVIRONMENT                 = var.environment
-        FEATURE_GROUP_NAME          = var.feature_group_name
-        TICKERS                     = join(",", var.tickers)
-        FRESHNESS_THRESHOLD_SECONDS = tostring(var.checker_freshness_seconds)
-        METRICS_NAMESPACE           = var.metrics_namespace
-      }
+      environment = merge(
+        {
+          PIPELINE                    = p
+          ENVIRONMENT                 = var.environment
+          FEATURE_GROUP_NAME          = c.feature_group_name
+          FRESHNESS_THRESHOLD_SECONDS = tostring(c.checker.freshness_seconds)
+          METRICS_NAMESPACE           = var.metrics_namespace
+        },
+        c.keys == null ? {} : { KEYS = tostring(c.keys) },
+        length(c.checker.watch_keys) == 0 ? {} : { WATCH_KEYS = join(",", c.checker.watch_keys) },
+      )
       statements = [
         {
           Sid      = "ReadFeatures"
           Effect   = "Allow"
           Action   = ["sagemaker:BatchGetRecord", "sagemaker:GetRecord"]
-          Resource = [var.feature_group_arn]
+          Resource = [c.feature_group_arn]
         },
         {
           Sid       = "PublishItsMetrics"
@@ -158,6 +189,8 @@ locals {
       ]
     }
   }
+
+  functions = merge(local.topic_creator, local.producers, local.feature_writers, local.checkers)
 
   policies = {
     for name, f in local.functions : name => jsonencode({
@@ -228,9 +261,11 @@ resource "aws_sqs_queue" "failures" {
   message_retention_seconds = 1209600
 }
 
-# Records of the aggregates topic the feature-writer cannot decode, with their coordinates.
+# Records of a pipeline's aggregates topic its feature-writer cannot decode, with their
+# coordinates.
 resource "aws_sqs_queue" "feature_writer_failures" {
-  name                      = "${var.name}-feature-writer-failures"
+  for_each                  = var.pipelines
+  name                      = "${var.name}-${each.key}-feature-writer-failures"
   kms_master_key_id         = var.kms_key_arn
   message_retention_seconds = 1209600
 }
@@ -278,8 +313,8 @@ resource "aws_lambda_function" "this" {
   runtime          = "provided.al2023"
   handler          = "bootstrap"
   architectures    = ["arm64"]
-  filename         = "${var.package_dir}/${each.key}/bootstrap.zip"
-  source_code_hash = filebase64sha256("${var.package_dir}/${each.key}/bootstrap.zip")
+  filename         = "${var.package_dir}/${each.value.crate}/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.package_dir}/${each.value.crate}/bootstrap.zip")
   memory_size      = each.value.memory
   timeout          = each.value.timeout
   kms_key_arn      = var.kms_key_arn
@@ -312,7 +347,7 @@ resource "aws_lambda_function" "this" {
 }
 
 resource "aws_cloudwatch_event_rule" "schedule" {
-  for_each            = { producer = "rate(1 minute)", checker = "rate(5 minutes)" }
+  for_each            = { for k, f in local.functions : k => f.schedule if f.schedule != null }
   name                = "${var.name}-${each.key}"
   description         = "Runs the ${each.key} Lambda ${replace(each.value, "rate(", "every ")}"
   schedule_expression = each.value
@@ -336,15 +371,16 @@ resource "aws_lambda_permission" "schedule" {
 }
 
 resource "aws_lambda_event_source_mapping" "feature_writer" {
-  function_name                      = aws_lambda_function.this["feature-writer"].arn
+  for_each                           = var.pipelines
+  function_name                      = aws_lambda_function.this["${each.key}-feature-writer"].arn
   event_source_arn                   = var.cluster_arn
-  topics                             = [var.output_topic]
+  topics                             = [each.value.output_topic]
   starting_position                  = "TRIM_HORIZON"
-  batch_size                         = var.feature_writer_batch_size
-  maximum_batching_window_in_seconds = var.feature_writer_batching_seconds
+  batch_size                         = each.value.feature_writer.batch_size
+  maximum_batching_window_in_seconds = each.value.feature_writer.batching_seconds
 
   amazon_managed_kafka_event_source_config {
-    consumer_group_id = local.feature_writer_group
+    consumer_group_id = local.feature_writer_groups[each.key]
   }
 
   destination_config {

@@ -1,5 +1,5 @@
 output "function_names" {
-  description = "Function name of each Lambda, by crate name."
+  description = "Function name of each Lambda, by key: topic-creator, <pipeline>-<crate>."
   value       = { for k, f in aws_lambda_function.this : k => f.function_name }
 }
 
@@ -23,14 +23,15 @@ output "schedules" {
   value       = { for k, r in aws_cloudwatch_event_rule.schedule : k => r.schedule_expression }
 }
 
-output "event_source_mapping" {
-  description = "The feature-writer's MSK trigger: topics, batch size, window, and the topic-creator answer it waited for."
-  value = {
-    topics         = aws_lambda_event_source_mapping.feature_writer.topics
-    batch_size     = aws_lambda_event_source_mapping.feature_writer.batch_size
-    window_seconds = aws_lambda_event_source_mapping.feature_writer.maximum_batching_window_in_seconds
+output "event_source_mappings" {
+  description = "Each pipeline's feature-writer MSK trigger: topics, batch size, window, consumer group, and the topic-creator answer it waited for."
+  value = { for k, m in aws_lambda_event_source_mapping.feature_writer : k => {
+    topics         = m.topics
+    batch_size     = m.batch_size
+    window_seconds = m.maximum_batching_window_in_seconds
+    group          = one(m.amazon_managed_kafka_event_source_config).consumer_group_id
     after_topics   = terraform_data.topics_ready.output
-  }
+  } }
 }
 
 output "managed_policies" {
@@ -39,18 +40,18 @@ output "managed_policies" {
 }
 
 output "failure_queue_arns" {
-  description = "The failure destinations: failed async invocations and event-source batches, and aggregates that cannot be decoded or were refused."
+  description = "The failure destinations: failed async invocations and event-source batches (lambda), and each pipeline's aggregates that cannot be decoded or were refused (feature_writers)."
   value = {
-    lambda         = aws_sqs_queue.failures.arn
-    feature_writer = aws_sqs_queue.feature_writer_failures.arn
+    lambda          = aws_sqs_queue.failures.arn
+    feature_writers = { for k, q in aws_sqs_queue.feature_writer_failures : k => q.arn }
   }
 }
 
 output "failure_queue_names" {
-  description = "The two failure queues' names, for their alarms."
+  description = "The failure queues' names, for their alarms."
   value = {
-    lambda         = aws_sqs_queue.failures.name
-    feature_writer = aws_sqs_queue.feature_writer_failures.name
+    lambda          = aws_sqs_queue.failures.name
+    feature_writers = { for k, q in aws_sqs_queue.feature_writer_failures : k => q.name }
   }
 }
 

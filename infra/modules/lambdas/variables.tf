@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Prefix of every function: <name>-<function>."
+  description = "Prefix of every function: <name>-topic-creator, <name>-<pipeline>-<crate>."
   type        = string
 }
 
@@ -9,7 +9,7 @@ variable "environment" {
 }
 
 variable "package_dir" {
-  description = "Folder holding <function>/bootstrap.zip (./scripts/build-lambdas writes target/lambda)."
+  description = "Folder holding <crate>/bootstrap.zip (./scripts/build-lambdas writes target/lambda)."
   type        = string
 }
 
@@ -43,64 +43,30 @@ variable "kafka_arn_pattern" {
   type        = string
 }
 
-variable "input_topic" {
-  description = "The topic the producer writes ticks to."
-  type        = string
-}
-
-variable "output_topic" {
-  description = "The aggregates topic the feature-writer reads."
-  type        = string
-}
-
-variable "feature_group_name" {
-  description = "The Feature Group the feature-writer writes and the checker reads."
-  type        = string
-}
-
-variable "feature_group_arn" {
-  description = "The Feature Group's ARN."
-  type        = string
-}
-
-variable "tickers" {
-  description = "The tickers the producer generates and the checker expects."
-  type        = list(string)
-}
-
-variable "producer_ticks_per_invocation" {
-  description = "Ticks the producer sends each minute."
-  type        = number
-}
-
-variable "producer_malformed_share" {
-  description = "Share of deliberately broken ticks (0 to 1)."
-  type        = number
-}
-
-variable "feature_writer_batch_size" {
-  description = "Records per feature-writer invocation at most."
-  type        = number
-}
-
-variable "feature_writer_batching_seconds" {
-  description = "Seconds the event source mapping gathers records before invoking."
-  type        = number
-}
-
-variable "feature_writer_concurrency" {
-  description = "PutRecord calls in flight per invocation."
-  type        = number
-}
-
-variable "feature_writer_reserved_concurrency" {
-  description = "Concurrent feature-writer invocations (MSK invokes one per partition at most)."
-  type        = number
-}
-
-variable "checker_freshness_seconds" {
-  description = "Age of the latest window end beyond which a ticker is stale."
-  type        = number
+variable "pipelines" {
+  description = "Each pipeline by name (its spec's): its topics, its Feature Group, the keys its producer generates and its checker watches (null: the key fields' listed values), and its functions' settings."
+  type = map(object({
+    input_topic        = string
+    output_topic       = string
+    feature_group_name = string
+    feature_group_arn  = string
+    keys               = optional(number)
+    producer = object({
+      enabled               = bool
+      events_per_invocation = number
+      malformed_share       = number
+    })
+    feature_writer = object({
+      batch_size           = number
+      batching_seconds     = number
+      concurrency          = number
+      reserved_concurrency = number
+    })
+    checker = object({
+      freshness_seconds = number
+      watch_keys        = list(string)
+    })
+  }))
 }
 
 variable "metrics_namespace" {
@@ -125,6 +91,6 @@ variable "topics_to_delete" {
 }
 
 variable "topics_ready" {
-  description = "The topic-creator's answer: the producer's schedule and the feature-writer's trigger wait for it."
+  description = "The topic-creator's answer: the schedules and the feature-writers' triggers wait for it."
   type        = string
 }

@@ -1,7 +1,9 @@
-# Where every alarm goes, the alarms themselves, and the dashboard. Each alarm's description
-# says what it means and links its runbook (docs/operations/runbooks/<runbook>.md); missing
-# data is treated deliberately, alarm by alarm; every alarm notifies the topic when it fires
-# and when it recovers.
+# Where every alarm goes, the alarms themselves, and a dashboard per pipeline. Each pipeline gets
+# the same alarms, named <name>-<pipeline>-<alarm>, on its own metrics (the Pipeline dimension of
+# the processor's and the checker's); the Lambdas' alarms are per function; the failure queue of
+# the Lambdas is shared. Each alarm's description says what it means and links its runbook
+# (docs/operations/runbooks/<runbook>.md); missing data is treated deliberately, alarm by alarm;
+# every alarm notifies the topic when it fires and when it recovers.
 
 resource "aws_sns_topic" "alarms" {
   name              = "${var.name}-alarms"
@@ -17,17 +19,19 @@ resource "aws_sns_topic_subscription" "email" {
 
 # The processor stops on a batch it cannot deliver (its transaction is aborted, or at-least-once
 # output is not flushed) and ECS starts it again: each such stop logs this line.
+# The line names its pipeline, which becomes the metric's Pipeline dimension.
 resource "aws_cloudwatch_log_metric_filter" "batches_aborted" {
-  name           = "${var.name}-processor-batches-aborted"
-  log_group_name = var.processor.log_group
+  for_each       = var.pipelines
+  name           = "${var.name}-${each.key}-processor-batches-aborted"
+  log_group_name = each.value.processor.log_group
   pattern        = "{ $.message = \"batch not delivered; stopping\" }"
 
   metric_transformation {
-    name          = "BatchesAborted"
-    namespace     = var.metrics_namespace
-    value         = "1"
-    default_value = "0"
-    unit          = "Count"
+    name       = "BatchesAborted"
+    namespace  = var.metrics_namespace
+    value      = "1"
+    unit       = "Count"
+    dimensions = { Pipeline = "$.pipeline" }
   }
 }
 
@@ -36,20 +40,33 @@ locals {
   # Firehose: "Buffer data for dynamic partitioning"); 15 minutes more before paging.
   lake_stale_seconds = ceil(var.lake_buffer_seconds * 1.5) + 900
 
-  service   = { Service = "processor" }
-  env       = { Environment = var.environment }
-  runbook   = "${trimsuffix(var.runbook_base_url, "/")}/"
-  five_min  = 300
-  lag_group = { "Cluster Name" = var.msk_cluster_name, "Consumer Group" = var.processor.group, Topic = var.processor.input_topic }
+  runbook  = "${trimsuffix(var.runbook_base_url, "/")}/"
+  five_min = 300
 
-  # One alarm a metric: what it watches and what it means.
-  metric_alarms = {
+  # The Lambdas' shared failure queue: one alarm.
+  shared_alarms = {
+    lambda-failures-queued = {
+      runbook     = "lambda-failures-queued"
+      description = "Messages wait in ${var.lambda_failure_queue}: a scheduled invocation failed every retry, or a feature-writer's trigger gave up on a batch. Each holds what to replay."
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = var.lambda_failure_queue }
+      statistic   = "Maximum"
+      periods     = 1
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+      missing     = "notBreaching" # SQS stops reporting a queue idle for hours: empty
+    }
+  }
+
+  # One alarm a metric and pipeline: what it watches and what it means.
+  metric_alarms = merge(local.shared_alarms, merge([for p, c in var.pipelines : { for k, a in {
     processor-lag-high = {
       runbook     = "processor-lag-high"
-      description = "The processor's consumer group is more than ${var.thresholds.processor_lag_records} records behind on ${var.processor.input_topic} for 15 minutes: aggregates are late."
+      description = "The ${p} processor's consumer group is more than ${var.thresholds.processor_lag_records} records behind on ${c.processor.input_topic} for 15 minutes: aggregates are late."
       namespace   = "AWS/Kafka"
       metric      = "SumOffsetLag"
-      dimensions  = local.lag_group
+      dimensions  = { "Cluster Name" = var.msk_cluster_name, "Consumer Group" = c.processor.group, Topic = c.processor.input_topic }
       statistic   = "Maximum"
       periods     = 3
       comparison  = "GreaterThanThreshold"
@@ -58,22 +75,22 @@ locals {
     }
     processor-not-running = {
       runbook     = "processor-not-running"
-      description = "Fewer than ${var.processor.min_tasks} processor tasks are running: partitions are unowned or a deployment is failing."
+      description = "Fewer than ${c.processor.min_tasks} ${p} processor tasks are running: partitions are unowned or a deployment is failing."
       namespace   = "ECS/ContainerInsights"
       metric      = "RunningTaskCount"
-      dimensions  = { ClusterName = var.processor.cluster, ServiceName = var.processor.service }
+      dimensions  = { ClusterName = c.processor.cluster, ServiceName = c.processor.service }
       statistic   = "Minimum"
       periods     = 2
       comparison  = "LessThanThreshold"
-      threshold   = var.processor.min_tasks
+      threshold   = c.processor.min_tasks
       missing     = "breaching" # no report means no tasks
     }
     processor-batches-aborted = {
       runbook     = "processor-batches-aborted"
-      description = "The processor stopped on a batch it could not deliver (transaction aborted) at least twice in 15 minutes."
+      description = "The ${p} processor stopped on a batch it could not deliver (transaction aborted) at least twice in 15 minutes."
       namespace   = var.metrics_namespace
       metric      = "BatchesAborted"
-      dimensions  = {}
+      dimensions  = { Pipeline = p }
       statistic   = "Sum"
       periods     = 3
       comparison  = "GreaterThanOrEqualToThreshold"
@@ -82,10 +99,10 @@ locals {
     }
     late-events-spike = {
       runbook     = "late-events-spike"
-      description = "More than ${var.thresholds.late_events_per_5min} ticks in 5 minutes arrived after their window closed (dead-lettered as late)."
+      description = "More than ${var.thresholds.late_events_per_5min} events of ${p} in 5 minutes arrived after their window closed (dead-lettered as late)."
       namespace   = var.metrics_namespace
       metric      = "LateEvents"
-      dimensions  = local.service
+      dimensions  = { Pipeline = p, Service = "processor" }
       statistic   = "Sum"
       periods     = 1
       comparison  = "GreaterThanThreshold"
@@ -94,10 +111,10 @@ locals {
     }
     firehose-delivery-failing = {
       runbook     = "firehose-delivery-failing"
-      description = "Firehose is failing to write the lake (DeliveryToS3.Success below 1) for 15 minutes: S3, KMS, Glue or the Parquet conversion."
+      description = "Firehose is failing to write the ${p} lake table (DeliveryToS3.Success below 1) for 15 minutes: S3, KMS, Glue or the Parquet conversion."
       namespace   = "AWS/Firehose"
       metric      = "DeliveryToS3.Success"
-      dimensions  = { DeliveryStreamName = var.firehose_stream_name }
+      dimensions  = { DeliveryStreamName = c.firehose_stream }
       statistic   = "Average"
       periods     = 3
       comparison  = "LessThanThreshold"
@@ -106,34 +123,22 @@ locals {
     }
     lake-stale = {
       runbook     = "lake-stale"
-      description = "The oldest aggregate Firehose holds has waited more than ${local.lake_stale_seconds} s (its ${var.lake_buffer_seconds} s buffer, half as much again for its multi-stage buffering, and 15 minutes) for 15 minutes: the lake is falling behind the aggregates topic."
+      description = "The oldest ${p} aggregate Firehose holds has waited more than ${local.lake_stale_seconds} s (its ${var.lake_buffer_seconds} s buffer, half as much again for its multi-stage buffering, and 15 minutes) for 15 minutes: the lake is falling behind the aggregates topic."
       namespace   = "AWS/Firehose"
       metric      = "DeliveryToS3.DataFreshness"
-      dimensions  = { DeliveryStreamName = var.firehose_stream_name }
+      dimensions  = { DeliveryStreamName = c.firehose_stream }
       statistic   = "Maximum"
       periods     = 3
       comparison  = "GreaterThanThreshold"
       threshold   = local.lake_stale_seconds
       missing     = "notBreaching" # nothing to deliver
     }
-    lambda-failures-queued = {
-      runbook     = "lambda-failures-queued"
-      description = "Messages wait in ${var.failure_queues.lambda}: a scheduled invocation failed every retry, or the feature-writer's trigger gave up on a batch. Each holds what to replay."
-      namespace   = "AWS/SQS"
-      metric      = "ApproximateNumberOfMessagesVisible"
-      dimensions  = { QueueName = var.failure_queues.lambda }
-      statistic   = "Maximum"
-      periods     = 1
-      comparison  = "GreaterThanThreshold"
-      threshold   = 0
-      missing     = "notBreaching" # SQS stops reporting a queue idle for hours: empty
-    }
     feature-records-set-aside = {
       runbook     = "feature-records-set-aside"
-      description = "Aggregates wait in ${var.failure_queues.feature_writer}: the feature-writer could not decode them, or the Feature Store refused them. Each holds its topic, partition, offset and bytes."
+      description = "Aggregates wait in ${c.feature_writer_failure_queue}: the feature-writer could not decode them, or the Feature Store refused them. Each holds its topic, partition, offset and bytes."
       namespace   = "AWS/SQS"
       metric      = "ApproximateNumberOfMessagesVisible"
-      dimensions  = { QueueName = var.failure_queues.feature_writer }
+      dimensions  = { QueueName = c.feature_writer_failure_queue }
       statistic   = "Maximum"
       periods     = 1
       comparison  = "GreaterThanThreshold"
@@ -142,22 +147,22 @@ locals {
     }
     features-stale = {
       runbook     = "features-stale"
-      description = "The oldest latest feature record is more than ${var.thresholds.feature_age_seconds} s old: the Feature Group is not being updated."
+      description = "The oldest latest ${p} feature record is more than ${var.thresholds.feature_age_seconds} s old: the Feature Group is not being updated."
       namespace   = var.metrics_namespace
       metric      = "MaxFeatureAgeSeconds"
-      dimensions  = local.env
+      dimensions  = { Environment = var.environment, Pipeline = p }
       statistic   = "Maximum"
       periods     = 2
       comparison  = "GreaterThanThreshold"
       threshold   = var.thresholds.feature_age_seconds
       missing     = "breaching" # the checker reports every 5 minutes; silence means it is not running
     }
-    tickers-missing = {
-      runbook     = "tickers-missing"
-      description = "At least one configured ticker has no record in the Feature Group."
+    keys-missing = {
+      runbook     = "keys-missing"
+      description = "At least one key the ${p} checker watches has no record in its Feature Group."
       namespace   = var.metrics_namespace
-      metric      = "MissingTickers"
-      dimensions  = local.env
+      metric      = "MissingKeys"
+      dimensions  = { Environment = var.environment, Pipeline = p }
       statistic   = "Maximum"
       periods     = 2
       comparison  = "GreaterThanThreshold"
@@ -166,10 +171,10 @@ locals {
     }
     feature-sanity-failures = {
       runbook     = "feature-sanity-failures"
-      description = "A latest feature record fails a sanity check (low <= open, close <= high, count > 0, VWAP within [low, high])."
+      description = "A latest ${p} feature record fails one of the spec's checks: ${join("; ", c.checks)}."
       namespace   = var.metrics_namespace
       metric      = "SanityFailures"
-      dimensions  = local.env
+      dimensions  = { Environment = var.environment, Pipeline = p }
       statistic   = "Maximum"
       periods     = 1
       comparison  = "GreaterThanThreshold"
@@ -178,17 +183,17 @@ locals {
     }
     feature-writer-lag-high = {
       runbook     = "feature-writer-lag-high"
-      description = "The feature-writer's MSK trigger (event source mapping) is more than ${var.thresholds.feature_writer_lag_records} records behind on the aggregates topic for 15 minutes."
+      description = "The ${p} feature-writer's MSK trigger (event source mapping) is more than ${var.thresholds.feature_writer_lag_records} records behind on ${c.output_topic} for 15 minutes."
       namespace   = "AWS/Lambda"
       metric      = "OffsetLag"
-      dimensions  = { FunctionName = var.lambda_functions["feature-writer"].function_name }
+      dimensions  = { FunctionName = c.feature_writer_function }
       statistic   = "Maximum"
       periods     = 3
       comparison  = "GreaterThanThreshold"
       threshold   = var.thresholds.feature_writer_lag_records
       missing     = "notBreaching"
     }
-  }
+  } : "${p}-${k}" => a }]...))
 
   # Three alarms a function.
   lambda_alarms = merge([
@@ -271,8 +276,9 @@ resource "aws_cloudwatch_metric_alarm" "lambda" {
 # A stranded instance alone commits nothing, but beside a working one the sum of commits would
 # hide it: so either counts.
 resource "aws_cloudwatch_metric_alarm" "stalled" {
-  alarm_name          = "${var.name}-processor-stalled"
-  alarm_description   = "The processor has committed no batch for 15 minutes (not running, stuck, or restarting in a loop), or an instance has held no partitions while its group's input waits (StrandedBacklog above 0). Runbook: ${local.runbook}processor-stalled.md"
+  for_each            = var.pipelines
+  alarm_name          = "${var.name}-${each.key}-processor-stalled"
+  alarm_description   = "The ${each.key} processor has committed no batch for 15 minutes (not running, stuck, or restarting in a loop), or an instance has held no partitions while its group's input waits (StrandedBacklog above 0). Runbook: ${local.runbook}processor-stalled.md"
   evaluation_periods  = 3
   datapoints_to_alarm = 3
   comparison_operator = "GreaterThanOrEqualToThreshold"
@@ -293,7 +299,7 @@ resource "aws_cloudwatch_metric_alarm" "stalled" {
     metric {
       namespace   = var.metrics_namespace
       metric_name = "BatchesCommitted"
-      dimensions  = local.service
+      dimensions  = { Pipeline = each.key, Service = "processor" }
       stat        = "Sum"
       period      = local.five_min
     }
@@ -304,7 +310,7 @@ resource "aws_cloudwatch_metric_alarm" "stalled" {
     metric {
       namespace   = var.metrics_namespace
       metric_name = "StrandedBacklog"
-      dimensions  = local.service
+      dimensions  = { Pipeline = each.key, Service = "processor" }
       stat        = "Maximum"
       period      = local.five_min
     }
@@ -313,8 +319,9 @@ resource "aws_cloudwatch_metric_alarm" "stalled" {
 
 # Dead letters as a share of the input, so a busy hour does not look like a bad one.
 resource "aws_cloudwatch_metric_alarm" "dead_letters" {
-  alarm_name          = "${var.name}-dead-letters-high"
-  alarm_description   = "More than ${var.thresholds.dead_letter_percent} % of the input went to the dead-letter topic in 2 of the last 3 5-minute periods. Runbook: ${local.runbook}dead-letters-high.md"
+  for_each            = var.pipelines
+  alarm_name          = "${var.name}-${each.key}-dead-letters-high"
+  alarm_description   = "More than ${var.thresholds.dead_letter_percent} % of the ${each.key} input went to the dead-letter topic in 2 of the last 3 5-minute periods. Runbook: ${local.runbook}dead-letters-high.md"
   evaluation_periods  = 3
   datapoints_to_alarm = 2
   comparison_operator = "GreaterThanThreshold"
@@ -335,7 +342,7 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
     metric {
       namespace   = var.metrics_namespace
       metric_name = "DeadLetters"
-      dimensions  = local.service
+      dimensions  = { Pipeline = each.key, Service = "processor" }
       stat        = "Sum"
       period      = local.five_min
     }
@@ -346,7 +353,7 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
     metric {
       namespace   = var.metrics_namespace
       metric_name = "RecordsIn"
-      dimensions  = local.service
+      dimensions  = { Pipeline = each.key, Service = "processor" }
       stat        = "Sum"
       period      = local.five_min
     }
@@ -355,12 +362,13 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
 
 # The one to page on: nothing reaches the lake or the Feature Group.
 resource "aws_cloudwatch_composite_alarm" "not_delivering" {
-  alarm_name        = "${var.name}-pipeline-not-delivering"
-  alarm_description = "The pipeline is not delivering: the processor is down or stalled, or the lake or the Feature Group has stopped receiving aggregates. Runbook: ${local.runbook}pipeline-not-delivering.md"
+  for_each          = var.pipelines
+  alarm_name        = "${var.name}-${each.key}-pipeline-not-delivering"
+  alarm_description = "The ${each.key} pipeline is not delivering: its processor is down or stalled, or the lake or the Feature Group has stopped receiving aggregates. Runbook: ${local.runbook}pipeline-not-delivering.md"
   alarm_rule = join(" OR ", [
     for name in concat(
-      [aws_cloudwatch_metric_alarm.stalled.alarm_name],
-      [for key in ["processor-not-running", "firehose-delivery-failing", "lake-stale", "features-stale"] : aws_cloudwatch_metric_alarm.metric[key].alarm_name],
+      [aws_cloudwatch_metric_alarm.stalled[each.key].alarm_name],
+      [for key in ["processor-not-running", "firehose-delivery-failing", "lake-stale", "features-stale"] : aws_cloudwatch_metric_alarm.metric["${each.key}-${key}"].alarm_name],
     ) :
     "ALARM(\"${name}\")"
   ])
@@ -369,63 +377,61 @@ resource "aws_cloudwatch_composite_alarm" "not_delivering" {
 }
 
 locals {
-  emf = [var.metrics_namespace]
-  widgets = [
-    { title = "Flow: ticks in, aggregates and dead letters out (per minute)", metrics = [
-      [var.metrics_namespace, "RecordsIn", "Service", "processor", { stat = "Sum", period = 60 }],
-      [var.metrics_namespace, "WindowsEmitted", "Service", "processor", { stat = "Sum", period = 60 }],
-      [var.metrics_namespace, "DeadLetters", "Service", "processor", { stat = "Sum", period = 60 }],
-      [var.metrics_namespace, "LateEvents", "Service", "processor", { stat = "Sum", period = 60 }],
+  dashboards = { for p, c in var.pipelines : p => [
+    { title = "Flow: events in, left out by `where`, aggregates and dead letters out (per minute)", metrics = [
+      for m in ["RecordsIn", "EventsFiltered", "WindowsEmitted", "DeadLetters", "LateEvents"] :
+      [var.metrics_namespace, m, "Pipeline", p, "Service", "processor", { stat = "Sum", period = 60 }]
     ] },
-    { title = "Lag: processor on ticks (committed, and not yet handled), feature-writer on aggregates (records)", metrics = [
-      ["AWS/Kafka", "SumOffsetLag", "Cluster Name", var.msk_cluster_name, "Consumer Group", var.processor.group, "Topic", var.processor.input_topic, { stat = "Maximum" }],
-      [var.metrics_namespace, "ConsumerLagTotal", "Service", "processor", { stat = "Sum" }],
-      [var.metrics_namespace, "ConsumerLagMax", "Service", "processor", { stat = "Maximum" }],
-      ["AWS/Lambda", "OffsetLag", "FunctionName", var.lambda_functions["feature-writer"].function_name, { stat = "Maximum" }],
+    { title = "Lag: processor on ${c.processor.input_topic} (committed, and not yet handled), feature-writer on ${c.output_topic} (records)", metrics = [
+      ["AWS/Kafka", "SumOffsetLag", "Cluster Name", var.msk_cluster_name, "Consumer Group", c.processor.group, "Topic", c.processor.input_topic, { stat = "Maximum" }],
+      [var.metrics_namespace, "ConsumerLagTotal", "Pipeline", p, "Service", "processor", { stat = "Sum" }],
+      [var.metrics_namespace, "ConsumerLagMax", "Pipeline", p, "Service", "processor", { stat = "Maximum" }],
+      ["AWS/Lambda", "OffsetLag", "FunctionName", c.feature_writer_function, { stat = "Maximum" }],
     ] },
     { title = "Latency: transaction commit (ms)", metrics = [
-      [var.metrics_namespace, "CommitLatency", "Service", "processor", { stat = "p50" }],
-      [var.metrics_namespace, "CommitLatency", "Service", "processor", { stat = "p99" }],
+      [var.metrics_namespace, "CommitLatency", "Pipeline", p, "Service", "processor", { stat = "p50" }],
+      [var.metrics_namespace, "CommitLatency", "Pipeline", p, "Service", "processor", { stat = "p99" }],
     ] },
     { title = "Processor: tasks, partitions, open windows, aborted batches", metrics = [
-      ["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", var.processor.cluster, "ServiceName", var.processor.service, { stat = "Minimum" }],
-      [var.metrics_namespace, "AssignedPartitions", "Service", "processor", { stat = "Sum" }],
-      [var.metrics_namespace, "OpenWindows", "Service", "processor", { stat = "Sum" }],
-      [var.metrics_namespace, "BatchesAborted", { stat = "Sum" }],
+      ["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", c.processor.cluster, "ServiceName", c.processor.service, { stat = "Minimum" }],
+      [var.metrics_namespace, "AssignedPartitions", "Pipeline", p, "Service", "processor", { stat = "Sum" }],
+      [var.metrics_namespace, "OpenWindows", "Pipeline", p, "Service", "processor", { stat = "Sum" }],
+      [var.metrics_namespace, "BatchesAborted", "Pipeline", p, { stat = "Sum" }],
     ] },
-    { title = "Delivery to the lake (Firehose reads the aggregates topic)", metrics = [
-      ["AWS/Firehose", "DeliveryToS3.Records", "DeliveryStreamName", var.firehose_stream_name, { stat = "Sum" }],
-      ["AWS/Firehose", "DeliveryToS3.DataFreshness", "DeliveryStreamName", var.firehose_stream_name, { stat = "Maximum" }],
-      ["AWS/Firehose", "DeliveryToS3.Success", "DeliveryStreamName", var.firehose_stream_name, { stat = "Average", yAxis = "right" }],
+    { title = "Delivery to the lake (Firehose reads ${c.output_topic})", metrics = [
+      ["AWS/Firehose", "DeliveryToS3.Records", "DeliveryStreamName", c.firehose_stream, { stat = "Sum" }],
+      ["AWS/Firehose", "DeliveryToS3.DataFreshness", "DeliveryStreamName", c.firehose_stream, { stat = "Maximum" }],
+      ["AWS/Firehose", "DeliveryToS3.Success", "DeliveryStreamName", c.firehose_stream, { stat = "Average", yAxis = "right" }],
     ] },
     { title = "Set aside: failure queues (messages), stranded backlog (records)", metrics = [
-      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.failure_queues.lambda, { stat = "Maximum" }],
-      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.failure_queues.feature_writer, { stat = "Maximum" }],
-      [var.metrics_namespace, "StrandedBacklog", "Service", "processor", { stat = "Maximum", yAxis = "right" }],
+      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.lambda_failure_queue, { stat = "Maximum" }],
+      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", c.feature_writer_failure_queue, { stat = "Maximum" }],
+      [var.metrics_namespace, "StrandedBacklog", "Pipeline", p, "Service", "processor", { stat = "Maximum", yAxis = "right" }],
     ] },
     { title = "Lambdas: errors and throttles", metrics = flatten([
       for key, f in var.lambda_functions : [
         ["AWS/Lambda", "Errors", "FunctionName", f.function_name, { stat = "Sum", label = "${key} errors" }],
         ["AWS/Lambda", "Throttles", "FunctionName", f.function_name, { stat = "Sum", label = "${key} throttles" }],
-      ]
+      ] if startswith(key, "${p}-")
     ]) },
     { title = "Lambdas: duration, maximum (ms)", metrics = [
-      for key, f in var.lambda_functions : ["AWS/Lambda", "Duration", "FunctionName", f.function_name, { stat = "Maximum", label = key }]
+      for key, f in var.lambda_functions : ["AWS/Lambda", "Duration", "FunctionName", f.function_name, { stat = "Maximum", label = key }] if startswith(key, "${p}-")
     ] },
     { title = "Features: freshness (s) and checks", metrics = [
-      [var.metrics_namespace, "MaxFeatureAgeSeconds", "Environment", var.environment, { stat = "Maximum" }],
-      [var.metrics_namespace, "MissingTickers", "Environment", var.environment, { stat = "Maximum", yAxis = "right" }],
-      [var.metrics_namespace, "StaleTickers", "Environment", var.environment, { stat = "Maximum", yAxis = "right" }],
-      [var.metrics_namespace, "SanityFailures", "Environment", var.environment, { stat = "Maximum", yAxis = "right" }],
+      [var.metrics_namespace, "MaxFeatureAgeSeconds", "Environment", var.environment, "Pipeline", p, { stat = "Maximum" }],
+      [var.metrics_namespace, "MissingKeys", "Environment", var.environment, "Pipeline", p, { stat = "Maximum", yAxis = "right" }],
+      [var.metrics_namespace, "StaleKeys", "Environment", var.environment, "Pipeline", p, { stat = "Maximum", yAxis = "right" }],
+      [var.metrics_namespace, "SanityFailures", "Environment", var.environment, "Pipeline", p, { stat = "Maximum", yAxis = "right" }],
     ] },
-  ]
+  ] }
 }
 
 resource "aws_cloudwatch_dashboard" "this" {
-  dashboard_name = var.name
+  for_each       = var.pipelines
+  dashboard_name = "${var.name}-${each.key}"
   dashboard_body = jsonencode({
     widgets = concat(
-      [for i, w in local.widgets : {
+      [for i, w in local.dashboards[each.key] : {
         type   = "metric"
         x      = (i % 2) * 12
         y      = floor(i / 2) * 6
@@ -443,12 +449,15 @@ resource "aws_cloudwatch_dashboard" "this" {
       [{
         type   = "alarm"
         x      = 0
-        y      = ceil(length(local.widgets) / 2) * 6
+        y      = ceil(length(local.dashboards[each.key]) / 2) * 6
         width  = 24
         height = 4
         properties = {
-          title  = "Alarms"
-          alarms = concat([aws_cloudwatch_composite_alarm.not_delivering.arn, aws_cloudwatch_metric_alarm.stalled.arn], [for a in aws_cloudwatch_metric_alarm.metric : a.arn])
+          title = "Alarms"
+          alarms = concat(
+            [aws_cloudwatch_composite_alarm.not_delivering[each.key].arn, aws_cloudwatch_metric_alarm.stalled[each.key].arn],
+            [for k, a in aws_cloudwatch_metric_alarm.metric : a.arn if startswith(k, "${each.key}-")],
+          )
         }
       }]
     )

@@ -24,7 +24,7 @@ output "alarms" {
       metrics     = ["${a.namespace} ${a.metric_name}"]
       expression  = null
     } },
-    { for a in [aws_cloudwatch_metric_alarm.dead_letters, aws_cloudwatch_metric_alarm.stalled] : a.alarm_name => {
+    { for a in concat(values(aws_cloudwatch_metric_alarm.dead_letters), values(aws_cloudwatch_metric_alarm.stalled)) : a.alarm_name => {
       description = a.alarm_description
       actions     = a.alarm_actions
       ok_actions  = a.ok_actions
@@ -33,10 +33,10 @@ output "alarms" {
       metrics     = [for q in a.metric_query : "${one(q.metric).namespace} ${one(q.metric).metric_name}" if length(q.metric) > 0]
       expression  = one([for q in a.metric_query : q.expression if q.return_data == true])
     } },
-    { (aws_cloudwatch_composite_alarm.not_delivering.alarm_name) = {
-      description = aws_cloudwatch_composite_alarm.not_delivering.alarm_description
-      actions     = aws_cloudwatch_composite_alarm.not_delivering.alarm_actions
-      ok_actions  = aws_cloudwatch_composite_alarm.not_delivering.ok_actions
+    { for a in aws_cloudwatch_composite_alarm.not_delivering : a.alarm_name => {
+      description = a.alarm_description
+      actions     = a.alarm_actions
+      ok_actions  = a.ok_actions
       threshold   = null
       missing     = "composite"
       metrics     = []
@@ -45,12 +45,12 @@ output "alarms" {
   )
 }
 
-output "composite_rule" {
-  description = "The rule of the pipeline-not-delivering composite alarm."
-  value       = aws_cloudwatch_composite_alarm.not_delivering.alarm_rule
+output "composite_rules" {
+  description = "The rule of each pipeline's pipeline-not-delivering composite alarm."
+  value       = { for k, a in aws_cloudwatch_composite_alarm.not_delivering : k => a.alarm_rule }
 }
 
-output "dashboard_name" {
-  description = "The CloudWatch dashboard."
-  value       = aws_cloudwatch_dashboard.this.dashboard_name
+output "dashboard_names" {
+  description = "Each pipeline's CloudWatch dashboard."
+  value       = { for k, d in aws_cloudwatch_dashboard.this : k => d.dashboard_name }
 }

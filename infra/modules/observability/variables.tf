@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Prefix of the alarm topic, the alarms and the dashboard."
+  description = "Prefix of the alarm topic, the alarms and the dashboards."
   type        = string
 }
 
@@ -38,29 +38,31 @@ variable "msk_cluster_name" {
   type        = string
 }
 
-variable "processor" {
-  description = "The processor: ECS cluster and service, log group, consumer group, input topic, and the fewest tasks it should run."
-  type = object({
-    cluster     = string
-    service     = string
-    log_group   = string
-    group       = string
-    input_topic = string
-    min_tasks   = number
-  })
+variable "pipelines" {
+  description = "Each pipeline by name: its processor (ECS cluster and service, log group, consumer group, input topic, fewest tasks), its aggregates topic, its Firehose stream, its feature-writer's function and failure queue, and its spec's checks (for the sanity alarm's description)."
+  type = map(object({
+    processor = object({
+      cluster     = string
+      service     = string
+      log_group   = string
+      group       = string
+      input_topic = string
+      min_tasks   = number
+    })
+    output_topic                 = string
+    firehose_stream              = string
+    feature_writer_function      = string
+    feature_writer_failure_queue = string
+    checks                       = list(string)
+  }))
 }
 
 variable "lambda_functions" {
-  description = "Each Lambda by crate name: its function name and timeout in seconds."
+  description = "Each Lambda by key (topic-creator, <pipeline>-<crate>): its function name and timeout in seconds."
   type = map(object({
     function_name = string
     timeout       = number
   }))
-}
-
-variable "firehose_stream_name" {
-  description = "The Firehose stream of aggregates."
-  type        = string
 }
 
 variable "lake_buffer_seconds" {
@@ -68,12 +70,9 @@ variable "lake_buffer_seconds" {
   type        = number
 }
 
-variable "failure_queues" {
-  description = "The Lambdas' two failure queues by name: failed invocations and batches (lambda), aggregates set aside by the feature-writer (feature_writer)."
-  type = object({
-    lambda         = string
-    feature_writer = string
-  })
+variable "lambda_failure_queue" {
+  description = "The Lambdas' shared failure queue: failed scheduled invocations and feature-writer batches their triggers gave up on."
+  type        = string
 }
 
 variable "thresholds" {

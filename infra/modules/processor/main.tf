@@ -1,6 +1,7 @@
-# The processor: its image repository, an ECS cluster and a Fargate service on arm64 in the
-# private subnets, with a task role scoped to exactly what it does on Kafka. It holds nothing
-# lake-bound: Firehose and the feature-writer read its aggregates from the topic.
+# One pipeline's processor: an ECS cluster and a Fargate service on arm64 in the private
+# subnets, running the shared image with the pipeline's spec, with a task role scoped to exactly
+# what it does on Kafka. It holds nothing lake-bound: Firehose and the feature-writer read its
+# aggregates from the topic.
 
 locals {
   ecs_tasks_trust = jsonencode({
@@ -12,7 +13,9 @@ locals {
     }]
   })
 
-  group     = "processor"
+  # The consumer group and transactional-id prefix: one a pipeline, so that services never
+  # share a group.
+  group     = "${var.pipeline}-processor"
   container = "processor"
 
   topic_arn = "${format(var.kafka_arn_pattern, "topic")}/"
@@ -27,7 +30,7 @@ locals {
         Resource = [var.cluster_arn]
       },
       {
-        Sid      = "ReadTicks"
+        Sid      = "ReadTheInput"
         Effect   = "Allow"
         Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
         Resource = ["${local.topic_arn}${var.input_topic}"]
@@ -46,7 +49,8 @@ locals {
       },
       {
         # `processor replay` run as a one-off task reads the dead letters and writes the replay
-        # topic; a backfill processor (group processor-backfill) reads the replay topic.
+        # topic; a backfill processor (group <pipeline>-processor-backfill) reads the replay
+        # topic.
         Sid      = "ReplayDeadLetters"
         Effect   = "Allow"
         Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
@@ -74,7 +78,7 @@ locals {
         Sid      = "PullItsImage"
         Effect   = "Allow"
         Action   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-        Resource = [aws_ecr_repository.this.arn]
+        Resource = [var.repository_arn]
       },
       {
         # GetAuthorizationToken has no resource to scope to.
@@ -96,32 +100,6 @@ locals {
         Resource = [var.kms_key_arn]
       },
     ]
-  })
-}
-
-resource "aws_ecr_repository" "this" {
-  name                 = "${var.name}-processor"
-  image_tag_mutability = "IMMUTABLE"
-
-  image_scanning_configuration {
-    scan_on_push = true
-  }
-
-  encryption_configuration {
-    encryption_type = "KMS"
-    kms_key         = var.kms_key_arn
-  }
-}
-
-resource "aws_ecr_lifecycle_policy" "this" {
-  repository = aws_ecr_repository.this.name
-  policy = jsonencode({
-    rules = [{
-      rulePriority = 1
-      description  = "Keep the 30 most recent images"
-      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 30 }
-      action       = { type = "expire" }
-    }]
   })
 }
 
@@ -179,7 +157,7 @@ resource "aws_ecs_task_definition" "this" {
 
   container_definitions = jsonencode([{
     name                   = local.container
-    image                  = "${aws_ecr_repository.this.repository_url}:${var.image_tag}"
+    image                  = "${var.repository_url}:${var.image_tag}"
     essential              = true
     command                = ["run"]
     readonlyRootFilesystem = true
@@ -190,6 +168,7 @@ resource "aws_ecs_task_definition" "this" {
       { name = "KAFKA_BROKERS", value = var.bootstrap_brokers },
       { name = "KAFKA_AUTH", value = "msk-iam" },
       { name = "AWS_REGION", value = var.region },
+      { name = "PIPELINE_SPEC", value = "/etc/pipelines/${var.pipeline}.toml" },
       { name = "PROCESSOR_GROUP", value = local.group },
       { name = "PROCESSOR_DELIVERY", value = var.delivery },
       { name = "HEALTH_ADDR", value = "0.0.0.0:8080" },
@@ -299,6 +278,10 @@ resource "aws_appautoscaling_policy" "lag" {
       namespace   = var.metrics_namespace
       metric_name = "ConsumerLagTotal"
       statistic   = "Average"
+      dimensions {
+        name  = "Pipeline"
+        value = var.pipeline
+      }
       dimensions {
         name  = "Service"
         value = "processor"

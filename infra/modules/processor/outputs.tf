@@ -1,8 +1,3 @@
-output "repository_url" {
-  description = "Where to push the processor image (docs/deploy.md)."
-  value       = aws_ecr_repository.this.repository_url
-}
-
 output "cluster_name" {
   description = "The ECS cluster."
   value       = aws_ecs_cluster.this.name

@@ -1,5 +1,20 @@
+variable "pipeline" {
+  description = "The pipeline (spec) the service runs: /etc/pipelines/<pipeline>.toml in the image."
+  type        = string
+}
+
+variable "repository_url" {
+  description = "The image repository (the registry module)."
+  type        = string
+}
+
+variable "repository_arn" {
+  description = "The image repository's ARN."
+  type        = string
+}
+
 variable "name" {
-  description = "Prefix of the repository, cluster, service and roles."
+  description = "Prefix of the cluster, service and roles."
   type        = string
 }
 
@@ -9,7 +24,7 @@ variable "region" {
 }
 
 variable "kms_key_arn" {
-  description = "Key of the image repository and the log group."
+  description = "Key of the image and the log group."
   type        = string
 }
 
@@ -44,17 +59,17 @@ variable "kafka_arn_pattern" {
 }
 
 variable "input_topic" {
-  description = "The topic of ticks."
+  description = "The pipeline's input topic."
   type        = string
 }
 
 variable "output_topic" {
-  description = "The topic of aggregates."
+  description = "The pipeline's aggregates topic."
   type        = string
 }
 
 variable "replay_topic" {
-  description = "The topic `processor replay` re-publishes to and a backfill processor (group processor-backfill) reads."
+  description = "The topic `processor replay` re-publishes to and a backfill processor (group <pipeline>-processor-backfill) reads."
   type        = string
 }
 
@@ -69,7 +84,7 @@ variable "metrics_namespace" {
 }
 
 variable "image_tag" {
-  description = "Tag of the processor image in this module's repository."
+  description = "Tag of the processor image in the repository."
   type        = string
 }
 

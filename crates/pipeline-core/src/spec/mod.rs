@@ -460,7 +460,18 @@ impl Spec {
     pub fn slot(&self, name: &str) -> Option<usize> {
         self.slots.iter().position(|s| s.name == name)
     }
+
+    /// Where `processor replay` re-publishes records after a fix, for a backfill processor:
+    /// `<input>.replay`.
+    pub fn replay_topic(&self) -> String {
+        format!("{}.replay", self.topics.input)
+    }
 }
+
+/// The longest pipeline name: with the project and environment it names AWS resources, and
+/// `<project>-<environment>-<pipeline>-feature-writer` must stay within Lambda's and IAM's 64
+/// characters (Terraform allows a project of 16, an environment of 7).
+pub const MAX_NAME_LEN: usize = 20;
 
 fn check(raw: raw::RawSpec, problems: &mut Problems) -> Option<Spec> {
     problems.unknown(
@@ -478,7 +489,8 @@ fn check(raw: raw::RawSpec, problems: &mut Problems) -> Option<Spec> {
         ],
     );
     let valid_name = !raw.name.is_empty()
-        && raw.name.len() <= 32
+        && raw.name.len() <= MAX_NAME_LEN
+        && !raw.name.ends_with('-')
         && raw.name.starts_with(|c: char| c.is_ascii_lowercase())
         && raw
             .name
@@ -488,7 +500,7 @@ fn check(raw: raw::RawSpec, problems: &mut Problems) -> Option<Spec> {
         problems.push(
             "name",
             format!(
-                "`{}` is not a pipeline name; expected [a-z][a-z0-9-]*, at most 32 characters (it names the pipeline's AWS resources)",
+                "`{}` is not a pipeline name; expected [a-z][a-z0-9-]*, at most {MAX_NAME_LEN} characters, not ending in - (it names the pipeline's AWS resources, whose names AWS bounds)",
                 raw.name
             ),
         );

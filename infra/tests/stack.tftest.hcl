@@ -64,77 +64,116 @@ run "stack" {
   }
 
   assert {
-    condition     = output.checks.glue_columns == jsondecode(file("schema.json")).lake.columns
-    error_message = "The Glue table's columns must be the generated schema's (infra/schema.json)."
+    # Every generated spec is deployed by default (pipeline_defaults), and each gets its own set.
+    condition = toset(keys(output.pipelines)) == toset([
+      for f in fileset(".", "pipelines/*.json") : trimsuffix(trimprefix(f, "pipelines/"), ".json")
+      if lookup(var.pipelines, trimsuffix(trimprefix(f, "pipelines/"), ".json"), var.pipeline_defaults).enabled
+    ]) && length(output.pipelines) > 0
+    error_message = "Each enabled spec of infra/pipelines/ must be deployed."
   }
 
   assert {
-    condition     = output.checks.glue_partition_keys == jsondecode(file("schema.json")).lake.partition_keys
-    error_message = "The Glue table's partition keys must be the generated schema's."
+    condition = alltrue([
+      for p, d in output.pipelines :
+      d.topics == jsondecode(file("pipelines/${p}.json")).topics &&
+      d.consumer_group == "${p}-processor" &&
+      toset(keys(d.functions)) == toset(concat(["feature-writer", "checker"], lookup(var.pipelines, p, var.pipeline_defaults).producer.enabled ? ["producer"] : [])) &&
+      d.firehose_stream == "${var.project}-${var.environment}-${p}" &&
+      d.feature_group == "${var.project}-${var.environment}-${p}" &&
+      d.glue_table == replace(p, "-", "_") &&
+      d.dashboard == "${var.project}-${var.environment}-${p}"
+    ])
+    error_message = "Each pipeline gets its own topics (its spec's), processor group, functions, Firehose stream, Glue table, Feature Group and dashboard, named after it."
   }
 
   assert {
-    condition     = output.checks.features == jsondecode(file("schema.json")).feature_group.features
-    error_message = "The Feature Group's definitions must be the generated schema's."
+    condition = alltrue([
+      for p, _ in output.pipelines :
+      output.checks.glue_columns[p] == jsondecode(file("pipelines/${p}.json")).lake.columns &&
+      output.checks.glue_partition_keys[p] == jsondecode(file("pipelines/${p}.json")).lake.partition_keys &&
+      output.checks.features[p] == jsondecode(file("pipelines/${p}.json")).feature_group.features
+    ])
+    error_message = "Each Glue table's columns and partition keys, and each Feature Group's definitions, must be its generated spec's (infra/pipelines/<name>.json)."
   }
 
   assert {
     condition = (
-      toset(keys(output.checks.lambda_architectures)) == toset(["checker", "feature-writer", "producer", "topic-creator"]) &&
       alltrue([for a in values(output.checks.lambda_architectures) : length(a) == 1 && a[0] == "arm64"]) &&
-      alltrue([for r in values(output.checks.lambda_runtimes) : r == "provided.al2023"])
+      alltrue([for r in values(output.checks.lambda_runtimes) : r == "provided.al2023"]) &&
+      contains(keys(output.checks.lambda_architectures), "topic-creator") &&
+      alltrue([for k, e in output.checks.lambda_environments : k == "topic-creator" || contains(keys(output.pipelines), lookup(e, "PIPELINE", "")) && startswith(k, "${lookup(e, "PIPELINE", "")}-")])
     )
-    error_message = "The four Lambdas must be arm64 on provided.al2023."
+    error_message = "Every Lambda must be arm64 on provided.al2023, and each pipeline's function must be told its pipeline (PIPELINE)."
   }
 
   assert {
-    condition     = output.checks.lambda_schedules == { checker = "rate(5 minutes)", producer = "rate(1 minute)" }
-    error_message = "The producer runs every minute and the checker every 5 minutes."
+    condition = alltrue([
+      for k, e in output.checks.lambda_environments : (
+        endswith(k, "-producer") ? lookup(e, "TOPIC", "") == jsondecode(file("pipelines/${trimsuffix(k, "-producer")}.json")).topics.input : true
+      )
+    ])
+    error_message = "Each producer writes its spec's input topic."
   }
 
   assert {
-    condition     = output.checks.event_source_mapping.topics == toset(["aggregates"])
-    error_message = "The feature-writer is triggered by the aggregates topic."
+    condition = alltrue([
+      for k, rate in output.checks.lambda_schedules :
+      endswith(k, "-producer") ? rate == "rate(1 minute)" : endswith(k, "-checker") && rate == "rate(5 minutes)"
+    ]) && length([for k, _ in output.checks.lambda_schedules : k if endswith(k, "-checker")]) == length(output.pipelines)
+    error_message = "Each producer runs every minute and each checker every 5 minutes."
   }
 
   assert {
-    condition = (
-      output.checks.processor_task.cpu_architecture == "ARM64" &&
-      output.checks.processor_task.container.readonlyRootFilesystem == true &&
-      output.checks.processor_task.container.user == "65532:65532"
-    )
-    error_message = "The processor runs on arm64, as a non-root user, with a read-only root filesystem."
+    condition = alltrue([
+      for p, m in output.checks.event_source_mappings :
+      m.topics == toset([jsondecode(file("pipelines/${p}.json")).topics.output]) &&
+      m.group == "${var.project}-${var.environment}-${p}-feature-writer"
+    ]) && toset(keys(output.checks.event_source_mappings)) == toset(keys(output.pipelines))
+    error_message = "Each feature-writer is triggered by its pipeline's aggregates topic, in its own group."
   }
 
   assert {
-    condition = (
-      contains([for e in output.checks.processor_task.container.environment : e.value if e.name == "KAFKA_AUTH"], "msk-iam") &&
-      length([for e in output.checks.processor_task.container.environment : e if e.name == "FIREHOSE_STREAM"]) == 0 &&
+    condition = alltrue([
+      for p, t in output.checks.processor_task :
+      t.cpu_architecture == "ARM64" && t.container.readonlyRootFilesystem == true && t.container.user == "65532:65532" &&
+      contains([for e in t.container.environment : e.value if e.name == "PIPELINE_SPEC"], "/etc/pipelines/${p}.toml") &&
+      contains([for e in t.container.environment : e.value if e.name == "PROCESSOR_GROUP"], "${p}-processor")
+    ])
+    error_message = "Each processor runs on arm64, as a non-root user, with a read-only root filesystem, its own spec from the image (/etc/pipelines/<name>.toml) and its own group."
+  }
+
+  assert {
+    condition = alltrue([
+      for p, t in output.checks.processor_task :
+      contains([for e in t.container.environment : e.value if e.name == "KAFKA_AUTH"], "msk-iam") &&
+      length([for e in t.container.environment : e if e.name == "FIREHOSE_STREAM"]) == 0 &&
       alltrue([
-        for s in jsondecode(output.iam_policies["processor.processor_task"]).Statement :
+        for s in jsondecode(output.iam_policies["processor.${p}.processor_task"]).Statement :
         alltrue([for a in flatten([s.Action]) : !startswith(a, "firehose:")])
       ])
-    )
-    error_message = "The processor authenticates with MSK IAM and sends nothing to Firehose itself: Firehose reads the aggregates topic (nothing lake-bound may live only in the processor's memory)."
+    ])
+    error_message = "The processors authenticate with MSK IAM and send nothing to Firehose themselves: Firehose reads the aggregates topics (nothing lake-bound may live only in a processor's memory)."
   }
 
   assert {
     # Firehose: "Configure source settings for Amazon MSK" (private bootstrap brokers, IAM);
     # API MSKSourceConfiguration (ReadFromTimestamp = epoch for the earliest position);
     # StartDeliveryStreamEncryption (server-side encryption only for a DirectPut source).
-    condition = (
-      output.checks.lake_source.msk == [{
+    condition = alltrue([
+      for p, source in output.checks.lake_source :
+      source.msk == [{
         cluster      = output.checks.msk_cluster_arn
-        topic        = "aggregates"
+        topic        = jsondecode(file("pipelines/${p}.json")).topics.output
         read_from    = "1970-01-01T00:00:00Z"
         connectivity = "PRIVATE"
       }] &&
-      output.checks.lake_source.encryption == false &&
-      output.checks.lake_source.dynamic_partitioning &&
-      output.checks.lake_source.parquet &&
-      startswith(output.checks.lake_source.error_prefix, "errors/")
-    )
-    error_message = "Firehose must read the aggregates topic from its start over a private IAM connection, with no server-side encryption setting (refused for an MSK source), keeping the Parquet conversion, dynamic partitioning and error prefix."
+      source.encryption == false &&
+      source.dynamic_partitioning &&
+      source.parquet &&
+      startswith(source.prefix, "${replace(p, "-", "_")}/") &&
+      startswith(source.error_prefix, "errors/${replace(p, "-", "_")}/")
+    ]) && toset(keys(output.checks.lake_source)) == toset(keys(output.pipelines))
+    error_message = "Each Firehose stream must read its pipeline's aggregates topic from its start over a private IAM connection, with no server-side encryption setting (refused for an MSK source), keeping the Parquet conversion, dynamic partitioning, and its own folder and error prefix."
   }
 
   assert {
@@ -149,12 +188,14 @@ run "stack" {
 
   assert {
     condition = alltrue([
-      for s in jsondecode(output.iam_policies["delivery.firehose"]).Statement :
-      !contains(flatten([s.Action]), "kafka-cluster:ReadData") || alltrue([for r in flatten([s.Resource]) : endswith(r, "/aggregates")])
-      ]) && anytrue([
-      for s in jsondecode(output.iam_policies["delivery.firehose"]).Statement : contains(flatten([s.Action]), "kafka-cluster:ReadData")
+      for p, _ in output.pipelines : alltrue([
+        for s in jsondecode(output.iam_policies["delivery.${p}-firehose"]).Statement :
+        !contains(flatten([s.Action]), "kafka-cluster:ReadData") || flatten([s.Resource]) == ["${format(replace(output.checks.msk_cluster_arn, ":cluster/", ":%s/"), "topic")}/${jsondecode(file("pipelines/${p}.json")).topics.output}"]
+        ]) && anytrue([
+        for s in jsondecode(output.iam_policies["delivery.${p}-firehose"]).Statement : contains(flatten([s.Action]), "kafka-cluster:ReadData")
+      ])
     ])
-    error_message = "Firehose's role reads the aggregates topic, and no other."
+    error_message = "Each Firehose role reads its pipeline's aggregates topic, and no other."
   }
 
   assert {
@@ -168,15 +209,15 @@ run "stack" {
       output.checks.cluster_sg_rules.endpoints_ingress == { port = 443, peer = output.checks.cluster_sg } &&
       contains(output.checks.interface_endpoints, "sts") && contains(output.checks.interface_endpoints, "lambda")
     )
-    error_message = "The cluster's security group (which the feature-writer's pollers carry) must accept and reach the brokers' port from itself and reach the STS and Lambda endpoints on 443."
+    error_message = "The cluster's security group (which the feature-writers' pollers carry) must accept and reach the brokers' port from itself and reach the STS and Lambda endpoints on 443."
   }
 
   assert {
     condition = (
       output.checks.topic_triggers["cluster"] == output.checks.msk_cluster_arn &&
-      output.checks.event_source_mapping.after_topics == output.checks.topics_result
+      alltrue([for m in values(output.checks.event_source_mappings) : m.after_topics == output.checks.topics_result])
     )
-    error_message = "The topic-creator runs again for a replaced cluster, and the feature-writer's trigger waits for its answer."
+    error_message = "The topic-creator runs again for a replaced cluster, and the feature-writers' triggers wait for its answer."
   }
 
   assert {
@@ -202,68 +243,78 @@ run "stack" {
 
   assert {
     # Athena: "Partition projection with Amazon Athena", "Supported types for partition projection".
-    condition = (
-      output.checks.table_parameters["projection.enabled"] == "true" &&
-      alltrue([
-        for k in jsondecode(file("schema.json")).lake.partition_keys :
-        output.checks.table_parameters["projection.${k.name}.type"] == "integer" &&
-        can(regex("^[0-9]+,[0-9]+$", output.checks.table_parameters["projection.${k.name}.range"])) &&
-        strcontains(output.checks.table_parameters["storage.location.template"], "/${k.name}=$${${k.name}}/")
-      ])
-    )
-    error_message = "The Glue table projects its year/month/day partitions (no MSCK REPAIR for each new day), at the path Firehose writes."
-  }
-
-  assert {
-    condition     = strcontains(output.checks.dedup_query, "PARTITION BY aggregate_id") && strcontains(output.checks.dedup_query, "WHERE copy = 1")
-    error_message = "The saved Athena query creates a view with one row per aggregate_id."
-  }
-
-  assert {
-    condition = (
-      output.checks.processor_lag_policy.metric.metric_name == "ConsumerLagTotal" &&
-      output.checks.processor_lag_policy.metric.namespace == "StreamingPipeline/${var.environment}" &&
-      output.checks.processor_lag_policy.metric.statistic == "Average" &&
-      output.checks.processor_lag_policy.scale_in &&
-      output.checks.processor_lag_policy.target == var.processor.target_lag
-    )
-    error_message = "The lag policy tracks the processor's own records-not-yet-handled per task (ConsumerLagTotal, averaged), which falls to about zero under steady input so the service scales in; MSK's SumOffsetLag trails by the open window and never would."
-  }
-
-  assert {
-    condition     = jsonencode(output.topics.topics) == jsonencode([for t in var.topics : { name = t.name, partitions = t.partitions, configs = t.configs }])
-    error_message = "The topic-creator is asked for exactly the topics of the tfvars."
-  }
-
-  assert {
-    condition     = toset([for t in var.topics : t.name]) == toset(["ticks", "aggregates", "ticks.dlq", "ticks.replay"])
-    error_message = "The tfvars must declare the spec's three topics and the replay (backfill) topic."
-  }
-
-  assert {
-    condition = (
-      one([for t in var.topics : t.partitions if t.name == "ticks.replay"]) ==
-      one([for t in var.topics : t.partitions if t.name == "ticks"])
-    )
-    error_message = "The replay topic has the input's partitions, so a replay keeps each ticker's partition and order."
-  }
-
-  assert {
-    # The processor writes only its outputs and the replay topic; it never writes the input.
     condition = alltrue([
-      for s in jsondecode(output.iam_policies["processor.processor_task"]).Statement :
-      !contains(flatten([s.Action]), "kafka-cluster:WriteData") || alltrue([
-        for r in flatten([s.Resource]) : can(regex("/(aggregates|ticks\\.dlq|ticks\\.replay)$", r))
+      for p, parameters in output.checks.table_parameters :
+      parameters["projection.enabled"] == "true" &&
+      startswith(parameters["storage.location.template"], "s3://${output.lake_bucket}/${replace(p, "-", "_")}/") &&
+      alltrue([
+        for k in jsondecode(file("pipelines/${p}.json")).lake.partition_keys :
+        parameters["projection.${k.name}.type"] == "integer" &&
+        can(regex("^[0-9]+,[0-9]+$", parameters["projection.${k.name}.range"])) &&
+        strcontains(parameters["storage.location.template"], "/${k.name}=$${${k.name}}/")
       ])
     ])
-    error_message = "The processor's task role may write only aggregates, ticks.dlq and ticks.replay."
+    error_message = "Each Glue table projects its year/month/day partitions (no MSCK REPAIR for each new day), at the path its Firehose stream writes."
+  }
+
+  assert {
+    condition = alltrue([
+      for p, q in output.checks.dedup_queries :
+      strcontains(q, "PARTITION BY aggregate_id") && strcontains(q, "WHERE copy = 1") && strcontains(q, "VIEW ${replace(p, "-", "_")}_dedup")
+    ])
+    error_message = "Each pipeline's saved Athena query creates a view with one row per aggregate_id."
+  }
+
+  assert {
+    condition = alltrue([
+      for p, policy in output.checks.processor_lag_policy :
+      policy.metric.metric_name == "ConsumerLagTotal" &&
+      policy.metric.namespace == "StreamingPipeline/${var.environment}" &&
+      policy.metric.statistic == "Average" &&
+      toset([for d in policy.metric.dimensions : "${d.name}=${d.value}"]) == toset(["Pipeline=${p}", "Service=processor"]) &&
+      policy.scale_in &&
+      policy.target == lookup(var.pipelines, p, var.pipeline_defaults).processor.target_lag
+    ])
+    error_message = "Each lag policy tracks its processor's own records-not-yet-handled per task (ConsumerLagTotal of its pipeline, averaged), which falls to about zero under steady input so the service scales in; MSK's SumOffsetLag trails by the open window and never would."
+  }
+
+  assert {
+    condition = toset([for t in output.topics.topics : t.name]) == toset(flatten([
+      for p, _ in output.pipelines : values(jsondecode(file("pipelines/${p}.json")).topics)
+    ])) && length(output.topics.topics) == 4 * length(output.pipelines)
+    error_message = "The topic-creator is asked for each pipeline's input, aggregates, dead-letter and replay topics, and nothing else."
+  }
+
+  assert {
+    condition = alltrue([
+      for p, _ in output.pipelines :
+      one([for t in output.topics.topics : t.partitions if t.name == jsondecode(file("pipelines/${p}.json")).topics.replay]) ==
+      one([for t in output.topics.topics : t.partitions if t.name == jsondecode(file("pipelines/${p}.json")).topics.input])
+    ])
+    error_message = "Each replay topic has its input's partitions, so a replay keeps each key's partition and order."
+  }
+
+  assert {
+    # Each processor writes only its outputs and its replay topic; it never writes its input.
+    condition = alltrue([
+      for p, _ in output.pipelines : alltrue([
+        for s in jsondecode(output.iam_policies["processor.${p}.processor_task"]).Statement :
+        !contains(flatten([s.Action]), "kafka-cluster:WriteData") || alltrue([
+          for r in flatten([s.Resource]) : contains([
+            for kind in ["output", "dead_letter", "replay"] :
+            "${format(replace(output.checks.msk_cluster_arn, ":cluster/", ":%s/"), "topic")}/${jsondecode(file("pipelines/${p}.json")).topics[kind]}"
+          ], r)
+        ])
+      ])
+    ])
+    error_message = "Each processor's task role may write only its own aggregates, dead-letter and replay topics."
   }
 }
 
 run "alarms" {
   assert {
-    condition     = length(output.alarms) >= 25
-    error_message = "Expected the pipeline's alarms: 12 on metrics, 3 a Lambda, dead letters, and the composite."
+    condition     = length(output.alarms) == 1 + 3 + length(output.pipelines) * (11 + 3 + 9)
+    error_message = "Expected the shared failure-queue alarm and 3 for the topic-creator, and per pipeline 11 on metrics, stalled, dead letters, the composite, and 3 for each of its 3 Lambdas."
   }
 
   assert {
@@ -290,25 +341,28 @@ run "alarms" {
   }
 
   assert {
-    condition = alltrue([
-      for key in ["processor-not-running", "processor-stalled", "firehose-delivery-failing", "lake-stale", "features-stale"] :
-      strcontains(output.composite_alarm_rule, "ALARM(\"${var.project}-${var.environment}-${key}\")")
-    ])
-    error_message = "pipeline-not-delivering fires on the processor down or stalled, the lake failing or falling behind, or stale features."
+    condition = alltrue(flatten([
+      for p, rule in output.composite_alarm_rules : [
+        for key in ["processor-not-running", "processor-stalled", "firehose-delivery-failing", "lake-stale", "features-stale"] :
+        strcontains(rule, "ALARM(\"${var.project}-${var.environment}-${p}-${key}\")")
+      ]
+    ])) && toset(keys(output.composite_alarm_rules)) == toset(keys(output.pipelines))
+    error_message = "Each pipeline's pipeline-not-delivering fires on its own processor down or stalled, its lake table failing or falling behind, or its stale features."
   }
 
   assert {
-    condition = (
-      strcontains(output.alarms["${var.project}-${var.environment}-processor-stalled"].expression, "stranded") &&
-      contains(output.alarms["${var.project}-${var.environment}-processor-stalled"].metrics, "StreamingPipeline/${var.environment} StrandedBacklog") &&
-      contains(output.alarms["${var.project}-${var.environment}-processor-stalled"].metrics, "StreamingPipeline/${var.environment} BatchesCommitted")
-    )
+    condition = alltrue([
+      for p, _ in output.pipelines :
+      strcontains(output.alarms["${var.project}-${var.environment}-${p}-processor-stalled"].expression, "stranded") &&
+      contains(output.alarms["${var.project}-${var.environment}-${p}-processor-stalled"].metrics, "StreamingPipeline/${var.environment} StrandedBacklog") &&
+      contains(output.alarms["${var.project}-${var.environment}-${p}-processor-stalled"].metrics, "StreamingPipeline/${var.environment} BatchesCommitted")
+    ])
     error_message = "processor-stalled fires on no commits, and on an instance stranded without partitions while its group's input waits."
   }
 
   assert {
     condition = alltrue([
-      for key, queue in { lambda-failures-queued = "lambda-failures", feature-records-set-aside = "feature-writer-failures" } :
+      for key in concat(["lambda-failures-queued"], [for p, _ in output.pipelines : "${p}-feature-records-set-aside"]) :
       contains(output.alarms["${var.project}-${var.environment}-${key}"].metrics, "AWS/SQS ApproximateNumberOfMessagesVisible") &&
       output.alarms["${var.project}-${var.environment}-${key}"].threshold == 0
     ])
@@ -317,27 +371,38 @@ run "alarms" {
 
   assert {
     condition = alltrue([
-      for key in ["producer", "topic-creator", "feature-writer", "checker"] :
-      output.alarms["${var.project}-${var.environment}-lambda-near-timeout-${key}"].threshold < output.checks.lambda_timeouts[key] * 1000
+      for key, timeout in output.checks.lambda_timeouts :
+      output.alarms["${var.project}-${var.environment}-lambda-near-timeout-${key}"].threshold < timeout * 1000
     ])
     error_message = "A Lambda's near-timeout alarm fires before its timeout."
   }
 
   assert {
-    condition     = output.alarms["${var.project}-${var.environment}-processor-not-running"].threshold == var.processor.min_count
-    error_message = "processor-not-running fires below the autoscaling minimum."
+    condition = alltrue([
+      for p, _ in output.pipelines :
+      output.alarms["${var.project}-${var.environment}-${p}-processor-not-running"].threshold == lookup(var.pipelines, p, var.pipeline_defaults).processor.min_count
+    ])
+    error_message = "processor-not-running fires below each pipeline's autoscaling minimum."
+  }
+
+  assert {
+    condition = alltrue([
+      for p, _ in output.pipelines :
+      strcontains(output.alarms["${var.project}-${var.environment}-${p}-feature-sanity-failures"].description, jsondecode(file("pipelines/${p}.json")).checks[0])
+    ])
+    error_message = "Each sanity alarm quotes its spec's checks."
   }
 }
 
 run "deletion_is_granted_for_the_named_topics_only" {
   variables {
-    topics_to_delete = ["ticks.old"]
+    topics_to_delete = ["retired.old"]
   }
 
   assert {
     condition = alltrue([
       for s in jsondecode(output.iam_policies["lambdas.topic-creator"]).Statement :
-      contains(flatten([s.Action]), "kafka-cluster:DeleteTopic") ? flatten([s.Resource]) == ["${format(replace(output.checks.msk_cluster_arn, ":cluster/", ":%s/"), "topic")}/ticks.old"] : true
+      contains(flatten([s.Action]), "kafka-cluster:DeleteTopic") ? flatten([s.Resource]) == ["${format(replace(output.checks.msk_cluster_arn, ":cluster/", ":%s/"), "topic")}/retired.old"] : true
       ]) && anytrue([
       for s in jsondecode(output.iam_policies["lambdas.topic-creator"]).Statement : contains(flatten([s.Action]), "kafka-cluster:DeleteTopic")
     ])
@@ -345,7 +410,33 @@ run "deletion_is_granted_for_the_named_topics_only" {
   }
 
   assert {
-    condition     = output.topics.delete == ["ticks.old"]
+    condition     = output.topics.delete == ["retired.old"]
     error_message = "The topic-creator is asked to delete the named topics."
+  }
+}
+
+run "a_pipeline_can_be_left_out_or_sized_on_its_own" {
+  variables {
+    pipelines = {
+      "orders"          = { enabled = false }
+      "sensor-readings" = { partitions = 7, producer = { enabled = false } }
+    }
+  }
+
+  assert {
+    condition     = !contains(keys(output.pipelines), "orders") && length(output.pipelines) == length(fileset(".", "pipelines/*.json")) - 1
+    error_message = "A pipeline with enabled = false gets no resources."
+  }
+
+  assert {
+    condition = alltrue([
+      for t in output.topics.topics : t.partitions == 7 if contains(["readings", "readings.aggregates", "readings.replay"], t.name)
+    ]) && !contains(keys(output.pipelines["sensor-readings"].functions), "producer")
+    error_message = "A pipeline's own settings replace the defaults for it alone: its partitions, its producer left out."
+  }
+
+  assert {
+    condition     = length([for t in output.topics.topics : t if startswith(t.name, "orders")]) == 0
+    error_message = "A pipeline left out gets no topics."
   }
 }

@@ -30,7 +30,7 @@ run "two_availability_zones_at_least" {
 run "shutdown_fits_the_stop_timeout" {
   command = plan
   variables {
-    processor = { image_tag = "x", cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2, shutdown_seconds = 30 }
+    processor = { image_tag = "x", shutdown_seconds = 30 }
   }
   expect_failures = [var.processor]
 }
@@ -38,9 +38,33 @@ run "shutdown_fits_the_stop_timeout" {
 run "task_counts_are_ordered" {
   command = plan
   variables {
-    processor = { image_tag = "x", cpu = 256, memory = 512, desired_count = 5, min_count = 1, max_count = 2 }
+    pipelines = { "orders" = { processor = { desired_count = 5, min_count = 1, max_count = 2 } } }
   }
-  expect_failures = [var.processor]
+  expect_failures = [var.pipelines]
+}
+
+run "a_pipeline_must_have_a_generated_spec" {
+  command = plan
+  variables {
+    pipelines = { "payments" = {} }
+  }
+  expect_failures = [var.pipelines]
+}
+
+run "at_least_one_pipeline_runs" {
+  command = plan
+  variables {
+    pipeline_defaults = { enabled = false }
+  }
+  expect_failures = [var.pipelines]
+}
+
+run "a_malformed_share_is_a_share" {
+  command = plan
+  variables {
+    pipeline_defaults = { producer = { malformed_share = 1.5 } }
+  }
+  expect_failures = [var.pipelines]
 }
 
 run "parquet_conversion_needs_64_mib" {
@@ -71,7 +95,7 @@ run "buffering_above_the_api_maximum_is_refused" {
 run "a_topic_is_kept_or_deleted_not_both" {
   command = plan
   variables {
-    topics_to_delete = ["ticks"]
+    topics_to_delete = [jsondecode(file("pipelines/orders.json")).topics.dead_letter]
   }
   expect_failures = [var.topics_to_delete]
 }
@@ -87,9 +111,9 @@ run "log_retention_is_one_cloudwatch_offers" {
 run "topics_need_partitions" {
   command = plan
   variables {
-    topics = [{ name = "ticks", partitions = 0 }]
+    pipeline_defaults = { partitions = 0 }
   }
-  expect_failures = [var.topics]
+  expect_failures = [var.pipelines]
 }
 
 run "alarm_thresholds_are_sane" {

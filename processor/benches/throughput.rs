@@ -858,7 +858,7 @@ fn main() {
         }
         [] => throughput(full, transactions, partitions),
         _ => panic!(
-            "usage: throughput [--no-transactions] [--partitions N] [scaling | soak SECONDS RATE [--out DIR] | latency SECONDS RATE TICKERS | keys [N...]]"
+            "usage: throughput [--no-transactions] [--partitions N] [scaling | soak SECONDS RATE [--out DIR] | latency SECONDS RATE KEYS | keys [N...]]"
         ),
     }
 }

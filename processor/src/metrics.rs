@@ -43,7 +43,7 @@ impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             namespace: "StreamingPipeline".into(),
-            pipeline: "stock-ticks".into(),
+            pipeline: "pipeline".into(),
             service: "processor".into(),
             interval: Duration::from_secs(60),
         }
@@ -259,7 +259,7 @@ mod tests {
         }
         let main = parse(&second[0]);
         assert_eq!(main["Service"], "processor");
-        assert_eq!(main["Pipeline"], "stock-ticks");
+        assert_eq!(main["Pipeline"], "pipeline");
         assert_eq!(main["RecordsIn"], 150);
         assert_eq!(main["EventsFiltered"], 15);
         assert_eq!(main["WindowsEmitted"], 2);

@@ -567,7 +567,11 @@ mod tests {
     }
 
     fn spec() -> Spec {
-        Spec::from_toml(pipeline_core::STOCK_TICKS_SPEC, "config/pipeline.toml").unwrap()
+        Spec::from_toml(
+            pipeline_core::STOCK_TICKS_SPEC,
+            "config/pipelines/stock-ticks.toml",
+        )
+        .unwrap()
     }
 
     #[test]

@@ -31,18 +31,35 @@ fn alarms_tf() -> String {
     read("infra/modules/observability/main.tf")
 }
 
-/// Alarm names without the `<project>-<env>-` prefix, as the Terraform defines them.
+/// Alarm names without the `<project>-<env>-` prefix, as the Terraform defines them: a
+/// pipeline's own with `<pipeline>-` before them, a pipeline's function's with
+/// `<pipeline>-<crate>` after the alarm's kind.
 fn alarm_names() -> BTreeSet<String> {
     let tf = alarms_tf();
-    let mut names = captures(r"(?m)^    ([a-z0-9-]+) = \{\n\s+runbook", &tf);
-    let functions = ["producer", "topic-creator", "feature-writer", "checker"];
+    let shared_end = tf.find("metric_alarms = merge(").unwrap();
+    let mut names = captures(r"(?m)^    ([a-z0-9-]+) = \{\n\s+runbook", &tf[..shared_end]);
+    names.extend(
+        captures(r"(?m)^    ([a-z0-9-]+) = \{\n\s+runbook", &tf[shared_end..])
+            .into_iter()
+            .map(|n| format!("<pipeline>-{n}")),
+    );
+    let functions = [
+        "<pipeline>-producer",
+        "<pipeline>-feature-writer",
+        "<pipeline>-checker",
+        "topic-creator",
+    ];
     for kind in captures(r#""(lambda-[a-z-]+)-\$\{key\}" = \{"#, &tf) {
         names.extend(functions.iter().map(|f| format!("{kind}-{f}")));
     }
-    names.extend(captures(
-        r#"alarm_name\s*=\s*"\$\{var\.name\}-([a-z0-9-]+)""#,
-        &tf,
-    ));
+    names.extend(
+        captures(
+            r#"alarm_name\s*=\s*"\$\{var\.name\}-\$\{each\.key\}-([a-z0-9-]+)""#,
+            &tf,
+        )
+        .into_iter()
+        .map(|n| format!("<pipeline>-{n}")),
+    );
     names
 }
 
@@ -76,7 +93,7 @@ fn every_alarm_links_a_runbook_and_every_runbook_an_alarm() {
     let mut covered = BTreeSet::new();
     for file in &files {
         let text = read(&format!("docs/operations/runbooks/{file}.md"));
-        let named = captures(r"`stock-ticks-<env>-([a-z0-9-]+)`", &text);
+        let named = captures(r"`<project>-<env>-([a-z0-9<>-]+)`", &text);
         assert!(
             !named.is_empty(),
             "{file}.md names no alarm on its **Alarms:** line"

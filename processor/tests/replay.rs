@@ -23,7 +23,14 @@ const BACKFILL: &str = "ticks.replay";
 
 /// The shipped spec with another pattern for the ticker and, optionally, another input topic.
 fn spec_with(pattern: &str, input: &str) -> Spec {
+    // The generator's listed tickers would not all match a narrower pattern: the test makes its
+    // own events.
+    let listed = STOCK_TICKS_SPEC
+        .lines()
+        .find(|l| l.starts_with("generate = { values = [\"AMZN\""))
+        .unwrap();
     let toml = STOCK_TICKS_SPEC
+        .replace(listed, "")
         .replace(r#"pattern = "^[A-Z][A-Z0-9.]*$""#, pattern)
         .replace(r#"input = "ticks""#, &format!(r#"input = "{input}""#));
     Spec::from_toml(&toml, "test spec").unwrap()

@@ -41,7 +41,11 @@ fn every_spec_has_its_committed_pipeline_file_and_no_other() {
         );
         let generated = String::from_utf8(output.stdout).unwrap();
         let document: serde_json::Value = serde_json::from_str(&generated).unwrap();
-        assert_eq!(document["pipeline"], name.as_str(), "a spec is named as its file");
+        assert_eq!(
+            document["pipeline"],
+            name.as_str(),
+            "a spec is named as its file"
+        );
         assert!(document["lake"]["columns"].as_array().unwrap().len() > 5);
         assert!(document["topics"]["input"].is_string());
 

@@ -62,10 +62,7 @@ fn configuration(name: &str) -> Vec<(&'static str, &'static str)> {
                 "https://sqs.eu-west-1.amazonaws.com/123456789012/bench",
             ),
         ]),
-        "checker" => env.extend([
-            ("ENVIRONMENT", "bench"),
-            ("FEATURE_GROUP_NAME", "bench"),
-        ]),
+        "checker" => env.extend([("ENVIRONMENT", "bench"), ("FEATURE_GROUP_NAME", "bench")]),
         other => panic!("no configuration for {other}"),
     }
     env

@@ -217,12 +217,12 @@ mod tests {
         let share = env.parsed("SHARE", 0.0f64, "a share from 0 to 1", |s| {
             (0.0..=1.0).contains(s)
         });
-        let tickers = env.list("TICKERS", &["AMZN", "AAPL"]);
+        let names = env.list("NAMES", &["a", "b"]);
         assert_eq!(
             (group.as_str(), empty.as_str(), count, share),
             ("", "", 10, 0.5)
         );
-        assert_eq!(tickers, ["AMZN", "AAPL"]);
+        assert_eq!(names, ["a", "b"]);
         let error = env.finish(()).unwrap_err();
         assert_eq!(error.problems.len(), 3);
         let text = error.to_string();

@@ -3,22 +3,24 @@
 //! Data flow for one Kafka partition:
 //!
 //! ```text
-//! record bytes ─▶ tick::Decoder (decode + validate against the Spec) ─▶ Tick ─┐
-//!                      │ Rejection (reason + detail) ─▶ dead letter           │
-//!                                                                              ▼
-//!            window::Partition: enrich (notional), assign to event-time windows,
-//!            advance the watermark, close windows ─▶ Aggregate ─▶ to_json
+//! record bytes ─▶ event::Decoder (decode + validate against the Spec, derive, filter) ─▶ Event ─┐
+//!                      │ Rejection (reason + detail) ─▶ dead letter                            │
+//!                                                                                               ▼
+//!            window::Partition: assign to event-time windows, accumulate the spec's
+//!            aggregates, advance the watermark, close windows ─▶ Aggregate ─▶ to_json
 //!            checkpoint(): the safe offset to commit + what a restart needs
 //! ```
 //!
-//! The [`spec::Spec`] loaded from `config/pipeline.toml` drives every step.
+//! A [`spec::Spec`] (`config/pipelines/<name>.toml`) drives every step: its fields, key,
+//! derived values, filter, window and aggregates. Nothing here knows a domain; the example
+//! below uses the shipped stock-ticks spec.
 //!
 //! How a consumer drives one partition:
 //!
 //! ```
 //! use pipeline_core::{Outcome, Partition, Reason, Record, STOCK_TICKS_SPEC, Spec};
 //!
-//! let spec = Spec::from_toml(STOCK_TICKS_SPEC, "config/pipeline.toml")?;
+//! let spec = Spec::from_toml(STOCK_TICKS_SPEC, "config/pipelines/stock-ticks.toml")?;
 //! let mut partition = Partition::new(&spec);
 //! let mut closed = Vec::new();
 //! let tick = br#"{"event_id":"e1","ticker":"AMZN","price":187.25,"volume":100,

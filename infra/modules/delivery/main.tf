@@ -1,10 +1,11 @@
-# The data lake: Firehose reads the aggregates topic itself (its Amazon MSK source, private
-# connectivity, IAM), converts each record to Parquet against the Glue table and writes it under
-# aggregates/year=/month=/day=/ by the aggregate's window_end. Columns, partitioning and the
-# timestamp format all come from infra/schema.json, which the spec generates (`processor
-# schema`). The durable copy is the topic: Firehose keeps its own position in it, so nothing
-# lake-bound lives only in a process's memory; records read twice (after a Firehose retry) are
-# identical and carry their aggregate_id, which the Athena view below de-duplicates on.
+# The data lake: one bucket and Glue database for every pipeline, and for each pipeline a Glue
+# table and a Firehose stream. Each stream reads its pipeline's aggregates topic itself (its
+# Amazon MSK source, private connectivity, IAM), converts each record to Parquet against its
+# table and writes it under <table>/year=/month=/day=/ by the aggregate's window_end. Columns,
+# partitioning and the timestamp format all come from infra/pipelines/<name>.json, which the
+# spec generates (`processor schema`). The durable copy is the topic: Firehose keeps its own
+# position in it, so nothing lake-bound lives only in a process's memory; records read twice
+# (after a Firehose retry) are identical and carry their aggregate_id, which the Athena view below de-duplicates on.
 
 # Access logs of the lake bucket. S3 server access logging writes with SSE-S3 only.
 resource "aws_s3_bucket" "access_logs" {

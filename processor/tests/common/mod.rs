@@ -24,7 +24,7 @@ pub const BASE_MS: i64 = 1_795_271_400_000; // 2026-11-21T14:30:00Z
 pub const TICKERS: [&str; 3] = ["AMZN", "AAPL", "MSFT"];
 
 pub fn spec() -> Arc<Spec> {
-    Arc::new(Spec::from_toml(STOCK_TICKS_SPEC, "config/pipeline.toml").unwrap())
+    Arc::new(Spec::from_toml(STOCK_TICKS_SPEC, "config/pipelines/stock-ticks.toml").unwrap())
 }
 
 /// One input record: its partition, timestamp and payload.

@@ -5,7 +5,9 @@
 pub mod context;
 pub mod engine;
 pub mod health;
+#[cfg(feature = "local")]
 pub mod lake;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod metrics;
 pub mod records;

@@ -9,11 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use pipeline_core::generator::{DEFAULT_KEYS, GeneratorConfig};
 use pipeline_core::{Reason, Spec};
 use pipeline_kafka::{IamContext, KafkaSettings};
 use processor::health::{self, Health};
-use processor::local::{LocalOptions, render_summary};
 use processor::metrics::MetricsConfig;
 use processor::replay::ReplayOptions;
 use processor::service::{self, ServiceConfig, Shutdown};
@@ -37,43 +35,8 @@ struct Cli {
 enum Command {
     /// Run the whole pipeline on this machine: embedded broker, events generated from the
     /// spec's fields, processor, and the aggregates and dead letters written to files.
-    Local {
-        /// Events to generate.
-        #[arg(long, default_value_t = 200_000)]
-        events: u64,
-        /// Events per second of simulated event time.
-        #[arg(long, default_value_t = 1_000)]
-        rate: u64,
-        /// Distinct keys to generate (the key fields' `one_of` lists, or generated values).
-        #[arg(long, default_value_t = DEFAULT_KEYS)]
-        keys: usize,
-        /// Share of deliberately broken events (0–1).
-        #[arg(long, default_value_t = 0.01)]
-        malformed: f64,
-        /// Share of events delivered up to 5 s out of order (0–1).
-        #[arg(long, default_value_t = 0.05)]
-        disorder: f64,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Partitions of the input and output topics.
-        #[arg(long, default_value_t = 3)]
-        partitions: i32,
-        /// Where to write the outputs: aggregates.jsonl, dead-letters.jsonl, the Parquet lake
-        /// (lake/) and the feature store (feature-store.sqlite), each afresh.
-        #[arg(long, default_value = "out")]
-        out: PathBuf,
-        /// The lake writes a partition's Parquet file once this many MiB of aggregates wait...
-        #[arg(long, default_value_t = 64)]
-        lake_buffer_mib: usize,
-        /// ... or once the first of them has waited this many seconds (Firehose's buffering).
-        #[arg(long, default_value_t = 60)]
-        lake_buffer_seconds: u64,
-        /// Use a Kafka broker on this machine (host:port) instead of the embedded one.
-        #[arg(long)]
-        brokers: Option<String>,
-        #[arg(long, value_enum, default_value_t = Delivery::ExactlyOnce)]
-        delivery: Delivery,
-    },
+    #[cfg(feature = "local")]
+    Local(local_cli::LocalArgs),
     /// Run the processor until SIGTERM or SIGINT: the service that runs in ECS. Every option
     /// can also be set by the environment variable named in its help.
     Run(RunArgs),
@@ -81,7 +44,8 @@ enum Command {
     /// an offset is committed only once every aggregate before it is in a whole file, so a
     /// crash loses nothing (the next run reads it again). Runs until SIGTERM or SIGINT, then
     /// writes what it holds and commits it.
-    Lake(LakeArgs),
+    #[cfg(feature = "local")]
+    Lake(local_cli::LakeArgs),
     /// Re-publish chosen records after a fix: dead letters (by reason and time) or a time range
     /// of any topic, checked against the current spec, sent to a backfill topic in one
     /// transaction with their keys, bytes, timestamps and partitions. `--dry-run` lists them
@@ -179,27 +143,6 @@ fn reason(text: &str) -> Result<Reason, String> {
 }
 
 #[derive(clap::Args)]
-struct LakeArgs {
-    #[command(flatten)]
-    broker: BrokerArgs,
-    /// Consumer group: where the lake's progress is kept.
-    #[arg(long, env = "LAKE_GROUP", default_value = "lake")]
-    group: String,
-    /// The lake's folder (the bucket's stand-in): tables and errors/ go under it.
-    #[arg(long, default_value = "out/lake")]
-    out: PathBuf,
-    /// A partition's Parquet file is written once this many MiB of aggregates wait...
-    #[arg(long, default_value_t = 64)]
-    buffer_mib: usize,
-    /// ... or once the first of them has waited this many seconds.
-    #[arg(long, default_value_t = 60)]
-    buffer_seconds: u64,
-    /// Extra librdkafka consumer settings, KEY=VALUE, repeatable (e.g. session.timeout.ms=10000).
-    #[arg(long = "consumer-config", env = "KAFKA_CONSUMER_CONFIG", value_delimiter = ',', value_parser = key_value)]
-    consumer_config: Vec<(String, String)>,
-}
-
-#[derive(clap::Args)]
 struct RunArgs {
     #[command(flatten)]
     broker: BrokerArgs,
@@ -267,6 +210,9 @@ fn load_spec(path: Option<PathBuf>) -> anyhow::Result<Spec> {
     }
 }
 
+#[cfg(feature = "local")]
+mod local_cli;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.command);
@@ -285,10 +231,12 @@ fn main() -> ExitCode {
 fn init_logging(command: &Command) {
     use tracing_subscriber::EnvFilter;
     let (default, json) = match command {
-        Command::Run(_) | Command::Lake(_) => ("info", true),
-        Command::Local { .. } | Command::Probe { .. } | Command::Schema | Command::Replay(_) => {
-            ("warn", false)
-        }
+        Command::Run(_) => ("info", true),
+        #[cfg(feature = "local")]
+        Command::Lake(_) => ("info", true),
+        #[cfg(feature = "local")]
+        Command::Local(_) => ("warn", false),
+        Command::Probe { .. } | Command::Schema | Command::Replay(_) => ("warn", false),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
@@ -331,45 +279,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let spec = Arc::new(spec);
     match cli.command {
-        Command::Local {
-            events,
-            rate,
-            keys,
-            malformed,
-            disorder,
-            seed,
-            partitions,
-            out,
-            lake_buffer_mib,
-            lake_buffer_seconds,
-            brokers,
-            delivery,
-        } => {
-            let options = LocalOptions {
-                spec,
-                brokers,
-                delivery,
-                events,
-                rate,
-                generator: GeneratorConfig {
-                    keys: Some(keys),
-                    seed,
-                    malformed_share: malformed,
-                    disorder_share: disorder,
-                    max_disorder_ms: 5_000,
-                },
-                partitions,
-                out_dir: out,
-                lake_buffer_bytes: lake_buffer_mib.saturating_mul(1024 * 1024),
-                lake_buffer_interval: Duration::from_secs(lake_buffer_seconds),
-                progress: true,
-            };
-            let summary = processor::local::run(&options)?;
-            print!("{}", render_summary(&summary));
-            Ok(ExitCode::SUCCESS)
-        }
+        #[cfg(feature = "local")]
+        Command::Local(args) => local_cli::local(spec, args),
         Command::Run(args) => serve(spec, args),
-        Command::Lake(args) => lake(&spec, args),
+        #[cfg(feature = "local")]
+        Command::Lake(args) => local_cli::lake(&spec, args),
         Command::Replay(args) => replay(&spec, args),
         Command::Schema => {
             print!("{}", pipeline_core::catalog::schema_file(&spec));
@@ -410,50 +324,6 @@ fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
         &health,
         &mut std::io::stdout().lock(),
     )?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn lake(spec: &Spec, args: LakeArgs) -> anyhow::Result<ExitCode> {
-    let shutdown =
-        Shutdown::on_signals(Duration::from_secs(25)).context("installing the signal handlers")?;
-    let (settings, iam) = args.broker.connect()?;
-    let config = pipeline_local::LakeConfig {
-        buffer_bytes: args.buffer_mib.saturating_mul(1024 * 1024),
-        buffer_interval: Duration::from_secs(args.buffer_seconds),
-        ..pipeline_local::LakeConfig::new(&args.out)
-    };
-    let mut delivery = processor::lake::LakeDelivery::start(
-        spec,
-        &settings,
-        iam,
-        &args.group,
-        config,
-        &args.consumer_config,
-    )?;
-    tracing::info!(group = %args.group, out = %args.out.display(), "lake consumer started");
-    let mut last = (delivery.progress(), std::time::Instant::now());
-    while !shutdown.flag().load(std::sync::atomic::Ordering::Acquire) {
-        delivery.pump(Duration::from_millis(200))?;
-        let now = delivery.progress();
-        // At most once a second, and only when something changed.
-        if now != last.0 && last.1.elapsed() >= Duration::from_secs(1) {
-            tracing::info!(
-                consumed = now.consumed,
-                buffered = now.buffered,
-                files = delivery.report().files.len(),
-                commits = now.commits,
-                "lake progress"
-            );
-            last = (now, std::time::Instant::now());
-        }
-    }
-    let report = delivery.finish()?;
-    tracing::info!(
-        rows = report.rows,
-        files = report.files.len(),
-        errors = report.errors,
-        "lake consumer stopped; everything read is written and committed"
-    );
     Ok(ExitCode::SUCCESS)
 }
 

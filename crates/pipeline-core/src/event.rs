@@ -80,6 +80,9 @@ impl Event {
         }
     }
 
+    // The Cow itself is the point: a borrowed text is kept as a range of the payload, an owned
+    // (unescaped) one is copied.
+    #[allow(clippy::ptr_arg)]
     fn keep(&mut self, index: usize, text: &Cow<'_, str>, payload: &[u8]) {
         self.texts[index] = match text {
             Cow::Borrowed(t) => {

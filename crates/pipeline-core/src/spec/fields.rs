@@ -570,7 +570,7 @@ fn check_generate(
     if let (Some(lo), Some(hi)) = (min, max)
         && lo > hi
     {
-        problems.push(format!("{key}.min"), format!("above generate.max"));
+        problems.push(format!("{key}.min"), "above generate.max");
     }
     let walk = raw.walk.as_deref().and_then(|w| match w.parse::<f64>() {
         Ok(step) if step > 0.0 && step < 1.0 => Some(step),

@@ -1,0 +1,162 @@
+//! The subcommands that run on this machine, built in with the `local` feature (on by default;
+//! the container image leaves it out, and with it SQLite, Arrow and Parquet): `processor local`
+//! (the whole pipeline on an embedded broker) and `processor lake` (the aggregates topic into a
+//! local Parquet lake).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use pipeline_core::Spec;
+use pipeline_core::generator::GeneratorConfig;
+use processor::Delivery;
+use processor::local::{LocalOptions, render_summary};
+use processor::service::Shutdown;
+
+use crate::{BrokerArgs, key_value};
+
+#[derive(clap::Args)]
+pub(crate) struct LocalArgs {
+    /// Events to generate.
+    #[arg(long, default_value_t = 200_000)]
+    pub(crate) events: u64,
+    /// Events per second of simulated event time.
+    #[arg(long, default_value_t = 1_000)]
+    pub(crate) rate: u64,
+    /// Distinct keys to generate [default: every combination of the key fields' listed values
+    /// (`one_of`, `generate.values`), or 24 made-up ones]
+    #[arg(long)]
+    pub(crate) keys: Option<usize>,
+    /// Share of deliberately broken events (0–1).
+    #[arg(long, default_value_t = 0.01)]
+    pub(crate) malformed: f64,
+    /// Share of events delivered up to 5 s out of order (0–1).
+    #[arg(long, default_value_t = 0.05)]
+    pub(crate) disorder: f64,
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Partitions of the input and output topics.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) partitions: i32,
+    /// Where to write the outputs: aggregates.jsonl, dead-letters.jsonl, the Parquet lake
+    /// (lake/) and the feature store (feature-store.sqlite), each afresh.
+    #[arg(long, default_value = "out")]
+    pub(crate) out: PathBuf,
+    /// The lake writes a partition's Parquet file once this many MiB of aggregates wait...
+    #[arg(long, default_value_t = 64)]
+    pub(crate) lake_buffer_mib: usize,
+    /// ... or once the first of them has waited this many seconds (Firehose's buffering).
+    #[arg(long, default_value_t = 60)]
+    pub(crate) lake_buffer_seconds: u64,
+    /// Use a Kafka broker on this machine (host:port) instead of the embedded one.
+    #[arg(long)]
+    pub(crate) brokers: Option<String>,
+    #[arg(long, value_enum, default_value_t = Delivery::ExactlyOnce)]
+    pub(crate) delivery: Delivery,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct LakeArgs {
+    #[command(flatten)]
+    pub(crate) broker: BrokerArgs,
+    /// Consumer group: where the lake's progress is kept.
+    #[arg(long, env = "LAKE_GROUP", default_value = "lake")]
+    pub(crate) group: String,
+    /// The lake's folder (the bucket's stand-in): tables and errors/ go under it.
+    #[arg(long, default_value = "out/lake")]
+    pub(crate) out: PathBuf,
+    /// A partition's Parquet file is written once this many MiB of aggregates wait...
+    #[arg(long, default_value_t = 64)]
+    pub(crate) buffer_mib: usize,
+    /// ... or once the first of them has waited this many seconds.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) buffer_seconds: u64,
+    /// Extra librdkafka consumer settings, KEY=VALUE, repeatable (e.g. session.timeout.ms=10000).
+    #[arg(long = "consumer-config", env = "KAFKA_CONSUMER_CONFIG", value_delimiter = ',', value_parser = key_value)]
+    pub(crate) consumer_config: Vec<(String, String)>,
+}
+
+pub(crate) fn local(spec: Arc<Spec>, args: LocalArgs) -> anyhow::Result<ExitCode> {
+    let LocalArgs {
+        events,
+        rate,
+        keys,
+        malformed,
+        disorder,
+        seed,
+        partitions,
+        out,
+        lake_buffer_mib,
+        lake_buffer_seconds,
+        brokers,
+        delivery,
+    } = args;
+    let options = LocalOptions {
+        spec,
+        brokers,
+        delivery,
+        events,
+        rate,
+        generator: GeneratorConfig {
+            keys,
+            seed,
+            malformed_share: malformed,
+            disorder_share: disorder,
+            max_disorder_ms: 5_000,
+        },
+        partitions,
+        out_dir: out,
+        lake_buffer_bytes: lake_buffer_mib.saturating_mul(1024 * 1024),
+        lake_buffer_interval: Duration::from_secs(lake_buffer_seconds),
+        progress: true,
+    };
+    let summary = processor::local::run(&options)?;
+    print!("{}", render_summary(&summary));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn lake(spec: &Spec, args: LakeArgs) -> anyhow::Result<ExitCode> {
+    let shutdown =
+        Shutdown::on_signals(Duration::from_secs(25)).context("installing the signal handlers")?;
+    let (settings, iam) = args.broker.connect()?;
+    let config = pipeline_local::LakeConfig {
+        buffer_bytes: args.buffer_mib.saturating_mul(1024 * 1024),
+        buffer_interval: Duration::from_secs(args.buffer_seconds),
+        ..pipeline_local::LakeConfig::new(&args.out)
+    };
+    let mut delivery = processor::lake::LakeDelivery::start(
+        spec,
+        &settings,
+        iam,
+        &args.group,
+        config,
+        &args.consumer_config,
+    )?;
+    tracing::info!(group = %args.group, out = %args.out.display(), "lake consumer started");
+    let mut last = (delivery.progress(), std::time::Instant::now());
+    while !shutdown.flag().load(std::sync::atomic::Ordering::Acquire) {
+        delivery.pump(Duration::from_millis(200))?;
+        let now = delivery.progress();
+        // At most once a second, and only when something changed.
+        if now != last.0 && last.1.elapsed() >= Duration::from_secs(1) {
+            tracing::info!(
+                consumed = now.consumed,
+                buffered = now.buffered,
+                files = delivery.report().files.len(),
+                commits = now.commits,
+                "lake progress"
+            );
+            last = (now, std::time::Instant::now());
+        }
+    }
+    let report = delivery.finish()?;
+    tracing::info!(
+        rows = report.rows,
+        files = report.files.len(),
+        errors = report.errors,
+        "lake consumer stopped; everything read is written and committed"
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -16,8 +16,8 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use common::{json_lines, signal, spec};
-use pipeline_kafka::tansu::Tansu;
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
+use pipeline_testkit::tansu::Tansu;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
 use serde_json::Value;

@@ -13,8 +13,8 @@ use common::{
     check_nothing_lost, check_outputs, engine, finish, inputs, kill_mid_run_and_restart, produce,
     spec,
 };
-use pipeline_aws::moto::MotoServer;
-use pipeline_kafka::tansu::Tansu;
+use pipeline_testkit::moto::MotoServer;
+use pipeline_testkit::tansu::Tansu;
 use processor::{Delivery, Engine, EngineConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 

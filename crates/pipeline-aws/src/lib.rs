@@ -9,10 +9,6 @@
 //! (the SDK's standard retry mode, bounded by [`AwsSettings::max_attempts`]); what still fails is
 //! returned as an [`AwsError`] that says whether it was transient or a refusal.
 
-#[cfg(feature = "double")]
-pub mod double;
-#[cfg(feature = "double")]
-pub mod emulator;
 pub mod env;
 pub mod error;
 pub mod failure;
@@ -22,8 +18,6 @@ pub mod feature_store;
 pub use pipeline_core::features;
 pub mod lambda;
 pub mod metrics;
-#[cfg(feature = "double")]
-pub mod moto;
 pub mod msk;
 pub mod settings;
 

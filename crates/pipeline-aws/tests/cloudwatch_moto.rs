@@ -5,8 +5,8 @@
 
 use std::time::SystemTime;
 
-use pipeline_aws::moto::MotoServer;
 use pipeline_aws::{AwsSettings, CloudWatchMetrics, Datum, MetricsSink, Unit};
+use pipeline_testkit::moto::MotoServer;
 
 #[tokio::test]
 async fn metrics_land_in_cloudwatch_with_their_dimensions() {

@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use pipeline_aws::double::{Fault, FeatureStoreDouble};
 use pipeline_aws::{AwsSettings, FeatureRecord, FeatureStore, SdkFeatureStore};
+use pipeline_testkit::double::{Fault, FeatureStoreDouble};
 
 const GROUP: &str = "stock-ticks-dev";
 

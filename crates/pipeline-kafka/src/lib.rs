@@ -7,8 +7,6 @@ pub mod embedded;
 pub mod iam;
 pub mod publish;
 pub mod settings;
-#[cfg(feature = "tansu")]
-pub mod tansu;
 
 pub use embedded::EmbeddedKafka;
 pub use iam::{AuthContext, IamContext, MskToken, default_credentials, sign_token};

@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use checker::{Config, Report, assess, handle};
 use chrono::{DateTime, Utc};
-use pipeline_aws::double::{Fault, FeatureStoreDouble};
-use pipeline_aws::moto::MotoServer;
 use pipeline_aws::{
     AwsError, AwsSettings, CloudWatchMetrics, Datum, FeatureRecord, MetricsSink, SdkFeatureStore,
 };
 use pipeline_core::{STOCK_TICKS_SPEC, Spec};
+use pipeline_testkit::double::{Fault, FeatureStoreDouble};
+use pipeline_testkit::moto::MotoServer;
 
 const GROUP: &str = "stock-ticks-test";
 

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use chrono::{DurationRound, TimeDelta, Utc};
 use pipeline_aws::AwsSettings;
-use pipeline_aws::double::FeatureStoreDouble;
-use pipeline_aws::emulator::RuntimeEmulator;
-use pipeline_aws::moto::MotoServer;
+use pipeline_testkit::double::FeatureStoreDouble;
+use pipeline_testkit::emulator::RuntimeEmulator;
+use pipeline_testkit::moto::MotoServer;
 
 const GROUP: &str = "stock-ticks-it";
 

@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use feature_writer::{Config, HandlerError, Report, handle};
-use pipeline_aws::double::{Fault, FeatureStoreDouble};
-use pipeline_aws::moto::MotoServer;
 use pipeline_aws::{
     AwsError, AwsSettings, FailedRecord, FailureSink, FeatureRecord, FeatureStore, SdkFeatureStore,
     SqsFailureSink,
 };
 use pipeline_core::{STOCK_TICKS_SPEC, Spec};
+use pipeline_testkit::double::{Fault, FeatureStoreDouble};
+use pipeline_testkit::moto::MotoServer;
 
 const GROUP: &str = "stock-ticks-test";
 

@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use pipeline_aws::AwsSettings;
-use pipeline_aws::double::{Fault, FeatureStoreDouble};
-use pipeline_aws::emulator::{Function, RuntimeEmulator};
-use pipeline_aws::moto::MotoServer;
+use pipeline_testkit::double::{Fault, FeatureStoreDouble};
+use pipeline_testkit::emulator::{Function, RuntimeEmulator};
+use pipeline_testkit::moto::MotoServer;
 
 const GROUP: &str = "stock-ticks-it";
 

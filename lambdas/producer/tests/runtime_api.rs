@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use pipeline_aws::emulator::RuntimeEmulator;
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
+use pipeline_testkit::emulator::RuntimeEmulator;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_producer");

@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use pipeline_aws::emulator::RuntimeEmulator;
-use pipeline_kafka::tansu::Tansu;
+use pipeline_testkit::emulator::RuntimeEmulator;
+use pipeline_testkit::tansu::Tansu;
 use topic_creator::TopicAdmin;
 use topic_creator::admin::KafkaAdmin;
 

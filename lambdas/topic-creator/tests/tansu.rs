@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use pipeline_kafka::tansu::Tansu;
+use pipeline_testkit::tansu::Tansu;
 use topic_creator::admin::KafkaAdmin;
 use topic_creator::{Request, TopicAdmin, apply};
 

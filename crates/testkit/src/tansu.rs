@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::KafkaSettings;
+use pipeline_kafka::KafkaSettings;
 
 /// A running tansu broker, stopped when dropped.
 #[derive(Debug)]

@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pipeline_core::{Aggregate, Checkpoint, Outcome, Partition, Reason, Record, Spec};
-use pipeline_kafka::{IamContext, KafkaSettings, SettingsError};
+use pipeline_core::{Aggregate, Checkpoint, Outcome, Partition, Record, Spec};
+use pipeline_kafka::{IamContext, KafkaSettings};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Message};
@@ -26,177 +26,15 @@ use rdkafka::{Offset, Timestamp, TopicPartitionList};
 use crate::context::{ConsumerCtx, ProducerCtx, RebalanceEvent, send_waiting};
 use crate::records::{self, MAX_DEAD_LETTER_BYTES, dead_letter_headers};
 
-/// How outputs reach Kafka.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Delivery {
-    /// Outputs and offsets in one Kafka transaction: each aggregate and dead letter appears
-    /// exactly once to `read_committed` readers.
-    ExactlyOnce,
-    /// Outputs flushed, then offsets committed: for brokers without transactions. After a
-    /// crash, some outputs may appear again, identical.
-    AtLeastOnce,
-}
+mod config;
+mod errors;
+mod stats;
 
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    pub group_id: String,
-    pub delivery: Delivery,
-    /// Identifies this instance's transactions; a second producer with the same id fences it.
-    pub transactional_id: String,
-    /// The most records in one batch (one transaction, one offset commit).
-    pub max_batch: usize,
-    /// How long to wait while filling a batch.
-    pub batch_timeout: Duration,
-    /// Bound on each call to the broker (commit, flush, offsets), and on the wait for room in
-    /// the producer's queue while a batch's outputs are sent.
-    pub request_timeout: Duration,
-    /// The consumer's `max.poll.interval.ms`: the longest this instance may go between polls
-    /// before the group counts it gone. Must exceed [`EngineConfig::longest_batch`] plus the
-    /// time the service spends between batches (metrics, the lag it asks for).
-    pub max_poll_interval: Duration,
-    /// The producer's `transaction.timeout.ms` (exactly-once): how long the broker keeps a
-    /// transaction open before aborting it. It bounds how long a crashed instance's open
-    /// transaction holds back `read_committed` readers of the outputs, so it is kept short,
-    /// but it must exceed [`EngineConfig::longest_batch`].
-    pub transaction_timeout: Duration,
-    /// Extra librdkafka settings for the consumer (tests shorten group timeouts with these).
-    pub consumer_overrides: Vec<(String, String)>,
-}
-
-impl EngineConfig {
-    pub fn new(group_id: impl Into<String>, delivery: Delivery) -> Self {
-        let group_id = group_id.into();
-        Self {
-            transactional_id: format!("{group_id}-{}", instance_id()),
-            group_id,
-            delivery,
-            max_batch: 5_000,
-            batch_timeout: Duration::from_millis(100),
-            request_timeout: Duration::from_secs(10),
-            max_poll_interval: Duration::from_secs(120),
-            transaction_timeout: Duration::from_secs(60),
-            consumer_overrides: Vec::new(),
-        }
-    }
-
-    /// The longest one batch cycle can take before it either commits or fails: filling the
-    /// batch, then four broker waits each bounded by the request timeout (room in the producer's
-    /// queue, the outputs' acknowledgements, the offsets sent to the transaction, its commit).
-    /// Processing itself is bounded by the batch size (microseconds a record).
-    pub fn longest_batch(&self) -> Duration {
-        self.batch_timeout + self.request_timeout * 4
-    }
-
-    /// Refuses timeouts that contradict each other: a transaction or poll interval shorter
-    /// than a batch would abort healthy batches or have the group evict a working instance.
-    pub fn check(&self) -> Result<(), EngineError> {
-        let longest = self.longest_batch();
-        let too_short = |what: &'static str, value: Duration| EngineError::Timeouts {
-            what,
-            value,
-            longest,
-        };
-        if self.transaction_timeout <= longest {
-            return Err(too_short("transaction timeout", self.transaction_timeout));
-        }
-        if self.max_poll_interval <= longest {
-            return Err(too_short("max poll interval", self.max_poll_interval));
-        }
-        Ok(())
-    }
-}
-
-/// Names this process among the group's instances: the host name (a container's is its task's)
-/// with the process id and start time, since every container's main process is pid 1.
-/// Instances need distinct transactional ids; fencing a stale instance is the consumer group's
-/// work (its generation travels with the offsets in each transaction).
-fn instance_id() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_default();
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    format!("{host}-{}-{started:x}", std::process::id())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    /// Exactly-once mode on a broker without transactions (tansu, for one).
-    #[error(
-        "Kafka: {context}: the broker does not support transactions ({source}); use \
-         --delivery at-least-once with this broker"
-    )]
-    NoTransactions {
-        context: &'static str,
-        source: KafkaError,
-    },
-    /// A consumer override would change what the engine's correctness or security rests on.
-    #[error(
-        "consumer setting `{0}` cannot be overridden: the processor sets it for security or \
-         for its delivery guarantees"
-    )]
-    ProtectedSetting(String),
-    /// The broker or client failed: a batch could not be delivered, or this instance was fenced
-    /// by another with the same transactional id. Nothing past the last commit counts; restart
-    /// to resume from it.
-    #[error("Kafka: {context}: {source}")]
-    Kafka {
-        context: &'static str,
-        source: KafkaError,
-    },
-    /// The timeouts contradict each other (see [`EngineConfig::check`]).
-    #[error(
-        "the {what} ({value:?}) must be longer than the longest batch cycle ({longest:?}: the \
-         batch timeout plus four request timeouts)"
-    )]
-    Timeouts {
-        what: &'static str,
-        value: Duration,
-        longest: Duration,
-    },
-}
-
-fn kafka(context: &'static str) -> impl FnOnce(KafkaError) -> EngineError {
-    move |source| EngineError::Kafka { context, source }
-}
-
-/// Counters since start, for progress, metrics and tests.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EngineStats {
-    pub records_in: u64,
-    /// Valid events the spec's `where` left out.
-    pub filtered: u64,
-    pub aggregates_out: u64,
-    pub dead_letters: BTreeMap<&'static str, u64>,
-    pub batches_committed: u64,
-    /// At-least-once commits the group refused while rebalancing, left to the next commit.
-    pub commits_deferred: u64,
-}
-
-/// The group's committed position on the input topic (see [`Engine::group_backlog`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GroupBacklog {
-    /// The sum of the committed offsets (the earliest offset where none is committed): it
-    /// grows whenever any member commits progress.
-    pub committed: i64,
-    /// Records between the committed offsets and the ends of the partitions.
-    pub behind: i64,
-}
-
-/// What the engine last handed the broker for one partition: the offset to resume from and its
-/// checkpoint metadata. Both delivery modes build it the same way.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandedOffset {
-    pub offset: i64,
-    pub metadata: String,
-}
-
-impl EngineStats {
-    pub fn dead_letters_total(&self) -> u64 {
-        self.dead_letters.values().sum()
-    }
-}
+pub(crate) use config::is_protected;
+pub use config::{Delivery, EngineConfig};
+pub use errors::EngineError;
+use errors::{connection_lost, during_rebalance, is_fenced, kafka, unsupported};
+pub use stats::{EngineStats, GroupBacklog, HandedOffset, dead_letters_by_reason};
 
 pub struct Engine {
     spec: Arc<Spec>,
@@ -766,94 +604,6 @@ impl Engine {
         }
         Ok(list)
     }
-}
-
-/// Consumer settings an override may not touch: where and how to connect, and what the delivery
-/// guarantees rest on (manual commits of safe offsets, reading committed outputs only).
-pub(crate) fn is_protected(key: &str) -> bool {
-    let key = key.trim();
-    key.starts_with("security.")
-        || key.starts_with("sasl.")
-        || key.starts_with("ssl.")
-        || matches!(
-            key,
-            "bootstrap.servers"
-                | "metadata.broker.list"
-                | "group.id"
-                | "enable.auto.commit"
-                | "enable.auto.offset.store"
-                | "isolation.level"
-                | "partition.assignment.strategy"
-                | "max.poll.interval.ms"
-        )
-}
-
-/// Whether a consumer error only reports a lost connection, which librdkafka retries.
-fn connection_lost(error: &KafkaError) -> bool {
-    matches!(
-        error.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::BrokerTransportFailure
-                | RDKafkaErrorCode::AllBrokersDown
-                | RDKafkaErrorCode::Resolve
-                | RDKafkaErrorCode::NetworkException
-        )
-    )
-}
-
-/// Whether a commit was refused because the group is rebalancing or has moved on.
-fn during_rebalance(error: &KafkaError) -> bool {
-    matches!(
-        error.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::RebalanceInProgress
-                | RDKafkaErrorCode::IllegalGeneration
-                | RDKafkaErrorCode::UnknownMemberId
-        )
-    )
-}
-
-/// Whether the broker refused a request it does not implement.
-fn unsupported(error: &KafkaError) -> bool {
-    let code = match error {
-        KafkaError::Transaction(e) => Some(e.code()),
-        other => other.rdkafka_error_code(),
-    };
-    matches!(
-        code,
-        Some(RDKafkaErrorCode::UnsupportedFeature | RDKafkaErrorCode::UnsupportedVersion)
-    )
-}
-
-/// Whether the producer has been fenced (or failed fatally) and can do nothing more.
-fn is_fenced(error: &EngineError) -> bool {
-    match error {
-        EngineError::Settings(_)
-        | EngineError::ProtectedSetting(_)
-        | EngineError::NoTransactions { .. }
-        | EngineError::Timeouts { .. } => false,
-        EngineError::Kafka { source, .. } => {
-            let fenced = matches!(
-                source.rdkafka_error_code(),
-                Some(
-                    RDKafkaErrorCode::Fenced
-                        | RDKafkaErrorCode::ProducerFenced
-                        | RDKafkaErrorCode::Fatal
-                        | RDKafkaErrorCode::InvalidProducerEpoch
-                )
-            );
-            let fatal_transaction = matches!(source, KafkaError::Transaction(e) if e.is_fatal());
-            fenced || fatal_transaction
-        }
-    }
-}
-
-/// How many dead letters of each reason, in the stable order of [`Reason::ALL`].
-pub fn dead_letters_by_reason(stats: &EngineStats) -> Vec<(Reason, u64)> {
-    Reason::ALL
-        .into_iter()
-        .filter_map(|r| stats.dead_letters.get(r.code()).map(|n| (r, *n)))
-        .collect()
 }
 
 #[cfg(test)]

@@ -113,6 +113,9 @@ struct Plan {
     fields: Vec<FieldSpec>,
     slot_types: Vec<SlotType>,
     derived: Vec<DerivedField>,
+    /// For each derived field that is the product of two numeric fields (`price * volume`),
+    /// those slots and their scales: computed directly, as the general evaluation would.
+    products: Vec<Option<[(usize, u32); 2]>>,
     filter: Option<Expr>,
     /// The key fields.
     key: Vec<usize>,
@@ -193,6 +196,11 @@ impl Decoder {
             fields: spec.event.fields.clone(),
             slot_types: spec.slots.iter().map(|s| s.ty).collect(),
             derived: spec.derived.clone(),
+            products: spec
+                .derived
+                .iter()
+                .map(|d| product_of_fields(&d.expr, &spec.slots))
+                .collect(),
             filter: spec.filter.as_ref().map(|f| f.expr.clone()),
             key: spec.event.key.clone(),
             text_index,
@@ -261,22 +269,33 @@ impl Decoder {
         event.owned.clear();
         let mut progress = Progress::default();
         let fields = &plan.fields;
+        // Producers write their fields in one order: try the field after the last one found
+        // before looking through them all.
+        let next = std::cell::Cell::new(0usize);
+        let lookup = |name: &[u8]| {
+            let guess = next.get();
+            let found = match fields.get(guess) {
+                Some(f) if f.name.as_bytes() == name => Some(guess),
+                _ => fields.iter().position(|f| f.name.as_bytes() == name),
+            };
+            if let Some(i) = found {
+                next.set(i + 1);
+            }
+            found
+        };
         Scanner::new(bytes)
             .and_then(|mut scanner| {
-                scanner.object(
-                    |name| fields.iter().position(|f| f.name.as_bytes() == name),
-                    |i, scanner| {
-                        if progress.seen & (1 << i) != 0 {
-                            return Err(format!("duplicate key `{}`", fields[i].name));
-                        }
-                        progress.seen |= 1 << i;
-                        let json = scanner.value()?;
-                        if progress.first_error.is_none() {
-                            plan.take(memo, &mut progress, event, bytes, i, json);
-                        }
-                        Ok(())
-                    },
-                )
+                scanner.object(lookup, |i, scanner| {
+                    if progress.seen & (1 << i) != 0 {
+                        return Err(format!("duplicate key `{}`", fields[i].name));
+                    }
+                    progress.seen |= 1 << i;
+                    let json = scanner.value()?;
+                    if progress.first_error.is_none() {
+                        plan.take(memo, &mut progress, event, bytes, i, json);
+                    }
+                    Ok(())
+                })
             })
             .map_err(|e| {
                 Rejection::new(Reason::Malformed, format!("not a valid JSON object: {e}"))
@@ -448,16 +467,27 @@ impl Plan {
         for (d, derived) in self.derived.iter().enumerate() {
             let slot = first + d;
             let zero_is_null = derived.on_zero == OnZero::Null;
-            let result = derived.expr.number(
-                &EventEnv {
-                    event,
-                    plan: self,
-                    payload,
-                },
-                derived.scale,
-                derived.rounding,
-                zero_is_null,
-            );
+            let result = match self.products[d] {
+                // Two 64-bit units multiply exactly in 128 bits; a missing operand is null.
+                Some([(a, scale_a), (b, scale_b)]) => {
+                    Ok((event.has(a) && event.has(b)).then(|| {
+                        (
+                            i128::from(event.values[a]) * i128::from(event.values[b]),
+                            scale_a + scale_b,
+                        )
+                    }))
+                }
+                None => derived.expr.number(
+                    &EventEnv {
+                        event,
+                        plan: self,
+                        payload,
+                    },
+                    derived.scale,
+                    derived.rounding,
+                    zero_is_null,
+                ),
+            };
             let value = match result {
                 Ok(Some((units, scale))) => {
                     expr::rescale(units, scale, derived.scale, derived.rounding)
@@ -517,6 +547,22 @@ impl Env for EventEnv<'_> {
                 None => Value::Null,
             },
         }
+    }
+}
+
+/// The two numeric slots (and their scales) of an expression that multiplies two fields.
+fn product_of_fields(expr: &Expr, slots: &[crate::spec::Slot]) -> Option<[(usize, u32); 2]> {
+    let numeric = |e: &Expr| match e {
+        Expr::Name { slot, .. } => match slots.get(*slot)?.ty {
+            SlotType::Integer => Some((*slot, 0)),
+            SlotType::Decimal { scale } => Some((*slot, scale)),
+            _ => None,
+        },
+        _ => None,
+    };
+    match expr {
+        Expr::Arith(expr::ArithOp::Mul, a, b) => Some([numeric(a)?, numeric(b)?]),
+        _ => None,
     }
 }
 

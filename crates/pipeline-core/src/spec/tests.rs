@@ -195,6 +195,12 @@ fn impossible_values_are_each_named_by_key() {
             "not a pipeline name",
         ),
         (
+            "name = \"stock-ticks\"",
+            "name = \"stock-ticks-of-every-exchange\"",
+            "name",
+            "at most 20 characters",
+        ),
+        (
             "zone = \"America/New_York\"",
             "zone = \"Mars/Olympus\"",
             "window.columns[0] (session_date).zone",

@@ -23,14 +23,14 @@ const BACKFILL: &str = "ticks.replay";
 
 /// The shipped spec with another pattern for the ticker and, optionally, another input topic.
 fn spec_with(pattern: &str, input: &str) -> Spec {
-    // The generator's listed tickers would not all match a narrower pattern: the test makes its
-    // own events.
+    // The generator's listed tickers would not all match a narrower pattern (the test makes its
+    // own events): list two that match both.
     let listed = STOCK_TICKS_SPEC
         .lines()
         .find(|l| l.starts_with("generate = { values = [\"AMZN\""))
         .unwrap();
     let toml = STOCK_TICKS_SPEC
-        .replace(listed, "")
+        .replace(listed, r#"generate = { values = ["AMZN", "AAPL"] }"#)
         .replace(r#"pattern = "^[A-Z][A-Z0-9.]*$""#, pattern)
         .replace(r#"input = "ticks""#, &format!(r#"input = "{input}""#));
     Spec::from_toml(&toml, "test spec").unwrap()

@@ -132,6 +132,9 @@ pub(super) fn check_event(raw: RawEvent, problems: &mut Problems) -> Option<Even
             );
         }
     }
+    for (i, field) in fields.iter().enumerate() {
+        generated_strings_fit(i, field, event_id == Some(i), problems);
+    }
     Some(EventSpec {
         max_bytes: raw.max_bytes as usize,
         max_future_skew_ms: max_future_skew_ms?,
@@ -592,6 +595,35 @@ fn check_generate(
         walk,
         null_share,
         true_share,
+    }
+}
+
+/// A string field without listed values or a prefix gets the generator's made-up values
+/// (`<name>-0`, `<name>-1`, …): they must pass the field's own checks, or the producer would
+/// send only dead letters.
+fn generated_strings_fit(i: usize, field: &FieldSpec, is_id: bool, problems: &mut Problems) {
+    let FieldKind::String {
+        one_of, min_length, ..
+    } = &field.kind
+    else {
+        return;
+    };
+    let g = &field.generate;
+    if is_id || g.unique || g.values.is_some() || g.prefix.is_some() || one_of.is_some() {
+        return;
+    }
+    let mut sample = format!("{}-", field.name.replace('_', "-"));
+    if sample.len() < *min_length {
+        sample.push_str(&"0".repeat(*min_length - sample.len()));
+    }
+    sample.push('0');
+    if let Err(why) = string_fits(&field.kind, &sample) {
+        problems.push(
+            format!("event.fields[{i}] ({}).generate", field.name),
+            format!(
+                "the generator would make values like `{sample}`, which are not valid ({why}): give generate.values or generate.prefix"
+            ),
+        );
     }
 }
 

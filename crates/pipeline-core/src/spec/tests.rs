@@ -461,6 +461,26 @@ fn impossible_values_are_each_named_by_key() {
 }
 
 #[test]
+fn a_pattern_the_generated_values_would_not_match_needs_a_hint() {
+    let listed = STOCK_TICKS_SPEC
+        .lines()
+        .find(|l| l.starts_with("generate = { values = [\"AMZN\""))
+        .unwrap();
+    let problems = problems_of(mutated(listed, ""));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == "event.fields[1] (ticker).generate"
+                && p.message.contains("values like `ticker-0`")
+                && p.message
+                    .contains("give generate.values or generate.prefix")),
+        "{problems:?}"
+    );
+    // A prefix the pattern accepts is enough.
+    mutated(listed, "generate = { prefix = \"T\", cardinality = 50 }").unwrap();
+}
+
+#[test]
 fn a_string_kept_in_a_window_must_be_short() {
     let text = STOCK_TICKS_SPEC
         .replacen(

@@ -16,7 +16,7 @@ use crate::features::{event_time_feature, feature_definitions, record_identifier
 /// pattern for Firehose's Hive JSON deserializer.
 pub const TIMESTAMP_FORMAT: &str = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'";
 
-/// Total digits of every decimal column: room for sums of notional over a window.
+/// Total digits of every decimal column: room for exact sums over a window.
 pub const DECIMAL_PRECISION: u32 = 38;
 
 /// The Glue (Hive) type of a column.

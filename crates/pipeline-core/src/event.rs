@@ -113,7 +113,7 @@ struct Plan {
     fields: Vec<FieldSpec>,
     slot_types: Vec<SlotType>,
     derived: Vec<DerivedField>,
-    /// For each derived field that is the product of two numeric fields (`price * volume`),
+    /// For each derived field that is the product of two numeric fields (`a * b`),
     /// those slots and their scales: computed directly, as the general evaluation would.
     products: Vec<Option<[(usize, u32); 2]>>,
     filter: Option<Expr>,

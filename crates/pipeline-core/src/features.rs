@@ -52,7 +52,7 @@ pub fn feature_definitions(spec: &Spec) -> Vec<FeatureDefinition> {
         .collect()
 }
 
-/// The record identifier feature: the spec's key field (e.g. `ticker`), or `aggregate_key`.
+/// The record identifier feature: the spec's key field, or `aggregate_key` for a composite key.
 pub fn record_identifier_feature(spec: &Spec) -> &str {
     spec.record_identifier()
 }
@@ -63,7 +63,7 @@ pub fn event_time_feature() -> &'static str {
 }
 
 /// One feature record: feature names and their values as strings, as the Feature Store API
-/// carries them. A feature with no value (e.g. a VWAP over zero volume) is left out.
+/// carries them. A feature with no value (e.g. an average over no values) is left out.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FeatureRecord {
     pub values: Vec<(String, String)>,

@@ -15,7 +15,7 @@ use pipeline_aws::{Env, EnvError, KafkaEndpoint};
 use serde::{Deserialize, Serialize};
 
 /// The invocation's payload, e.g.
-/// `{"topics": [{"name": "ticks", "partitions": 6, "configs": {"retention.ms": "604800000"}}]}`.
+/// `{"topics": [{"name": "orders", "partitions": 6, "configs": {"retention.ms": "604800000"}}]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {

@@ -36,6 +36,10 @@ pub use errors::EngineError;
 use errors::{connection_lost, during_rebalance, is_fenced, kafka, unsupported};
 pub use stats::{EngineStats, GroupBacklog, HandedOffset, dead_letters_by_reason};
 
+/// How long the engine asks the broker for a quiet partition's end before it leaves the
+/// partition as it is until the next cycle.
+const IDLE_QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+
 pub struct Engine {
     spec: Arc<Spec>,
     config: EngineConfig,
@@ -45,6 +49,8 @@ pub struct Engine {
     producer: BaseProducer<ProducerCtx>,
     /// The core state of each assigned partition of the input topic.
     partitions: HashMap<i32, Partition>,
+    /// When each assigned partition last had a record (or was assigned): its idleness.
+    last_record: HashMap<i32, Instant>,
     stats: EngineStats,
     closed: Vec<Aggregate>,
     /// How long each commit (transaction commit, or flush and offset commit) took, since the
@@ -135,6 +141,7 @@ impl Engine {
             consumer: Arc::new(consumer),
             producer,
             partitions: HashMap::new(),
+            last_record: HashMap::new(),
             stats: EngineStats::default(),
             closed: Vec::new(),
             commit_latencies: Vec::new(),
@@ -250,7 +257,17 @@ impl Engine {
     pub fn run_batch(&mut self) -> Result<usize, EngineError> {
         let consumer = Arc::clone(&self.consumer);
         let batch = self.collect_batch(&consumer)?;
-        if batch.is_empty() {
+        let now = Instant::now();
+        let mut last = None;
+        for message in &batch {
+            let partition = message.partition();
+            if last != Some(partition) {
+                self.last_record.insert(partition, now);
+                last = Some(partition);
+            }
+        }
+        let idle = self.idle_partitions(now);
+        if batch.is_empty() && idle.is_empty() {
             return Ok(0);
         }
         let n = batch.len();
@@ -258,9 +275,82 @@ impl Engine {
             for message in &batch {
                 engine.process(message)?;
             }
-            Ok(())
+            engine.advance_idle(&idle)
         })?;
         Ok(n)
+    }
+
+    /// The partitions whose watermark the clock should move now: no record for the spec's
+    /// `idle_timeout`, nothing left to read (the position is at the partition's end, as the
+    /// consumer last heard it), and an open window the clock would close. Processing time
+    /// stands in for event time only then, so a partition with a backlog is never moved past
+    /// records it has not read.
+    fn idle_partitions(&self, now: Instant) -> Vec<i32> {
+        let Some(timeout) = self.spec.window.idle_timeout_ms else {
+            return Vec::new();
+        };
+        let timeout = Duration::from_millis(timeout.unsigned_abs());
+        let clock_watermark = self.clock_watermark();
+        let topic = &self.spec.topics.input;
+        self.partitions
+            .iter()
+            .filter(|(p, state)| {
+                let quiet = self
+                    .last_record
+                    .get(p)
+                    .is_some_and(|at| now.saturating_duration_since(*at) >= timeout);
+                let closable = state
+                    .next_close_ms()
+                    .is_some_and(|end| end <= clock_watermark);
+                quiet && closable && {
+                    let next = state.checkpoint().map(|cp| cp.high_water);
+                    // Asked of the broker, but only for a partition quiet for the whole timeout
+                    // with a window to close: rare, and bounded.
+                    let asked = self
+                        .consumer
+                        .fetch_watermarks(topic, **p, IDLE_QUERY_TIMEOUT);
+                    match (asked, next) {
+                        (Ok((_, high)), Some(next)) => next >= high,
+                        _ => false,
+                    }
+                }
+            })
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// The watermark the clock gives an idle partition: now, less the allowed lateness, as if
+    /// an event had arrived now.
+    fn clock_watermark(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis() - self.spec.window.allowed_lateness_ms
+    }
+
+    /// Moves the watermark of each of `idle` by the clock and sends what that closes, in the
+    /// batch's transaction: the advanced watermark is in the checkpoints committed with it.
+    fn advance_idle(&mut self, idle: &[i32]) -> Result<(), EngineError> {
+        if idle.is_empty() {
+            return Ok(());
+        }
+        let to = self.clock_watermark();
+        let mut closed = std::mem::take(&mut self.closed);
+        for p in idle {
+            if let Some(state) = self.partitions.get_mut(p) {
+                let before = closed.len();
+                state.advance_watermark(to, &mut closed);
+                tracing::info!(
+                    partition = p,
+                    watermark = to,
+                    windows = closed.len() - before,
+                    "partition idle: watermark moved by the clock"
+                );
+                self.stats.idle_advances += 1;
+            }
+        }
+        for aggregate in closed.drain(..) {
+            self.send_aggregate(&aggregate)?;
+        }
+        self.closed = closed;
+        Ok(())
     }
 
     /// Closes every open window on every assigned partition and delivers the aggregates, as at
@@ -310,6 +400,7 @@ impl Engine {
                         for p in partitions {
                             self.partitions.remove(&p);
                             self.handed.remove(&p);
+                            self.last_record.remove(&p);
                         }
                     }
                     RebalanceEvent::Assigned(partitions) => {
@@ -391,6 +482,7 @@ impl Engine {
                 None => Partition::new(&self.spec),
             };
             self.partitions.insert(element.partition(), core);
+            self.last_record.insert(element.partition(), Instant::now());
         }
         Ok(())
     }

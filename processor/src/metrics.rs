@@ -6,7 +6,8 @@
 //! value now. Every line carries the `Pipeline` (the spec's name) and `Service` dimensions; three
 //! kinds of line, by their further dimensions:
 //! - none: `RecordsIn`, `EventsFiltered` (valid events the spec's `where` left out),
-//!   `RecordsOut`, `WindowsEmitted`, `DeadLetters`, `LateEvents`,
+//!   `RecordsOut`, `WindowsEmitted`, `DeadLetters`, `LateEvents`, `IdleAdvances` (quiet
+//!   partitions whose watermark the clock moved),
 //!   `BatchesCommitted`, `CommitsDeferred`, `OpenWindows`, `AssignedPartitions`,
 //!   `ConsumerLagTotal` (records not yet handled on this instance's partitions: what autoscaling
 //!   tracks, averaged over the tasks), `ConsumerLagMax`, `StrandedBacklog` (the group's
@@ -123,6 +124,11 @@ impl EmfReporter {
                 "CommitsDeferred",
                 "Count",
                 json!(stats.commits_deferred.saturating_sub(last.commits_deferred)),
+            ),
+            (
+                "IdleAdvances",
+                "Count",
+                json!(stats.idle_advances.saturating_sub(last.idle_advances)),
             ),
             ("OpenWindows", "Count", json!(now.open_windows)),
             ("AssignedPartitions", "Count", json!(now.assigned)),

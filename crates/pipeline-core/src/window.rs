@@ -247,6 +247,7 @@ impl Partition {
             size_ms,
             slide_ms,
             allowed_lateness_ms,
+            ..
         } = self.window;
         let event = &self.event;
         let t = event.event_time_ms;
@@ -313,6 +314,13 @@ impl Partition {
         if self.watermark.is_none_or(|wm| candidate > wm) {
             self.watermark = Some(candidate);
         }
+    }
+
+    /// Where the oldest open window ends: the watermark that would close it.
+    pub fn next_close_ms(&self) -> Option<i64> {
+        self.buckets
+            .front()
+            .map(|first| first.start + self.window.size_ms)
     }
 
     /// Moves the watermark forward to `to_ms` (never back), closing what that closes: for a

@@ -7,7 +7,8 @@
 //!   accumulators);
 //! - for any arrival order at all, every record is accounted for: aggregated, filtered or
 //!   dead-lettered;
-//! - crashing anywhere and resuming from the committed checkpoint gives exactly the outputs of
+//! - crashing anywhere (also after quiet periods whose watermark the clock moved) and resuming
+//!   from the committed checkpoint gives exactly the outputs of
 //!   an uninterrupted run: no window lost, none emitted twice, no dead letter repeated.
 
 #![allow(clippy::unwrap_used)]
@@ -353,7 +354,24 @@ fn feed(
     to: usize,
     out: &mut Outputs,
 ) {
+    feed_with_idles(partition, shape, events, from, to, &[], out);
+}
+
+/// [`feed`], with the watermark moved by the clock (an idle partition) before each record
+/// `idles` names, to the time it gives.
+fn feed_with_idles(
+    partition: &mut Partition,
+    shape: &Shape,
+    events: &[Event],
+    from: usize,
+    to: usize,
+    idles: &[(usize, i64)],
+    out: &mut Outputs,
+) {
     for (offset, event) in events.iter().enumerate().take(to).skip(from) {
+        for &(_, to_ms) in idles.iter().filter(|(at, _)| *at == offset) {
+            partition.advance_watermark(to_ms, &mut out.aggregates);
+        }
         let payload = event.payload(shape.scale);
         let record = Record {
             offset: offset as i64,
@@ -588,11 +606,21 @@ proptest! {
         shape in shape(),
         events in stream(3 * WINDOW_MS, 5),
         crashes in proptest::collection::vec(0.0f64..1.0, 1..4),
+        idle_periods in proptest::collection::vec((0.0f64..1.0, 0i64..3 * WINDOW_MS), 0..3),
     ) {
         let spec = shape.spec();
+        // Quiet periods: before the chosen records, the clock moves the watermark to a while
+        // after the previous event (as the processor does for an idle partition).
+        let idles: Vec<(usize, i64)> = idle_periods
+            .iter()
+            .map(|(at, gap)| {
+                let at = ((at * events.len() as f64) as usize).max(1).min(events.len().saturating_sub(1));
+                (at, events[at.saturating_sub(1)].time_ms + gap)
+            })
+            .collect();
         let mut expected = Outputs::default();
         let mut partition = Partition::new(&spec);
-        feed(&mut partition, &shape, &events, 0, events.len(), &mut expected);
+        feed_with_idles(&mut partition, &shape, &events, 0, events.len(), &idles, &mut expected);
         partition.close_all(&mut expected.aggregates);
 
         // Crash after each chosen record; what was emitted before the crash counts as committed
@@ -604,7 +632,7 @@ proptest! {
         let mut next = 0;
         for crash in crash_points {
             let crash = crash.max(next);
-            feed(&mut partition, &shape, &events, next, crash, &mut got);
+            feed_with_idles(&mut partition, &shape, &events, next, crash, &idles, &mut got);
             let Some(checkpoint) = partition.checkpoint() else { continue };
             let metadata = checkpoint.metadata();
             let restored = pipeline_core::Checkpoint::from_metadata(checkpoint.offset, &metadata).unwrap();
@@ -612,7 +640,7 @@ proptest! {
             partition = Partition::resume(&spec, restored);
             next = restored.offset as usize;
         }
-        feed(&mut partition, &shape, &events, next, events.len(), &mut got);
+        feed_with_idles(&mut partition, &shape, &events, next, events.len(), &idles, &mut got);
         partition.close_all(&mut got.aggregates);
         // Replayed records below the high-water mark are not filtered or dead-lettered again.
         prop_assert_eq!(got.aggregates, expected.aggregates);

@@ -15,6 +15,8 @@ pub struct EngineStats {
     pub batches_committed: u64,
     /// At-least-once commits the group refused while rebalancing, left to the next commit.
     pub commits_deferred: u64,
+    /// Times an idle partition's watermark was moved by the clock (`window.idle_timeout`).
+    pub idle_advances: u64,
 }
 
 /// The group's committed position on the input topic (see [`Engine::group_backlog`]).

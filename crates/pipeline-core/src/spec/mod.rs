@@ -258,6 +258,9 @@ pub struct WindowSpec {
     pub size_ms: i64,
     pub slide_ms: i64,
     pub allowed_lateness_ms: i64,
+    /// After this long (processing time) without a record on a partition, the processor moves
+    /// the partition's watermark by the clock, so that its windows close on time.
+    pub idle_timeout_ms: Option<i64>,
 }
 
 impl WindowSpec {

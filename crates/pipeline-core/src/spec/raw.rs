@@ -115,6 +115,7 @@ pub(super) struct RawWindow {
     pub size: String,
     pub slide: Option<String>,
     pub allowed_lateness: String,
+    pub idle_timeout: Option<String>,
     #[serde(default)]
     pub columns: Vec<RawWindowColumn>,
     #[serde(flatten)]

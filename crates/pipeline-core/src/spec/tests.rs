@@ -58,7 +58,8 @@ fn the_shipped_specs_load() {
         WindowSpec {
             size_ms: 60_000,
             slide_ms: 60_000,
-            allowed_lateness_ms: 10_000
+            allowed_lateness_ms: 10_000,
+            idle_timeout_ms: Some(60_000),
         }
     );
     assert_eq!(spec.event.max_future_skew_ms, 300_000);
@@ -157,6 +158,12 @@ fn impossible_values_are_each_named_by_key() {
             "allowed_lateness = \"2d\"",
             "window.allowed_lateness",
             "0s to 1d",
+        ),
+        (
+            "idle_timeout = \"1m\"",
+            "idle_timeout = \"10ms\"",
+            "window.idle_timeout",
+            "1s to 1d",
         ),
         (
             "type = \"tumbling\" ",

@@ -11,10 +11,28 @@ pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<W
     problems.unknown(
         "window",
         &raw.extra,
-        &["type", "size", "slide", "allowed_lateness", "columns"],
+        &[
+            "type",
+            "size",
+            "slide",
+            "allowed_lateness",
+            "idle_timeout",
+            "columns",
+        ],
     );
     let size = duration(&raw.size, "window.size", problems);
     let lateness = duration(&raw.allowed_lateness, "window.allowed_lateness", problems);
+    let idle_timeout = match &raw.idle_timeout {
+        None => Some(None),
+        Some(text) => match duration(text, "window.idle_timeout", problems) {
+            Some(ms) if (1_000..=86_400_000).contains(&ms) => Some(Some(ms)),
+            Some(_) => {
+                problems.push("window.idle_timeout", "expected 1s to 1d");
+                None
+            }
+            None => None,
+        },
+    };
     let slide = match (raw.ty.as_str(), &raw.slide) {
         ("tumbling", None) => size,
         ("tumbling", Some(_)) => {
@@ -34,7 +52,7 @@ pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<W
             None
         }
     };
-    let (size, slide, lateness) = (size?, slide?, lateness?);
+    let (size, slide, lateness, idle_timeout) = (size?, slide?, lateness?, idle_timeout?);
     let mut ok = true;
     if size <= 0 || size > 86_400_000 {
         problems.push(
@@ -67,6 +85,7 @@ pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<W
         size_ms: size,
         slide_ms: slide,
         allowed_lateness_ms: lateness,
+        idle_timeout_ms: idle_timeout,
     })
 }
 

@@ -313,8 +313,8 @@ run "stack" {
 
 run "alarms" {
   assert {
-    condition     = length(output.alarms) == 1 + 3 + length(output.pipelines) * (11 + 3 + 9)
-    error_message = "Expected the shared failure-queue alarm and 3 for the topic-creator, and per pipeline 11 on metrics, stalled, dead letters, the composite, and 3 for each of its 3 Lambdas."
+    condition     = length(output.alarms) == 1 + 3 + length(output.pipelines) * (12 + 3 + 9)
+    error_message = "Expected the shared failure-queue alarm and 3 for the topic-creator, and per pipeline 12 on metrics, stalled, dead letters, the composite, and 3 for each of its 3 Lambdas."
   }
 
   assert {
@@ -383,6 +383,15 @@ run "alarms" {
       output.alarms["${var.project}-${var.environment}-${p}-processor-not-running"].threshold == lookup(var.pipelines, p, var.pipeline_defaults).processor.min_count
     ])
     error_message = "processor-not-running fires below each pipeline's autoscaling minimum."
+  }
+
+  assert {
+    condition = alltrue([
+      for p, _ in output.pipelines :
+      output.alarms["${var.project}-${var.environment}-${p}-state-over-capacity"].threshold == 0 &&
+      contains(output.alarms["${var.project}-${var.environment}-${p}-state-over-capacity"].metrics, "StreamingPipeline/${var.environment} DeadLetters")
+    ])
+    error_message = "Each pipeline alarms on its first event refused over its state budget."
   }
 
   assert {

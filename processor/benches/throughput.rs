@@ -11,6 +11,8 @@
 //!                                   # 30 min at 2,000 ticks/s: samples, plot, pass/fail
 //! cargo bench -p processor --bench throughput -- latency 200 2000 200   # window end to readable
 //! cargo bench -p processor --bench throughput -- keys 100 10000 100000  # peak RSS by open keys
+//! cargo bench -p processor --bench throughput -- budget 100000     # peak RSS with window.max_keys,
+//!                                                   # offered the budget and 10× it in keys
 //! ```
 //!
 //! Without `--bench` (as `cargo test --all-targets` runs it) it does one small round and one
@@ -353,21 +355,33 @@ fn spawn_processor(
     stdout: Stdio,
     transactions: bool,
 ) -> std::process::Child {
+    spawn_command(settings, group, interval, transactions)
+        .stdout(stdout)
+        .spawn()
+        .unwrap()
+}
+
+/// The `processor run` command [`spawn_processor`] starts, to add to.
+fn spawn_command(
+    settings: &KafkaSettings,
+    group: &str,
+    interval: u64,
+    transactions: bool,
+) -> Command {
     let delivery = if transactions {
         "exactly-once"
     } else {
         "at-least-once"
     };
-    Command::new(env!("CARGO_BIN_EXE_processor"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_processor"));
+    command
         .args(["run", "--brokers", &settings.brokers, "--group", group])
         .args(["--delivery", delivery])
         .args(["--health-addr", "127.0.0.1:0"])
         .args(["--metrics-interval-secs", &interval.to_string()])
         .env("RUST_LOG", "warn")
-        .stdout(stdout)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap()
+        .stdin(Stdio::null());
+    command
 }
 
 /// An embedded broker with the spec's topics, `partitions` each (one for the DLQ).
@@ -384,7 +398,14 @@ fn embedded(partitions: i32) -> (EmbeddedKafka, KafkaSettings) {
 /// Peak RSS of `processor run` holding `keys` windows open: one tick for each of `keys`
 /// tickers, all in one minute, so that no window closes; measured once it has taken them all in.
 fn open_keys(keys: u64) -> (u64, u64) {
-    let (_broker, settings) = embedded(12);
+    let (peak, now, _) = offered_keys(keys, 12, None);
+    (peak, now)
+}
+
+/// [`open_keys`] on `partitions` partitions, with the spec at `spec` if given (the built-in
+/// one otherwise); also returns the events refused as over capacity.
+fn offered_keys(keys: u64, partitions: i32, spec: Option<&std::path::Path>) -> (u64, u64, u64) {
+    let (_broker, settings) = embedded(partitions);
     let producer: ThreadedProducer<DefaultProducerContext> = settings
         .producer_config()
         .unwrap()
@@ -408,21 +429,62 @@ fn open_keys(keys: u64) -> (u64, u64) {
         }
     }
     producer.flush(Duration::from_secs(60)).unwrap();
-    let mut child = spawn_processor(&settings, "keys", 1, Stdio::piped(), true);
+    let mut command = spawn_command(&settings, "keys", 1, true);
+    if let Some(spec) = spec {
+        command.arg("--spec").arg(spec);
+    }
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
     let lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
-    let mut records_in = 0u64;
+    let (mut records_in, mut refused) = (0u64, 0u64);
     for line in lines {
         let line = line.unwrap();
         let metrics: serde_json::Value = serde_json::from_str(&line).unwrap();
         records_in += metrics["RecordsIn"].as_u64().unwrap_or(0);
-        if records_in >= keys {
+        if metrics["Reason"] == "over_capacity" {
+            refused += metrics["DeadLetters"].as_u64().unwrap_or(0);
+        }
+        if records_in >= keys && metrics["Reason"] == "over_capacity" {
             break;
         }
     }
-    let memory = memory(child.id()).unwrap();
+    let (peak, now) = memory(child.id()).unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
-    memory
+    (peak, now, refused)
+}
+
+/// Peak RSS with a state budget of `budget` keys a window on each of 12 partitions, offered
+/// the budget's worth of keys and ten times it, beside the same without a budget. (Twelve
+/// partitions: the embedded broker keeps about 5 MB a partition.)
+fn budget(budget: u64) {
+    let dir = std::env::temp_dir().join(format!("budget-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("stock-ticks.toml");
+    let text = STOCK_TICKS_SPEC.replace("max_keys = 100000", &format!("max_keys = {budget}"));
+    std::fs::write(&spec, text).unwrap();
+    let unbounded = dir.join("unbounded.toml");
+    std::fs::write(
+        &unbounded,
+        STOCK_TICKS_SPEC.replace("max_keys = 100000\n", ""),
+    )
+    .unwrap();
+    println!(
+        "state budget {budget} keys a window a partition, 12 partitions: {:>12} {:>14} {:>14}",
+        "keys offered", "peak RSS (MiB)", "over_capacity"
+    );
+    let at_budget = budget * 12;
+    for (offered, path, label) in [
+        (at_budget, &spec, "with the budget"),
+        (at_budget * 10, &spec, "with the budget"),
+        (at_budget * 10, &unbounded, "without a budget"),
+    ] {
+        let (peak, _, refused) = offered_keys(offered, 12, Some(path));
+        println!(
+            "{label:>56}: {offered:>12} {:>14.1} {refused:>14}",
+            peak as f64 / 1024.0
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Peak RSS with each number of open keys.
@@ -851,14 +913,16 @@ fn main() {
                 &counts
             });
         }
+        [mode, n] if mode.as_str() == "budget" => budget(n.parse().unwrap()),
         [mode] if mode.as_str() == "scaling" => scaling(full, partitions),
         [] if !full => {
             throughput(full, transactions, partitions);
             keys(&[1_000]);
+            budget(50);
         }
         [] => throughput(full, transactions, partitions),
         _ => panic!(
-            "usage: throughput [--no-transactions] [--partitions N] [scaling | soak SECONDS RATE [--out DIR] | latency SECONDS RATE KEYS | keys [N...]]"
+            "usage: throughput [--no-transactions] [--partitions N] [scaling | soak SECONDS RATE [--out DIR] | latency SECONDS RATE KEYS | keys [N...] | budget N]"
         ),
     }
 }

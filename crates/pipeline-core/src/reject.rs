@@ -28,11 +28,14 @@ pub enum Reason {
     TimeSkew,
     /// Every window the event belongs to had already closed (watermark past its end).
     Late,
+    /// Its key is new to its window, and the window already holds the spec's
+    /// `window.max_keys` keys: the partition's state budget.
+    OverCapacity,
 }
 
 impl Reason {
     /// All reasons, in a stable order (for metrics and docs).
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 10] = [
         Reason::Empty,
         Reason::TooLarge,
         Reason::Malformed,
@@ -42,6 +45,7 @@ impl Reason {
         Reason::OutOfRange,
         Reason::TimeSkew,
         Reason::Late,
+        Reason::OverCapacity,
     ];
 
     pub const fn code(self) -> &'static str {
@@ -55,6 +59,7 @@ impl Reason {
             Reason::OutOfRange => "out_of_range",
             Reason::TimeSkew => "time_skew",
             Reason::Late => "late",
+            Reason::OverCapacity => "over_capacity",
         }
     }
 

@@ -252,11 +252,43 @@ impl Partition {
         let event = &self.event;
         let t = event.event_time_ms;
         let last_start = t - t.rem_euclid(slide_ms);
+        // The state budget is judged on the event's newest window, the last of its windows to
+        // close: whenever any of them is open after a restart, that one is, and it held the
+        // same keys, so a replay decides as the first run did.
+        let full = |bucket: &Bucket| {
+            self.window.max_keys.is_some_and(|max| {
+                bucket.keys.len() >= max && !bucket.keys.contains_key(&event.key)
+            })
+        };
+        let newest_open = self.watermark.is_none_or(|wm| last_start + size_ms > wm);
+        if newest_open
+            && let Some(bucket) = self.buckets.iter().rev().find(|b| b.start == last_start)
+            && full(bucket)
+        {
+            return Outcome::Rejected(Rejection::new(
+                Reason::OverCapacity,
+                format!(
+                    "key `{}` would be window {}'s key {} on this partition; the spec allows {} (window.max_keys)",
+                    crate::reject::quote(event.key.as_str()),
+                    format_rfc3339_millis(last_start),
+                    bucket.keys.len() + 1,
+                    bucket.keys.len()
+                ),
+            ));
+        }
         let mut open = 0;
         let mut missed = 0;
         let mut start = last_start;
         while start > t - size_ms {
-            if self.watermark.is_some_and(|wm| start + size_ms <= wm) {
+            let at_capacity = start != last_start
+                && self
+                    .buckets
+                    .iter()
+                    .rev()
+                    .find(|b| b.start == start)
+                    .is_some_and(full);
+            if self.watermark.is_some_and(|wm| start + size_ms <= wm) || at_capacity {
+                // A closed window, or (hopping) an older one already full: the event misses it.
                 missed += 1;
             } else {
                 // Where a bucket for `start` is or goes: just after the last one not later.

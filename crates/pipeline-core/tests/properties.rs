@@ -607,8 +607,16 @@ proptest! {
         events in stream(3 * WINDOW_MS, 5),
         crashes in proptest::collection::vec(0.0f64..1.0, 1..4),
         idle_periods in proptest::collection::vec((0.0f64..1.0, 0i64..3 * WINDOW_MS), 0..3),
+        budget in proptest::option::of(1usize..4),
     ) {
-        let spec = shape.spec();
+        // With a state budget (a few keys a window), the over-capacity verdicts too must be
+        // the same after a restart.
+        let text = match budget {
+            Some(n) => shape.spec_text().replace("\n[window]\n", &format!("\n[window]\nmax_keys = {n}\n")),
+            None => shape.spec_text(),
+        };
+        let spec = Spec::from_toml(&text, "generated").unwrap();
+        prop_assert_eq!(spec.window.max_keys, budget);
         // Quiet periods: before the chosen records, the clock moves the watermark to a while
         // after the previous event (as the processor does for an idle partition).
         let idles: Vec<(usize, i64)> = idle_periods

@@ -109,6 +109,18 @@ locals {
       threshold   = var.thresholds.late_events_per_5min
       missing     = "notBreaching" # no input, no late events
     }
+    state-over-capacity = {
+      runbook     = "state-over-capacity"
+      description = "Events of ${p} were dead-lettered as over_capacity: a window on a partition held its spec's window.max_keys keys and new keys kept coming (a burst of distinct keys, or a budget too small for the real key count)."
+      namespace   = var.metrics_namespace
+      metric      = "DeadLetters"
+      dimensions  = { Pipeline = p, Service = "processor", Reason = "over_capacity" }
+      statistic   = "Sum"
+      periods     = 1
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+      missing     = "notBreaching" # the processor reports every reason each minute; silence is no input
+    }
     firehose-delivery-failing = {
       runbook     = "firehose-delivery-failing"
       description = "Firehose is failing to write the ${p} lake table (DeliveryToS3.Success below 1) for 15 minutes: S3, KMS, Glue or the Parquet conversion."

@@ -261,6 +261,10 @@ pub struct WindowSpec {
     /// After this long (processing time) without a record on a partition, the processor moves
     /// the partition's watermark by the clock, so that its windows close on time.
     pub idle_timeout_ms: Option<i64>,
+    /// The state budget: at most this many keys in one window of one partition. An event
+    /// whose key is new to its (newest) window when the window is full is dead-lettered as
+    /// `over_capacity`.
+    pub max_keys: Option<usize>,
 }
 
 impl WindowSpec {

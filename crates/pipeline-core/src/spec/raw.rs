@@ -116,6 +116,7 @@ pub(super) struct RawWindow {
     pub slide: Option<String>,
     pub allowed_lateness: String,
     pub idle_timeout: Option<String>,
+    pub max_keys: Option<u64>,
     #[serde(default)]
     pub columns: Vec<RawWindowColumn>,
     #[serde(flatten)]

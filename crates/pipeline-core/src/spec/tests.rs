@@ -60,6 +60,7 @@ fn the_shipped_specs_load() {
             slide_ms: 60_000,
             allowed_lateness_ms: 10_000,
             idle_timeout_ms: Some(60_000),
+            max_keys: Some(100_000),
         }
     );
     assert_eq!(spec.event.max_future_skew_ms, 300_000);
@@ -164,6 +165,12 @@ fn impossible_values_are_each_named_by_key() {
             "idle_timeout = \"10ms\"",
             "window.idle_timeout",
             "1s to 1d",
+        ),
+        (
+            "max_keys = 100000",
+            "max_keys = 0",
+            "window.max_keys",
+            "expected 1 to 100000000",
         ),
         (
             "type = \"tumbling\" ",

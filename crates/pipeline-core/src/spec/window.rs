@@ -7,6 +7,9 @@ use super::raw::{RawWindow, RawWindowColumn};
 use super::{Problems, WindowColumn, WindowEdge, WindowSpec};
 use crate::duration::format_millis;
 
+/// The largest state budget a spec may give: keys in one window of one partition.
+const MAX_KEYS_PER_WINDOW: u64 = 100_000_000;
+
 pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<WindowSpec> {
     problems.unknown(
         "window",
@@ -17,6 +20,7 @@ pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<W
             "slide",
             "allowed_lateness",
             "idle_timeout",
+            "max_keys",
             "columns",
         ],
     );
@@ -52,7 +56,19 @@ pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<W
             None
         }
     };
-    let (size, slide, lateness, idle_timeout) = (size?, slide?, lateness?, idle_timeout?);
+    let max_keys = match raw.max_keys {
+        None => Some(None),
+        Some(n) if (1..=MAX_KEYS_PER_WINDOW).contains(&n) => Some(Some(n as usize)),
+        Some(n) => {
+            problems.push(
+                "window.max_keys",
+                format!("{n} is out of range; expected 1 to {MAX_KEYS_PER_WINDOW}"),
+            );
+            None
+        }
+    };
+    let (size, slide, lateness, idle_timeout, max_keys) =
+        (size?, slide?, lateness?, idle_timeout?, max_keys?);
     let mut ok = true;
     if size <= 0 || size > 86_400_000 {
         problems.push(
@@ -86,6 +102,7 @@ pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<W
         slide_ms: slide,
         allowed_lateness_ms: lateness,
         idle_timeout_ms: idle_timeout,
+        max_keys,
     })
 }
 

@@ -129,7 +129,7 @@ fn push_cell(out: &mut String, cell: &Cell) {
 }
 
 /// Appends `text` as a JSON string literal, without allocating.
-fn push_json_string(out: &mut String, text: &str) {
+pub(crate) fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
     push_escaped(out, text);
     out.push('"');

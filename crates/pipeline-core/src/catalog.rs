@@ -186,8 +186,9 @@ mod tests {
     #[test]
     fn types_map_to_glue_and_the_feature_store() {
         let document = schema_document(&spec());
-        let lake_type = |name: &str| {
-            document["lake"]["columns"]
+        // The type of column `name` in a list of columns.
+        let type_in = |columns: &Value, name: &str| {
+            columns
                 .as_array()
                 .unwrap()
                 .iter()
@@ -195,21 +196,14 @@ mod tests {
                 .map(|c| c["type"].as_str().unwrap().to_owned())
                 .unwrap()
         };
+        let lake_type = |name: &str| type_in(&document["lake"]["columns"], name);
         assert_eq!(lake_type("aggregate_id"), "string");
         assert_eq!(lake_type("window_end"), "timestamp");
         assert_eq!(lake_type("session_date"), "date");
         assert_eq!(lake_type("count"), "bigint");
         assert_eq!(lake_type("open"), "decimal(38,4)");
         assert_eq!(lake_type("vwap"), "decimal(38,6)");
-        let feature_type = |name: &str| {
-            document["feature_group"]["features"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["name"] == name)
-                .map(|c| c["type"].as_str().unwrap().to_owned())
-                .unwrap()
-        };
+        let feature_type = |name: &str| type_in(&document["feature_group"]["features"], name);
         assert_eq!(feature_type("window_end"), "String");
         assert_eq!(feature_type("count"), "Integral");
         assert_eq!(feature_type("vwap"), "Fractional");

@@ -300,7 +300,7 @@ impl Engine {
                     .get(p)
                     .is_some_and(|at| now.saturating_duration_since(*at) >= timeout);
                 let closable = state
-                    .next_close_ms()
+                    .idle_close_ms()
                     .is_some_and(|end| end <= clock_watermark);
                 quiet && closable && {
                     let next = state.checkpoint().map(|cp| cp.high_water);

@@ -321,6 +321,99 @@ impl Layout {
         }
     }
 
+    /// Folds the block at `from_at` in `from` into the block at `at` in `blocks`, as if every
+    /// event added to it had been added to this one: for session windows that merge. The
+    /// result does not depend on which block is folded into which.
+    pub(crate) fn merge(&self, blocks: &mut Blocks, at: u32, from: &Blocks, from_at: u32) {
+        let base = at as usize;
+        let src = &from.words[from_at as usize..from_at as usize + self.words];
+        let Blocks {
+            words, bytes, sets, ..
+        } = blocks;
+        let block = &mut words[base..base + self.words];
+        for (i, op) in self.ops.iter().enumerate() {
+            let bit = 1u64 << i;
+            let range = op.at..op.at + op.kind.words();
+            if op.kind == Kind::Count {
+                block[op.at] += src[op.at];
+                continue;
+            }
+            if src[0] & bit == 0 {
+                continue;
+            }
+            let seen = block[0] & bit != 0;
+            let theirs = &src[range.clone()];
+            let w = &mut block[range];
+            match op.kind {
+                Kind::Count => {}
+                Kind::CountPresent => w[0] += theirs[0],
+                Kind::Sum => put_i128(w, get_i128(w).saturating_add(get_i128(theirs))),
+                Kind::Min => {
+                    if !seen || (theirs[0] as i64) < w[0] as i64 {
+                        w[0] = theirs[0];
+                    }
+                }
+                Kind::Max => {
+                    if !seen || (theirs[0] as i64) > w[0] as i64 {
+                        w[0] = theirs[0];
+                    }
+                }
+                Kind::First | Kind::Last => {
+                    let mark = |x: &[u64]| (x[0] as i64, x[1], x[2] as i64);
+                    let (new, old) = (mark(theirs), mark(w));
+                    let better = if op.kind == Kind::First {
+                        new < old
+                    } else {
+                        new > old
+                    };
+                    if !seen || better {
+                        w.copy_from_slice(theirs);
+                    }
+                }
+                Kind::WeightedSum => {
+                    let numerator = get_i128(&w[..2]).saturating_add(get_i128(&theirs[..2]));
+                    let denominator = get_i128(&w[2..]).saturating_add(get_i128(&theirs[2..]));
+                    put_i128(&mut w[..2], numerator);
+                    put_i128(&mut w[2..], denominator);
+                }
+                Kind::Distinct => {
+                    let set = &mut sets[w[0] as usize];
+                    set.extend(from.sets[theirs[0] as usize].iter().copied());
+                }
+                Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
+                    let their_place = theirs[theirs.len() - 1] as usize;
+                    let their_stored = &from.bytes[their_place..their_place + TEXT_BYTES];
+                    let text = &their_stored[1..1 + usize::from(their_stored[0])];
+                    let place = w[w.len() - 1] as usize;
+                    let stored = &mut bytes[place..place + TEXT_BYTES];
+                    let old = &stored[1..1 + usize::from(stored[0])];
+                    let better = match op.kind {
+                        Kind::MinText => text < old,
+                        Kind::MaxText => text > old,
+                        _ => {
+                            let order = (theirs[0] as i64, theirs[1])
+                                .cmp(&(w[0] as i64, w[1]))
+                                .then_with(|| text.cmp(old));
+                            if op.kind == Kind::FirstText {
+                                order.is_lt()
+                            } else {
+                                order.is_gt()
+                            }
+                        }
+                    };
+                    if !seen || better {
+                        stored.copy_from_slice(their_stored);
+                        if matches!(op.kind, Kind::FirstText | Kind::LastText) {
+                            w[0] = theirs[0];
+                            w[1] = theirs[1];
+                        }
+                    }
+                }
+            }
+            block[0] |= bit;
+        }
+    }
+
     /// The aggregate columns' values of the block at `at`, appended to `cells`.
     pub(crate) fn finish(&self, blocks: &Blocks, at: u32, cells: &mut Vec<Cell>) {
         let base = at as usize;

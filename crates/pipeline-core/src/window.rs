@@ -12,6 +12,9 @@
 //!   [`Partition::resume`] rebuilds exactly the open windows, emits no closed window twice and
 //!   repeats no dead letter: records below the checkpoint's high-water mark are replayed into
 //!   state only.
+//! - Session windows (`window.type = "session"`, see [`session`]) keep these invariants; their
+//!   checkpoint carries the watermark from before its offset's record, and a replay recomputes
+//!   the watermark as it goes.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -23,6 +26,11 @@ use crate::key::Key;
 use crate::reject::{Reason, Rejection};
 use crate::spec::{Spec, WindowEdge, WindowSpec};
 use crate::time::format_rfc3339_millis;
+
+mod checkpoint;
+mod session;
+pub use checkpoint::Checkpoint;
+use session::Sessions;
 
 /// Each key's block of accumulators in its window.
 type KeyMap = HashMap<Key, u32, foldhash::fast::RandomState>;
@@ -51,51 +59,6 @@ pub enum Outcome {
     /// Below the resume high-water mark: it was handled before the restart, so it only rebuilt
     /// window state and produces no output now.
     Replayed,
-}
-
-/// Where to resume a partition: committed as the Kafka offset plus its metadata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// The offset to commit: the first record a restart must read.
-    pub offset: i64,
-    /// The watermark when the checkpoint was taken.
-    pub watermark_ms: Option<i64>,
-    /// One past the last offset handled: records below it already had their outputs produced.
-    pub high_water: i64,
-}
-
-impl Checkpoint {
-    /// The commit metadata string, e.g. `v1;wm=1795271400000;hw=1042`.
-    pub fn metadata(&self) -> String {
-        match self.watermark_ms {
-            Some(wm) => format!("v1;wm={wm};hw={}", self.high_water),
-            None => format!("v1;wm=;hw={}", self.high_water),
-        }
-    }
-
-    /// Reads back a checkpoint from a committed offset and its metadata.
-    pub fn from_metadata(offset: i64, metadata: &str) -> Result<Checkpoint, String> {
-        let bad =
-            || format!("unrecognised checkpoint metadata `{metadata}`; expected v1;wm=…;hw=…");
-        let rest = metadata.strip_prefix("v1;wm=").ok_or_else(bad)?;
-        let (wm, hw) = rest.split_once(";hw=").ok_or_else(bad)?;
-        let watermark_ms = if wm.is_empty() {
-            None
-        } else {
-            Some(wm.parse().map_err(|_| bad())?)
-        };
-        let high_water: i64 = hw.parse().map_err(|_| bad())?;
-        if high_water < offset {
-            return Err(format!(
-                "checkpoint high-water {high_water} is below its offset {offset}"
-            ));
-        }
-        Ok(Checkpoint {
-            offset,
-            watermark_ms,
-            high_water,
-        })
-    }
 }
 
 /// Counters of what a partition has seen, for metrics.
@@ -146,6 +109,8 @@ pub struct Partition {
     /// Open windows, ordered by start time. Few are open at once and most events land in the
     /// newest, so a deque searched from the back beats a tree.
     buckets: VecDeque<Bucket>,
+    /// Open sessions, for session windows (`buckets` then stays empty).
+    sessions: Option<Box<Sessions>>,
     watermark: Option<i64>,
     /// One past the last offset fed.
     next_offset: Option<i64>,
@@ -171,6 +136,7 @@ impl Partition {
                 .map(|c| (SessionCalendar::new(c.zone), c.of))
                 .collect(),
             buckets: VecDeque::new(),
+            sessions: spec.window.session.map(|s| Box::new(Sessions::new(s))),
             watermark: None,
             next_offset: None,
             replay_until: i64::MIN,
@@ -197,9 +163,12 @@ impl Partition {
         &self.stats
     }
 
-    /// Open windows (key × window start) held right now.
+    /// Open windows (key × window start, or sessions) held right now.
     pub fn open_windows(&self) -> usize {
-        self.buckets.iter().map(|b| b.keys.len()).sum()
+        match &self.sessions {
+            Some(sessions) => sessions.open(),
+            None => self.buckets.iter().map(|b| b.keys.len()).sum(),
+        }
     }
 
     /// Feeds one record (offsets must increase). Windows that close as a result are appended to
@@ -215,6 +184,9 @@ impl Partition {
             Ok(()) if self.event.filtered => {
                 self.advance_with(self.event.event_time_ms);
                 Outcome::Filtered
+            }
+            Ok(()) if self.sessions.is_some() => {
+                self.add_to_session(record.payload.unwrap_or_default(), record.offset)
             }
             Ok(()) => self.add(record.payload.unwrap_or_default(), record.offset),
             Err(rejection) => Outcome::Rejected(rejection),
@@ -237,17 +209,50 @@ impl Partition {
                 accepted
             }
         };
-        self.close_through_watermark(closed);
+        if replay && self.sessions.is_some() {
+            // Sessions that close in a replay were emitted before the restart.
+            self.close_sessions(&mut Vec::new(), false);
+        } else {
+            self.close_through_watermark(closed);
+        }
         outcome
+    }
+
+    /// Adds the event just decoded (`self.event`) to its key's sessions.
+    fn add_to_session(&mut self, payload: &[u8], offset: i64) -> Outcome {
+        let Some(sessions) = self.sessions.as_deref_mut() else {
+            return Outcome::Accepted { missed_windows: 0 };
+        };
+        let t = self.event.event_time_ms;
+        match sessions.add(&self.layout, &self.event, payload, offset, self.watermark) {
+            Ok(()) => {
+                self.advance_with(t);
+                Outcome::Accepted { missed_windows: 0 }
+            }
+            Err(late) => {
+                Outcome::Rejected(self.late(t, late.end, "a session that would have ended"))
+            }
+        }
+    }
+
+    /// The rejection of an event at `t` whose window would end at `end`.
+    fn late(&self, t: i64, end: i64, what: &str) -> Rejection {
+        Rejection::new(
+            Reason::Late,
+            format!(
+                "event time {} is for {what} at {}; the watermark is {} ({} behind the latest event)",
+                format_rfc3339_millis(t),
+                format_rfc3339_millis(end),
+                format_rfc3339_millis(self.watermark.unwrap_or(i64::MIN)),
+                crate::duration::format_millis(self.window.allowed_lateness_ms)
+            ),
+        )
     }
 
     /// Adds the event just decoded (`self.event`) to its open windows.
     fn add(&mut self, payload: &[u8], offset: i64) -> Outcome {
         let WindowSpec {
-            size_ms,
-            slide_ms,
-            allowed_lateness_ms,
-            ..
+            size_ms, slide_ms, ..
         } = self.window;
         let event = &self.event;
         let t = event.event_time_ms;
@@ -320,18 +325,7 @@ impl Partition {
             start -= slide_ms;
         }
         if open == 0 {
-            let end = last_start + size_ms;
-            let watermark = self.watermark.unwrap_or(i64::MIN);
-            return Outcome::Rejected(Rejection::new(
-                Reason::Late,
-                format!(
-                    "event time {} is for a window that closed at {}; the watermark is {} ({} behind the latest event)",
-                    format_rfc3339_millis(t),
-                    format_rfc3339_millis(end),
-                    format_rfc3339_millis(watermark),
-                    crate::duration::format_millis(allowed_lateness_ms)
-                ),
-            ));
+            return Outcome::Rejected(self.late(t, last_start + size_ms, "a window that closed"));
         }
         self.stats.missed_windows += missed;
         self.advance_with(t);
@@ -348,16 +342,29 @@ impl Partition {
         }
     }
 
-    /// Where the oldest open window ends: the watermark that would close it.
-    pub fn next_close_ms(&self) -> Option<i64> {
-        self.buckets
-            .front()
-            .map(|first| first.start + self.window.size_ms)
+    /// The watermark that [`Partition::advance_watermark`] must be given to close anything:
+    /// where the oldest open window ends; for session windows, where the last open session
+    /// ends, since an advance closes every session or none.
+    pub fn idle_close_ms(&self) -> Option<i64> {
+        match &self.sessions {
+            Some(sessions) => sessions.last_end(),
+            None => self
+                .buckets
+                .front()
+                .map(|first| first.start + self.window.size_ms),
+        }
     }
 
     /// Moves the watermark forward to `to_ms` (never back), closing what that closes: for a
-    /// partition that has gone idle, or at the end of a bounded input.
+    /// partition that has gone idle, or at the end of a bounded input. With session windows it
+    /// does nothing unless it closes every open session: a watermark moved by the clock cannot
+    /// be replayed, so no session may live on past one.
     pub fn advance_watermark(&mut self, to_ms: i64, closed: &mut Vec<Aggregate>) {
+        if let Some(sessions) = &self.sessions
+            && sessions.last_end().is_some_and(|end| to_ms < end)
+        {
+            return;
+        }
         if self.watermark.is_none_or(|wm| to_ms > wm) {
             self.watermark = Some(to_ms);
         }
@@ -366,12 +373,69 @@ impl Partition {
 
     /// Closes every open window, e.g. at the end of a bounded input.
     pub fn close_all(&mut self, closed: &mut Vec<Aggregate>) {
-        if let Some(last) = self.buckets.back() {
-            self.advance_watermark(last.start + self.window.size_ms, closed);
+        if let Some(end) = self
+            .idle_close_ms()
+            .into_iter()
+            .chain(
+                self.buckets
+                    .back()
+                    .map(|last| last.start + self.window.size_ms),
+            )
+            .max()
+        {
+            self.advance_watermark(end, closed);
+        }
+    }
+
+    /// The window columns' cells of a window.
+    fn dates(calendars: &mut [(SessionCalendar, WindowEdge)], start: i64, end: i64) -> Vec<Cell> {
+        calendars
+            .iter_mut()
+            .map(|(calendar, edge)| {
+                Cell::Date(calendar.session_date(match edge {
+                    WindowEdge::Start => start,
+                    WindowEdge::End => end,
+                }))
+            })
+            .collect()
+    }
+
+    /// Closes the sessions the watermark has reached, emitting them (sorted by start, then key)
+    /// or, in a replay, dropping them.
+    fn close_sessions(&mut self, closed: &mut Vec<Aggregate>, emit: bool) {
+        let (Some(sessions), Some(watermark)) = (self.sessions.as_deref_mut(), self.watermark)
+        else {
+            return;
+        };
+        let first = closed.len();
+        let layout = &self.layout;
+        let calendars = &mut self.calendars;
+        let mut windows = 0;
+        sessions.close(watermark, |session| {
+            windows += 1;
+            if emit {
+                let mut cells = Self::dates(calendars, session.start, session.end);
+                layout.finish(session.blocks, 0, &mut cells);
+                closed.push(Aggregate {
+                    key: session.key,
+                    window_start_ms: session.start,
+                    window_end_ms: session.end,
+                    cells,
+                });
+            }
+        });
+        if emit {
+            closed[first..].sort_unstable_by_key(|a| (a.window_start_ms, a.key));
+            self.stats.windows_closed += windows;
+            self.stats.aggregates_emitted += (closed.len() - first) as u64;
         }
     }
 
     fn close_through_watermark(&mut self, closed: &mut Vec<Aggregate>) {
+        if self.sessions.is_some() {
+            self.close_sessions(closed, true);
+            return;
+        }
         let Some(watermark) = self.watermark else {
             return;
         };
@@ -384,16 +448,7 @@ impl Partition {
             let Some(mut bucket) = self.buckets.pop_front() else {
                 break;
             };
-            let dates: Vec<Cell> = self
-                .calendars
-                .iter_mut()
-                .map(|(calendar, edge)| {
-                    Cell::Date(calendar.session_date(match edge {
-                        WindowEdge::Start => start,
-                        WindowEdge::End => end,
-                    }))
-                })
-                .collect();
+            let dates = Self::dates(&mut self.calendars, start, end);
             let first = closed.len();
             let layout = &self.layout;
             let blocks = &bucket.blocks;
@@ -423,6 +478,14 @@ impl Partition {
     /// The checkpoint to commit now; `None` before the first record.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
         let next = self.next_offset?;
+        if let Some(sessions) = &self.sessions {
+            let (offset, watermark_ms) = sessions.resume_point().unwrap_or((next, self.watermark));
+            return Some(Checkpoint {
+                offset,
+                watermark_ms,
+                high_water: next.max(self.replay_until),
+            });
+        }
         let offset = self
             .buckets
             .iter()

@@ -1,7 +1,8 @@
 //! Properties of the core over generated specs and generated streams. Each case draws a spec:
 //! one or two key fields, a decimal scale, an optional field, maybe a derived field (exact
-//! arithmetic, a division that may be by zero), maybe a filter, tumbling or hopping windows, and
-//! a list of aggregate columns from every function over every field it applies to. Then:
+//! arithmetic, a division that may be by zero), maybe a filter, tumbling, hopping or session
+//! windows, and a list of aggregate columns from every function over every field it applies to.
+//! Then:
 //! - for any arrival order within the allowed lateness, the aggregates equal a naive
 //!   recomputation from the whole set of events (written here, sharing no code with the core's
 //!   accumulators);
@@ -9,7 +10,8 @@
 //!   dead-lettered;
 //! - crashing anywhere (also after quiet periods whose watermark the clock moved) and resuming
 //!   from the committed checkpoint gives exactly the outputs of
-//!   an uninterrupted run: no window lost, none emitted twice, no dead letter repeated.
+//!   an uninterrupted run: no window lost, none emitted twice, no dead letter repeated;
+//! - session windows merge the same whatever the arrival order.
 
 #![allow(clippy::unwrap_used)]
 
@@ -24,6 +26,9 @@ use proptest::prelude::*;
 const BASE_MS: i64 = 1_795_271_400_000; // 2026-11-21T14:30:00Z
 const WINDOW_MS: i64 = 60_000;
 const LATENESS_MS: i64 = 10_000;
+/// Session windows: the gap, and the cut (`max_duration`).
+const GAP_MS: i64 = 8_000;
+const CUT_MS: i64 = 120_000;
 const K1: [&str; 3] = ["a", "b", "c"];
 const S1: [&str; 4] = ["a", "b", "c", "dd"];
 
@@ -65,7 +70,14 @@ struct Shape {
     /// 0: b1, 1: n1 > 0, 2: s1 != 'c', 3: d2 is null or d2 < 5.
     filter: Option<u8>,
     aggregates: Vec<usize>,
-    hopping: bool,
+    window: Windows,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Windows {
+    Tumbling,
+    Hopping,
+    Session,
 }
 
 impl Shape {
@@ -173,13 +185,11 @@ max_length = 4
                 self.derived_scale()
             ));
         }
-        if self.hopping {
-            text.push_str("\n[window]\ntype = \"hopping\"\nsize = \"1m\"\nslide = \"20s\"\nallowed_lateness = \"10s\"\n");
-        } else {
-            text.push_str(
-                "\n[window]\ntype = \"tumbling\"\nsize = \"1m\"\nallowed_lateness = \"10s\"\n",
-            );
-        }
+        text.push_str(match self.window {
+            Windows::Hopping => "\n[window]\ntype = \"hopping\"\nsize = \"1m\"\nslide = \"20s\"\nallowed_lateness = \"10s\"\n",
+            Windows::Tumbling => "\n[window]\ntype = \"tumbling\"\nsize = \"1m\"\nallowed_lateness = \"10s\"\n",
+            Windows::Session => "\n[window]\ntype = \"session\"\ngap = \"8s\"\nmax_duration = \"2m\"\nallowed_lateness = \"10s\"\n",
+        });
         for (i, &a) in self.aggregates.iter().enumerate() {
             let (function, field) = CATALOGUE[a];
             text.push_str(&format!(
@@ -212,9 +222,13 @@ fn shape() -> impl Strategy<Value = Shape> {
         proptest::option::of(0u8..3),
         proptest::option::of(0u8..4),
         aggregates,
-        any::<bool>(),
+        prop_oneof![
+            Just(Windows::Tumbling),
+            Just(Windows::Hopping),
+            Just(Windows::Session)
+        ],
     )
-        .prop_map(|(two_keys, scale, derive, filter, aggregates, hopping)| {
+        .prop_map(|(two_keys, scale, derive, filter, aggregates, window)| {
             // The derived field's columns only when there is one.
             let aggregates = aggregates
                 .into_iter()
@@ -230,7 +244,7 @@ fn shape() -> impl Strategy<Value = Shape> {
                 } else {
                     aggregates
                 },
-                hopping,
+                window,
             }
         })
 }
@@ -354,22 +368,26 @@ fn feed(
     to: usize,
     out: &mut Outputs,
 ) {
-    feed_with_idles(partition, shape, events, from, to, &[], out);
+    feed_with_idles(partition, shape, events, (from, to), &[], 0, out);
 }
 
 /// [`feed`], with the watermark moved by the clock (an idle partition) before each record
-/// `idles` names, to the time it gives.
+/// `idles` names, to the time it gives; but not in a replay (below `replay_until`), where the
+/// processor is never idle.
 fn feed_with_idles(
     partition: &mut Partition,
     shape: &Shape,
     events: &[Event],
-    from: usize,
-    to: usize,
+    (from, to): (usize, usize),
     idles: &[(usize, i64)],
+    replay_until: usize,
     out: &mut Outputs,
 ) {
     for (offset, event) in events.iter().enumerate().take(to).skip(from) {
-        for &(_, to_ms) in idles.iter().filter(|(at, _)| *at == offset) {
+        let idle = idles
+            .iter()
+            .filter(|(at, _)| *at == offset && offset >= replay_until);
+        for &(_, to_ms) in idle {
             partition.advance_watermark(to_ms, &mut out.aggregates);
         }
         let payload = event.payload(shape.scale);
@@ -462,23 +480,59 @@ fn cell(shape: &Shape, field: &str, v: Option<V>) -> Cell {
 }
 
 /// The aggregates computed the obvious way: group the whole set, then summarise each group.
-fn naive(shape: &Shape, events: &[Event]) -> Vec<(String, i64, Vec<Cell>)> {
-    let slide = if shape.hopping { 20_000 } else { WINDOW_MS };
-    let mut groups: BTreeMap<(i64, String), Vec<&Event>> = BTreeMap::new();
-    for e in events.iter().filter(|e| passes(shape, e)) {
-        let key = if shape.two_keys {
+/// The events of each window (start, key), grouped the obvious way.
+fn groups<'a>(shape: &Shape, events: &'a [Event]) -> BTreeMap<(i64, String), Vec<&'a Event>> {
+    let key = |e: &Event| {
+        if shape.two_keys {
             format!("{}|{}", K1[e.k1], e.k2)
         } else {
             K1[e.k1].to_owned()
+        }
+    };
+    let mut groups: BTreeMap<(i64, String), Vec<&Event>> = BTreeMap::new();
+    let windowed = events.iter().filter(|e| passes(shape, e));
+    if shape.window == Windows::Session {
+        // Each key's events by time, in stretches between cuts, split where they are a gap or
+        // more apart.
+        let mut by_key: BTreeMap<(String, i64), Vec<&Event>> = BTreeMap::new();
+        for e in windowed {
+            by_key
+                .entry((key(e), e.time_ms.div_euclid(CUT_MS)))
+                .or_default()
+                .push(e);
+        }
+        for ((key, _), mut list) in by_key {
+            list.sort_by_key(|e| e.time_ms);
+            let mut start = list[0].time_ms;
+            let mut last = start;
+            for e in list {
+                if e.time_ms - last >= GAP_MS {
+                    start = e.time_ms;
+                }
+                last = e.time_ms;
+                groups.entry((start, key.clone())).or_default().push(e);
+            }
+        }
+    } else {
+        let slide = if shape.window == Windows::Hopping {
+            20_000
+        } else {
+            WINDOW_MS
         };
-        let last = e.time_ms - e.time_ms.rem_euclid(slide);
-        let mut start = last;
-        while start > e.time_ms - WINDOW_MS {
-            groups.entry((start, key.clone())).or_default().push(e);
-            start -= slide;
+        for e in windowed {
+            let last = e.time_ms - e.time_ms.rem_euclid(slide);
+            let mut start = last;
+            while start > e.time_ms - WINDOW_MS {
+                groups.entry((start, key(e))).or_default().push(e);
+                start -= slide;
+            }
         }
     }
     groups
+}
+
+fn naive(shape: &Shape, events: &[Event]) -> Vec<(String, i64, Vec<Cell>)> {
+    groups(shape, events)
         .into_iter()
         .map(|((start, key), group)| {
             let cells = shape
@@ -548,6 +602,18 @@ fn naive(shape: &Shape, events: &[Event]) -> Vec<(String, i64, Vec<Cell>)> {
         .collect()
 }
 
+/// Where each naive session ends: its last event plus the gap, or the cut.
+fn session_ends(shape: &Shape, events: &[Event]) -> BTreeMap<(String, i64), i64> {
+    groups(shape, events)
+        .into_iter()
+        .map(|((start, key), group)| {
+            let last = group.iter().map(|e| e.time_ms).max().unwrap_or(start);
+            let cut = (start.div_euclid(CUT_MS) + 1) * CUT_MS;
+            ((key, start), (last + GAP_MS).min(cut))
+        })
+        .collect()
+}
+
 fn got(aggregates: Vec<Aggregate>) -> Vec<(String, i64, Vec<Cell>)> {
     let mut rows: Vec<_> = aggregates
         .into_iter()
@@ -573,7 +639,46 @@ proptest! {
         prop_assert!(out.dead_letters.is_empty(), "{:?}", out.dead_letters);
         let mut want = naive(&shape, &events);
         want.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        if shape.window == Windows::Session {
+            let ends = session_ends(&shape, &events);
+            for a in &out.aggregates {
+                let at = (a.key.to_string(), a.window_start_ms);
+                prop_assert_eq!(Some(&a.window_end_ms), ends.get(&at), "{:?}", at);
+            }
+        }
         prop_assert_eq!(got(out.aggregates), want, "{}", shape.spec_text());
+    }
+
+    #[test]
+    fn sessions_merge_the_same_in_any_order(
+        shape in shape().prop_map(|s| Shape { window: Windows::Session, ..s }),
+        events in stream(LATENESS_MS, 0),
+        delays in proptest::collection::vec(0..LATENESS_MS, 200),
+    ) {
+        // The same events in another order within the lateness: sessions opened apart by early
+        // arrivals are merged by later ones that fall between them.
+        let mut reordered: Vec<(i64, Event)> = events
+            .iter()
+            .zip(&delays)
+            .map(|(e, d)| (e.time_ms + d, e.clone()))
+            .collect();
+        reordered.sort_by_key(|(arrival, _)| *arrival);
+        let reordered: Vec<Event> = reordered.into_iter().map(|(_, e)| e).collect();
+        let spec = shape.spec();
+        let run = |events: &[Event]| {
+            let mut partition = Partition::new(&spec);
+            let mut out = Outputs::default();
+            feed(&mut partition, &shape, events, 0, events.len(), &mut out);
+            partition.close_all(&mut out.aggregates);
+            let mut rows: Vec<_> = out
+                .aggregates
+                .into_iter()
+                .map(|a| (a.key.to_string(), a.window_start_ms, a.window_end_ms, a.cells))
+                .collect();
+            rows.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+            rows
+        };
+        prop_assert_eq!(run(&events), run(&reordered));
     }
 
     #[test]
@@ -611,6 +716,7 @@ proptest! {
     ) {
         // With a state budget (a few keys a window), the over-capacity verdicts too must be
         // the same after a restart.
+        let budget = budget.filter(|_| shape.window != Windows::Session);
         let text = match budget {
             Some(n) => shape.spec_text().replace("\n[window]\n", &format!("\n[window]\nmax_keys = {n}\n")),
             None => shape.spec_text(),
@@ -628,7 +734,7 @@ proptest! {
             .collect();
         let mut expected = Outputs::default();
         let mut partition = Partition::new(&spec);
-        feed_with_idles(&mut partition, &shape, &events, 0, events.len(), &idles, &mut expected);
+        feed_with_idles(&mut partition, &shape, &events, (0, events.len()), &idles, 0, &mut expected);
         partition.close_all(&mut expected.aggregates);
 
         // Crash after each chosen record; what was emitted before the crash counts as committed
@@ -638,17 +744,19 @@ proptest! {
         let mut got = Outputs::default();
         let mut partition = Partition::new(&spec);
         let mut next = 0;
+        let mut replay_until = 0;
         for crash in crash_points {
             let crash = crash.max(next);
-            feed_with_idles(&mut partition, &shape, &events, next, crash, &idles, &mut got);
+            feed_with_idles(&mut partition, &shape, &events, (next, crash), &idles, replay_until, &mut got);
             let Some(checkpoint) = partition.checkpoint() else { continue };
             let metadata = checkpoint.metadata();
             let restored = pipeline_core::Checkpoint::from_metadata(checkpoint.offset, &metadata).unwrap();
             prop_assert!(restored.offset <= crash as i64);
             partition = Partition::resume(&spec, restored);
             next = restored.offset as usize;
+            replay_until = restored.high_water as usize;
         }
-        feed_with_idles(&mut partition, &shape, &events, next, events.len(), &idles, &mut got);
+        feed_with_idles(&mut partition, &shape, &events, (next, events.len()), &idles, replay_until, &mut got);
         partition.close_all(&mut got.aggregates);
         // Replayed records below the high-water mark are not filtered or dead-lettered again.
         prop_assert_eq!(got.aggregates, expected.aggregates);

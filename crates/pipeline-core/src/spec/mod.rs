@@ -252,11 +252,15 @@ pub struct Filter {
     pub expr: Expr,
 }
 
-/// Event-time windows. Tumbling windows have `slide_ms == size_ms`.
+/// Event-time windows. Tumbling windows have `slide_ms == size_ms`; session windows have a
+/// `session`, and their `size_ms` and `slide_ms` are its `max_duration_ms` (a session never
+/// crosses a multiple of it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowSpec {
     pub size_ms: i64,
     pub slide_ms: i64,
+    /// Session windows: a key's events within `gap_ms` of each other make one window.
+    pub session: Option<SessionSpec>,
     pub allowed_lateness_ms: i64,
     /// After this long (processing time) without a record on a partition, the processor moves
     /// the partition's watermark by the clock, so that its windows close on time.
@@ -269,8 +273,19 @@ pub struct WindowSpec {
 
 impl WindowSpec {
     pub fn is_tumbling(&self) -> bool {
-        self.size_ms == self.slide_ms
+        self.session.is_none() && self.size_ms == self.slide_ms
     }
+}
+
+/// `window.type = "session"`: a window per burst of one key's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSpec {
+    /// Events of a key this close in event time are in one session; a session ends at its last
+    /// event plus the gap.
+    pub gap_ms: i64,
+    /// Sessions are cut at every multiple of this (from the Unix epoch, UTC), so that none is
+    /// longer and the cut does not depend on the order events arrive in.
+    pub max_duration_ms: i64,
 }
 
 /// A column computed from the window: `date_of(window_start|window_end, zone)`.

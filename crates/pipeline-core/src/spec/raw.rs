@@ -112,8 +112,10 @@ pub(super) struct RawDerive {
 pub(super) struct RawWindow {
     #[serde(rename = "type")]
     pub ty: String,
-    pub size: String,
+    pub size: Option<String>,
     pub slide: Option<String>,
+    pub gap: Option<String>,
+    pub max_duration: Option<String>,
     pub allowed_lateness: String,
     pub idle_timeout: Option<String>,
     pub max_keys: Option<u64>,

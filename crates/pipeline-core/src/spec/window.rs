@@ -4,11 +4,17 @@ use chrono_tz::Tz;
 
 use super::fields::duration;
 use super::raw::{RawWindow, RawWindowColumn};
-use super::{Problems, WindowColumn, WindowEdge, WindowSpec};
+use super::{Problems, SessionSpec, WindowColumn, WindowEdge, WindowSpec};
 use crate::duration::format_millis;
 
 /// The largest state budget a spec may give: keys in one window of one partition.
 const MAX_KEYS_PER_WINDOW: u64 = 100_000_000;
+
+/// A session's cap when the spec gives none: one day.
+const DEFAULT_MAX_SESSION_MS: i64 = 86_400_000;
+
+/// The longest `max_duration` a spec may give: seven days.
+const MAX_SESSION_MS: i64 = 7 * 86_400_000;
 
 pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<WindowSpec> {
     problems.unknown(
@@ -18,14 +24,22 @@ pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<W
             "type",
             "size",
             "slide",
+            "gap",
+            "max_duration",
             "allowed_lateness",
             "idle_timeout",
             "max_keys",
             "columns",
         ],
     );
-    let size = duration(&raw.size, "window.size", problems);
-    let lateness = duration(&raw.allowed_lateness, "window.allowed_lateness", problems);
+    let lateness =
+        duration(&raw.allowed_lateness, "window.allowed_lateness", problems).filter(|ms| {
+            let ok = (0..=86_400_000).contains(ms);
+            if !ok {
+                problems.push("window.allowed_lateness", "expected 0s to 1d");
+            }
+            ok
+        });
     let idle_timeout = match &raw.idle_timeout {
         None => Some(None),
         Some(text) => match duration(text, "window.idle_timeout", problems) {
@@ -36,25 +50,6 @@ pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<W
             }
             None => None,
         },
-    };
-    let slide = match (raw.ty.as_str(), &raw.slide) {
-        ("tumbling", None) => size,
-        ("tumbling", Some(_)) => {
-            problems.push("window.slide", "applies only to type = \"hopping\"");
-            None
-        }
-        ("hopping", None) => {
-            problems.push("window.slide", "hopping windows need a slide, e.g. \"30s\"");
-            None
-        }
-        ("hopping", Some(s)) => duration(s, "window.slide", problems),
-        (other, _) => {
-            problems.push(
-                "window.type",
-                format!("`{other}` is not a window type; expected tumbling or hopping"),
-            );
-            None
-        }
     };
     let max_keys = match raw.max_keys {
         None => Some(None),
@@ -67,16 +62,77 @@ pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<W
             None
         }
     };
-    let (size, slide, lateness, idle_timeout, max_keys) =
-        (size?, slide?, lateness?, idle_timeout?, max_keys?);
-    let mut ok = true;
+    let shape = match raw.ty.as_str() {
+        "tumbling" | "hopping" => fixed_shape(raw, problems),
+        "session" => session_shape(raw, problems),
+        other => {
+            problems.push(
+                "window.type",
+                format!("`{other}` is not a window type; expected tumbling, hopping or session"),
+            );
+            None
+        }
+    };
+    if raw.ty == "session" && raw.max_keys.is_some() {
+        problems.push(
+            "window.max_keys",
+            "applies only to tumbling and hopping windows (a session window's state is bounded by its gap)",
+        );
+    }
+    let (shape, lateness, idle_timeout, max_keys) = (shape?, lateness?, idle_timeout?, max_keys?);
+    let (size_ms, slide_ms, session) = shape;
+    Some(WindowSpec {
+        size_ms,
+        slide_ms,
+        session,
+        allowed_lateness_ms: lateness,
+        idle_timeout_ms: idle_timeout,
+        max_keys: max_keys.filter(|_| session.is_none()),
+    })
+}
+
+/// Size, slide and session of a window spec.
+type Shape = (i64, i64, Option<SessionSpec>);
+
+/// `size` (and, hopping, `slide`) of tumbling and hopping windows.
+fn fixed_shape(raw: &RawWindow, problems: &mut Problems) -> Option<Shape> {
+    for (key, value) in [("gap", &raw.gap), ("max_duration", &raw.max_duration)] {
+        if value.is_some() {
+            problems.push(
+                format!("window.{key}"),
+                "applies only to type = \"session\"",
+            );
+        }
+    }
+    let Some(size_text) = &raw.size else {
+        problems.push(
+            "window.size",
+            format!("{} windows need a size, e.g. \"1m\"", raw.ty),
+        );
+        return None;
+    };
+    let size = duration(size_text, "window.size", problems);
+    let slide = match (raw.ty.as_str(), &raw.slide) {
+        ("hopping", None) => {
+            problems.push("window.slide", "hopping windows need a slide, e.g. \"30s\"");
+            None
+        }
+        ("hopping", Some(s)) => duration(s, "window.slide", problems),
+        (_, None) => size,
+        (_, Some(_)) => {
+            problems.push("window.slide", "applies only to type = \"hopping\"");
+            None
+        }
+    };
+    let (size, slide) = (size?, slide?);
     if size <= 0 || size > 86_400_000 {
         problems.push(
             "window.size",
-            format!("{} is out of range; expected 1ms to 1d", raw.size),
+            format!("{size_text} is out of range; expected 1ms to 1d"),
         );
-        ok = false;
-    } else if slide <= 0 || slide > size || size % slide != 0 {
+        return None;
+    }
+    if slide <= 0 || slide > size || size % slide != 0 {
         problems.push(
             "window.slide",
             format!(
@@ -85,25 +141,69 @@ pub(super) fn check_window(raw: &RawWindow, problems: &mut Problems) -> Option<W
                 format_millis(size)
             ),
         );
-        ok = false;
-    } else if size / slide > 60 {
+        return None;
+    }
+    if size / slide > 60 {
         problems.push(
             "window.slide",
             "puts each event in more than 60 windows; use a larger slide",
         );
-        ok = false;
+        return None;
     }
-    if !(0..=86_400_000).contains(&lateness) {
-        problems.push("window.allowed_lateness", "expected 0s to 1d");
-        ok = false;
+    Some((size, slide, None))
+}
+
+/// `gap` and `max_duration` of session windows.
+fn session_shape(raw: &RawWindow, problems: &mut Problems) -> Option<Shape> {
+    for (key, value) in [("size", &raw.size), ("slide", &raw.slide)] {
+        if value.is_some() {
+            problems.push(
+                format!("window.{key}"),
+                "does not apply to type = \"session\"; use gap and max_duration",
+            );
+        }
     }
-    ok.then_some(WindowSpec {
-        size_ms: size,
-        slide_ms: slide,
-        allowed_lateness_ms: lateness,
-        idle_timeout_ms: idle_timeout,
-        max_keys,
-    })
+    let gap = match &raw.gap {
+        None => {
+            problems.push(
+                "window.gap",
+                "session windows need a gap, e.g. \"30m\": events of a key this close make one session",
+            );
+            None
+        }
+        Some(text) => duration(text, "window.gap", problems),
+    };
+    let max_duration = match &raw.max_duration {
+        None => Some(DEFAULT_MAX_SESSION_MS),
+        Some(text) => duration(text, "window.max_duration", problems),
+    };
+    let (gap, max_duration) = (gap?, max_duration?);
+    if gap <= 0 || gap > 86_400_000 {
+        problems.push(
+            "window.gap",
+            format!("{} is out of range; expected 1ms to 1d", format_millis(gap)),
+        );
+        return None;
+    }
+    if max_duration <= gap || max_duration > MAX_SESSION_MS {
+        problems.push(
+            "window.max_duration",
+            format!(
+                "{} is out of range; expected more than the gap ({}) and at most 7d",
+                format_millis(max_duration),
+                format_millis(gap)
+            ),
+        );
+        return None;
+    }
+    Some((
+        max_duration,
+        max_duration,
+        Some(SessionSpec {
+            gap_ms: gap,
+            max_duration_ms: max_duration,
+        }),
+    ))
 }
 
 pub(super) fn check_columns(

@@ -8,7 +8,7 @@ mock_provider "aws" {
 run "dev" {
   assert {
     condition = var.environment != "dev" || (
-      length(output.pipelines) == 3 &&
+      length(output.pipelines) == length(fileset(".", "pipelines/*.json")) &&
       alltrue([for t in output.topics.topics : t.partitions == (endswith(t.name, "dlq") ? 1 : 3)]) &&
       alltrue([for s in values(output.checks.processor_scaling) : s == { min = 1, max = 2 }]) &&
       alltrue([for d in values(output.checks.processor_log_days) : d == 14]) &&

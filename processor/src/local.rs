@@ -146,6 +146,61 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     };
     let lake_guard = StopOnDrop(Arc::clone(&lake_stop));
 
+    // The feature-writer's part, and the JSON-lines files: readers of the output topics beside
+    // the processor (the embedded broker keeps only the newest few MiB of a partition), until
+    // they have read as many records as the processor committed.
+    std::fs::create_dir_all(&options.out_dir)
+        .with_context(|| format!("creating {}", options.out_dir.display()))?;
+    let aggregates_file = options.out_dir.join("aggregates.jsonl");
+    let dead_letters_file = options.out_dir.join("dead-letters.jsonl");
+    let store = SqliteFeatureStore::open(&feature_store_file, spec, LOCAL_FEATURE_GROUP)?;
+    let drain_stop = Arc::new(AtomicBool::new(false));
+    let _drain_guard = StopOnDrop(Arc::clone(&drain_stop));
+    let aggregates_expected = Arc::new(AtomicU64::new(u64::MAX));
+    let dead_letters_expected = Arc::new(AtomicU64::new(u64::MAX));
+    let aggregates_thread = {
+        let drain = Drain {
+            settings: settings.clone(),
+            topic: spec.topics.output.clone(),
+            partitions: options.partitions,
+            expected: Arc::clone(&aggregates_expected),
+            stop: Arc::clone(&drain_stop),
+            path: aggregates_file.clone(),
+        };
+        let spec = Arc::clone(spec);
+        spawn_drain("aggregates", move || {
+            let written = drain.run(|payload, message| {
+                let record = record_from_aggregate(&spec, payload).with_context(|| {
+                    format!(
+                        "aggregate at offset {} of {}",
+                        message.offset(),
+                        message.topic()
+                    )
+                })?;
+                futures_block_on(store.put_record(LOCAL_FEATURE_GROUP, &record))?;
+                Ok(String::from_utf8_lossy(payload).into_owned())
+            })?;
+            let counts = store
+                .counts()
+                .context("counting the feature store's records")?;
+            Ok((written, counts))
+        })?
+    };
+    let dead_letters_thread = {
+        let drain = Drain {
+            settings: settings.clone(),
+            topic: spec.topics.dead_letter.clone(),
+            partitions: 1,
+            expected: Arc::clone(&dead_letters_expected),
+            stop: Arc::clone(&drain_stop),
+            path: dead_letters_file.clone(),
+        };
+        spawn_drain("dead letters", move || {
+            let written = drain.run(|payload, message| Ok(dead_letter_line(payload, message)))?;
+            Ok((written, ()))
+        })?
+    };
+
     let produced = Arc::new(AtomicU64::new(0));
     let processed = Arc::new(AtomicU64::new(0));
     let producing_done = Arc::new(AtomicBool::new(false));
@@ -193,6 +248,8 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     engine.close_all()?;
     let stats = engine.stats().clone();
     lake_expected.store(stats.aggregates_out, Ordering::Release);
+    aggregates_expected.store(stats.aggregates_out, Ordering::Release);
+    dead_letters_expected.store(stats.dead_letters_total(), Ordering::Release);
     let lake = wait_for_lake(lake_thread, &lake_consumed, stats.aggregates_out)?;
     drop(lake_guard);
     if options.progress {
@@ -200,42 +257,8 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         eprintln!();
     }
 
-    std::fs::create_dir_all(&options.out_dir)
-        .with_context(|| format!("creating {}", options.out_dir.display()))?;
-    let aggregates_file = options.out_dir.join("aggregates.jsonl");
-    let dead_letters_file = options.out_dir.join("dead-letters.jsonl");
-    // The feature-writer's part: every aggregate on the topic, mapped by the same code, into
-    // the feature store.
-    let store = SqliteFeatureStore::open(&feature_store_file, spec, LOCAL_FEATURE_GROUP)?;
-    let aggregates_written = drain_topic(
-        &settings,
-        &spec.topics.output,
-        options.partitions,
-        stats.aggregates_out,
-        &aggregates_file,
-        |payload, message| {
-            let record = record_from_aggregate(spec, payload).with_context(|| {
-                format!(
-                    "aggregate at offset {} of {}",
-                    message.offset(),
-                    message.topic()
-                )
-            })?;
-            futures_block_on(store.put_record(LOCAL_FEATURE_GROUP, &record))?;
-            Ok(String::from_utf8_lossy(payload).into_owned())
-        },
-    )?;
-    let feature_store = store
-        .counts()
-        .context("counting the feature store's records")?;
-    let dead_letters_written = drain_topic(
-        &settings,
-        &spec.topics.dead_letter,
-        1,
-        stats.dead_letters_total(),
-        &dead_letters_file,
-        |payload, message| Ok(dead_letter_line(payload, message)),
-    )?;
+    let (aggregates_written, feature_store) = join_drain(aggregates_thread, "aggregates")?;
+    let (dead_letters_written, ()) = join_drain(dead_letters_thread, "dead letters")?;
     Ok(LocalSummary {
         spec: Arc::clone(&options.spec),
         produced: produced.load(Ordering::Relaxed),
@@ -252,7 +275,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     })
 }
 
-/// Stops the lake's thread if the run ends early (an error), so that it does not outlive it.
+/// Stops a reader's thread if the run ends early (an error), so that it does not outlive it.
 struct StopOnDrop(Arc<AtomicBool>);
 
 impl Drop for StopOnDrop {
@@ -420,46 +443,89 @@ fn produce_events(
     Ok(())
 }
 
-/// Reads `expected` committed records of `topic` into `path`, one line each.
-fn drain_topic(
-    settings: &KafkaSettings,
-    topic: &str,
+/// A reader of one output topic into a JSON-lines file.
+struct Drain {
+    settings: KafkaSettings,
+    topic: String,
     partitions: i32,
-    expected: u64,
-    path: &PathBuf,
-    mut line: impl FnMut(&[u8], &rdkafka::message::BorrowedMessage<'_>) -> anyhow::Result<String>,
-) -> anyhow::Result<u64> {
-    let consumer: BaseConsumer = settings
-        .client_config()?
-        .set("group.id", format!("local-sink-{topic}"))
-        .set("isolation.level", "read_committed")
-        .set("enable.auto.commit", "false")
-        .create()?;
-    let mut list = TopicPartitionList::new();
-    for p in 0..partitions {
-        list.add_partition_offset(topic, p, Offset::Beginning)?;
-    }
-    consumer.assign(&list)?;
-    let mut out =
-        BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?);
-    let mut written = 0;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while written < expected {
-        if Instant::now() > deadline {
-            bail!("read {written} of {expected} records of {topic} within 60 s");
+    /// How many records to read; `u64::MAX` until the processor is done.
+    expected: Arc<AtomicU64>,
+    /// Set when the run ends early.
+    stop: Arc<AtomicBool>,
+    path: PathBuf,
+}
+
+type DrainThread<T> = std::thread::JoinHandle<anyhow::Result<(u64, T)>>;
+
+fn spawn_drain<T: Send + 'static>(
+    what: &str,
+    run: impl FnOnce() -> anyhow::Result<(u64, T)> + Send + 'static,
+) -> anyhow::Result<DrainThread<T>> {
+    std::thread::Builder::new()
+        .name(what.into())
+        .spawn(run)
+        .with_context(|| format!("starting the {what} reader's thread"))
+}
+
+fn join_drain<T>(thread: DrainThread<T>, what: &str) -> anyhow::Result<(u64, T)> {
+    thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the {what} reader panicked"))?
+}
+
+impl Drain {
+    /// Reads committed records, one line each, until it has the expected number; gives up
+    /// only when the topic stops yielding records once that number is known.
+    fn run(
+        self,
+        mut line: impl FnMut(&[u8], &rdkafka::message::BorrowedMessage<'_>) -> anyhow::Result<String>,
+    ) -> anyhow::Result<u64> {
+        let topic = &self.topic;
+        let consumer: BaseConsumer = self
+            .settings
+            .client_config()?
+            .set("group.id", format!("local-sink-{topic}"))
+            .set("isolation.level", "read_committed")
+            .set("enable.auto.commit", "false")
+            .create()?;
+        let mut list = TopicPartitionList::new();
+        for p in 0..self.partitions {
+            list.add_partition_offset(topic, p, Offset::Beginning)?;
         }
-        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
-            let message = message?;
-            writeln!(
-                out,
-                "{}",
-                line(message.payload().unwrap_or_default(), &message)?
-            )?;
-            written += 1;
+        consumer.assign(&list)?;
+        let mut out = BufWriter::new(
+            File::create(&self.path)
+                .with_context(|| format!("creating {}", self.path.display()))?,
+        );
+        let mut written = 0;
+        let mut last_read = Instant::now();
+        loop {
+            let expected = self.expected.load(Ordering::Acquire);
+            if written >= expected || self.stop.load(Ordering::Acquire) {
+                break;
+            }
+            if expected == u64::MAX {
+                last_read = Instant::now();
+            } else if last_read.elapsed() > STALL_LIMIT {
+                bail!(
+                    "read {written} of {expected} records of {topic}, then nothing for {} s",
+                    STALL_LIMIT.as_secs()
+                );
+            }
+            if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+                let message = message?;
+                writeln!(
+                    out,
+                    "{}",
+                    line(message.payload().unwrap_or_default(), &message)?
+                )?;
+                written += 1;
+                last_read = Instant::now();
+            }
         }
+        out.flush()?;
+        Ok(written)
     }
-    out.flush()?;
-    Ok(written)
 }
 
 /// A dead letter as one JSON line: its headers and the original bytes (as text when they are

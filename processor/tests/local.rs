@@ -42,20 +42,71 @@ fn options(name: &str, events: u64, rate: u64) -> LocalOptions {
 #[test]
 fn stock_ticks_every_event_is_aggregated_or_dead_lettered() {
     // More than the generator may run ahead of the processor, so flow control is exercised.
-    let summary = check(&options("stock-ticks", 25_000, 200));
+    let summary = check_and_clean(&options("stock-ticks", 25_000, 200));
     assert_eq!(summary.stats.filtered, 0, "stock-ticks has no `where`");
 }
 
 #[test]
 fn orders_are_aggregated_by_country_and_channel_without_the_cancelled() {
-    let summary = check(&options("orders", 8_000, 50));
+    let summary = check_and_clean(&options("orders", 8_000, 50));
     assert!(summary.stats.filtered > 100, "{}", summary.stats.filtered);
 }
 
 #[test]
 fn sensor_readings_slide_and_leave_out_flat_batteries() {
-    let summary = check(&options("sensor-readings", 8_000, 50));
+    let summary = check_and_clean(&options("sensor-readings", 8_000, 50));
     assert!(summary.stats.filtered > 0, "{}", summary.stats.filtered);
+}
+
+#[test]
+fn page_views_make_sessions_per_user() {
+    let mut options = options("page-views", 20_000, 100);
+    // Fewer users than the spec declares, so that users come back within and after the gap.
+    options.generator.keys = Some(2_000);
+    let summary = check(&options);
+    assert!(
+        summary.stats.filtered > 0,
+        "health-check views are left out"
+    );
+    let aggregates = std::fs::read_to_string(&summary.aggregates_file).unwrap();
+    std::fs::remove_dir_all(&options.out_dir).unwrap();
+    // Sessions: as long as their views are apart plus the gap, and a user has several.
+    let mut sessions: BTreeMap<String, Vec<(String, String, u64)>> = BTreeMap::new();
+    for line in aggregates.lines() {
+        let a: serde_json::Value = serde_json::from_str(line).unwrap();
+        sessions
+            .entry(a["user_id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push((
+                a["window_start"].as_str().unwrap().to_owned(),
+                a["window_end"].as_str().unwrap().to_owned(),
+                a["views"].as_u64().unwrap(),
+            ));
+    }
+    assert!(sessions.len() <= 2_000);
+    let multi_view = sessions.values().flatten().filter(|s| s.2 > 1).count();
+    let users_with_several = sessions.values().filter(|s| s.len() > 1).count();
+    assert!(
+        multi_view > 100 && users_with_several > 100,
+        "{multi_view} {users_with_several}"
+    );
+    let ms = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap()
+            .timestamp_millis()
+    };
+    for list in sessions.values() {
+        let mut list = list.clone();
+        list.sort();
+        for (start, end, _) in &list {
+            let length = ms(end) - ms(start);
+            assert!((1..=3_600_000).contains(&length), "{start} {end}");
+        }
+        // A user's sessions do not overlap.
+        for pair in list.windows(2) {
+            assert!(ms(&pair[0].1) <= ms(&pair[1].0), "{pair:?}");
+        }
+    }
 }
 
 /// Runs `options` and checks what any spec's run must show; returns the summary for the
@@ -190,6 +241,12 @@ fn check(options: &LocalOptions) -> LocalSummary {
         text.contains("read_parquet(") && text.contains("sqlite3 ") && text.contains(identifier),
         "{text}"
     );
+    summary
+}
+
+/// [`check`], then the output folder removed.
+fn check_and_clean(options: &LocalOptions) -> LocalSummary {
+    let summary = check(options);
     std::fs::remove_dir_all(&options.out_dir).unwrap();
     summary
 }

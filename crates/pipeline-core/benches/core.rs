@@ -4,8 +4,8 @@
 //! parsing alone (serde into a borrowed struct), of decode + validate, of the whole general core
 //! (decode, validate, derive, window, aggregate, encode closed aggregates) and of the
 //! specialised stock-ticks core it replaced (`core/specialised.rs`), with their ratios; then the
-//! general core's rate on the orders and sensor-readings specs beside a syntax-only parse of
-//! theirs; heap allocations per event; and the heap held per open window of each spec with
+//! general core's rate on the orders, sensor-readings and page-views (session windows) specs
+//! beside a syntax-only parse of theirs; heap allocations per event; and the heap held per open window of each spec with
 //! 10,000 keys open. Each rate is the median of several runs, with min and max. Without
 //! `--bench` (as under `cargo test`) it runs a small smoke pass.
 
@@ -345,11 +345,15 @@ fn main() {
     let sensors = shipped("sensor-readings");
     let orders_input = generate(&orders, n, 32);
     let sensors_input = generate(&sensors, n, 18);
-    let mut rates: [Rate; 8] = Default::default();
+    // A realistic stream of sessions: 20,000 users, a view a millisecond, so each user comes
+    // back every 20 s on average against a 30 s gap: sessions of about four views.
+    let pages = shipped("page-views");
+    let pages_input = generate(&pages, n, 20_000);
+    let mut rates: [Rate; 10] = Default::default();
     let mut core_allocs = 0;
     for run in 0..runs {
-        for step in 0..8 {
-            match (run + step) % 8 {
+        for step in 0..10 {
+            match (run + step) % 10 {
                 0 => rates[0].sample(n, || parse_only(&input)),
                 1 => rates[1].sample(n, || decode_only(&mut decoder, &input)),
                 2 => {
@@ -361,7 +365,9 @@ fn main() {
                 4 => rates[4].sample(n, || syntax_only(&orders_input)),
                 5 => rates[5].sample(n, || core(&orders, &orders_input)),
                 6 => rates[6].sample(n, || syntax_only(&sensors_input)),
-                _ => rates[7].sample(n, || core(&sensors, &sensors_input)),
+                7 => rates[7].sample(n, || core(&sensors, &sensors_input)),
+                8 => rates[8].sample(n, || syntax_only(&pages_input)),
+                _ => rates[9].sample(n, || core(&pages, &pages_input)),
             }
         }
     }
@@ -405,6 +411,12 @@ fn main() {
         &rates[7],
         &rates[6],
     );
+    row("page-views: syntax-only parse", &rates[8], &rates[8]);
+    row(
+        "page-views: general core (sessions, gap 30s)",
+        &rates[9],
+        &rates[8],
+    );
     println!(
         "\nheap allocations per event in the general core (stock-ticks), all events: \
          {allocs_per_event:.4} (the broken 1 % allocate their dead letter's detail, aggregates \
@@ -412,7 +424,7 @@ fn main() {
     );
 
     let keys = if full { 10_000 } else { 500 };
-    for spec in [&spec, &orders, &sensors] {
+    for spec in [&spec, &orders, &sensors, &pages] {
         let (open, per) = open_window_bytes(spec, keys);
         println!(
             "open windows: {}: {open} open (key × window) → {per:.0} B of heap each",

@@ -48,6 +48,9 @@ pub struct SqliteFeatureStore {
     definitions: Vec<FeatureDefinition>,
     identifier: String,
     event_time: String,
+    /// The statements that write a record: the online upsert, the offline append.
+    upsert: String,
+    append: String,
     connection: Mutex<Connection>,
 }
 
@@ -89,11 +92,34 @@ impl SqliteFeatureStore {
                 quoted(&identifier)
             ))
             .map_err(error)?;
+        let names: Vec<String> = definitions.iter().map(|d| quoted(&d.name)).collect();
+        let marks = |n: usize| vec!["?"; n].join(", ");
+        let updates: Vec<String> = names
+            .iter()
+            .chain([&"event_time_ms".to_owned(), &"write_time".to_owned()])
+            .map(|name| format!("{name} = excluded.{name}"))
+            .collect();
+        let upsert = format!(
+            "INSERT INTO online ({}, event_time_ms, write_time) VALUES ({})
+             ON CONFLICT ({}) DO UPDATE SET {}
+             WHERE excluded.event_time_ms >= online.event_time_ms",
+            names.join(", "),
+            marks(names.len() + 2),
+            quoted(&identifier),
+            updates.join(", ")
+        );
+        let append = format!(
+            "INSERT INTO offline ({}, write_time, api_invocation_time) VALUES ({})",
+            names.join(", "),
+            marks(names.len() + 2)
+        );
         Ok(Self {
             group: group.to_owned(),
             definitions,
             identifier,
             event_time: event_time_feature().to_owned(),
+            upsert,
+            append,
             connection: Mutex::new(connection),
         })
     }
@@ -185,44 +211,22 @@ impl SqliteFeatureStore {
 
     fn write(&self, values: Vec<Value>, event_time_ms: i64) -> Result<(), rusqlite::Error> {
         let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
-        let names: Vec<String> = self.definitions.iter().map(|d| quoted(&d.name)).collect();
-        let marks = |n: usize| vec!["?"; n].join(", ");
-        let updates: Vec<String> = names
-            .iter()
-            .chain([&"event_time_ms".to_owned(), &"write_time".to_owned()])
-            .map(|name| format!("{name} = excluded.{name}"))
-            .collect();
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        transaction.execute(
-            &format!(
-                "INSERT INTO online ({}, event_time_ms, write_time) VALUES ({})
-                 ON CONFLICT ({}) DO UPDATE SET {}
-                 WHERE excluded.event_time_ms >= online.event_time_ms",
-                names.join(", "),
-                marks(names.len() + 2),
-                quoted(&self.identifier),
-                updates.join(", ")
-            ),
-            params_from_iter(
-                values
-                    .iter()
-                    .cloned()
-                    .chain([Value::Integer(event_time_ms), Value::Text(now.clone())]),
-            ),
-        )?;
-        transaction.execute(
-            &format!(
-                "INSERT INTO offline ({}, write_time, api_invocation_time) VALUES ({})",
-                names.join(", "),
-                marks(names.len() + 2)
-            ),
-            params_from_iter(
+        // Prepared once per connection, not once per record.
+        transaction
+            .prepare_cached(&self.upsert)?
+            .execute(params_from_iter(values.iter().cloned().chain([
+                Value::Integer(event_time_ms),
+                Value::Text(now.clone()),
+            ])))?;
+        transaction
+            .prepare_cached(&self.append)?
+            .execute(params_from_iter(
                 values
                     .into_iter()
                     .chain([Value::Text(now.clone()), Value::Text(now)]),
-            ),
-        )?;
+            ))?;
         transaction.commit()
     }
 

@@ -7,6 +7,11 @@
 //! - sanity: the spec's `[[checks]]` rules over the record's columns (`low <= open`,
 //!   `readings > 0`), see [`pipeline_core::checks`].
 //!
+//! With session windows a key has a window only while it is active (a user, a device), so
+//! freshness and completeness are judged over the watched keys together: the pipeline is fresh
+//! when any of them has a session ending within the threshold; there is no metric per key, and
+//! `MaxFeatureAgeSeconds` is the age of the newest session among them.
+//!
 //! The results go to CloudWatch with `PutMetricData` (the alarms' inputs) and come back as a
 //! JSON report. The clock is an argument, so a check is a pure function of what it read.
 
@@ -114,7 +119,8 @@ impl Config {
 }
 
 /// The record identifiers of the keys the producer generates with `keys` (see
-/// [`EventGenerator::keys`]): the key fields' listed values do not depend on the seed.
+/// [`EventGenerator::keys`]): the key fields' listed values do not depend on the seed. At
+/// most [`MAX_WATCHED_KEYS`] of them (the first), as each is read and may be a metric.
 pub fn generated_keys(spec: &Spec, keys: Option<usize>) -> Vec<String> {
     let generator = EventGenerator::new(
         spec,
@@ -123,7 +129,12 @@ pub fn generated_keys(spec: &Spec, keys: Option<usize>) -> Vec<String> {
             ..GeneratorConfig::default()
         },
     );
-    generator.keys().into_iter().map(str::to_owned).collect()
+    generator
+        .keys()
+        .into_iter()
+        .take(MAX_WATCHED_KEYS)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// One key's verdict.
@@ -242,9 +253,15 @@ pub fn assess(config: &Config, now: DateTime<Utc>, records: &[(String, FeatureRe
             .map(|s| s.key.clone())
             .collect()
     };
-    let missing = names(|s| s.window_end.is_none() && s.problems.is_empty());
-    let stale = names(|s| s.window_end.is_some() && !s.fresh);
+    let mut missing = names(|s| s.window_end.is_none() && s.problems.is_empty());
+    let mut stale = names(|s| s.window_end.is_some() && !s.fresh);
     let insane = names(|s| !s.problems.is_empty());
+    // With session windows a key has a window only when it was active (a user who did not
+    // come back is no fault): the pipeline is fresh when any watched key is.
+    if is_sessions(config) && keys.iter().any(|s| s.fresh) {
+        missing.clear();
+        stale.clear();
+    }
     Report {
         environment: config.environment.clone(),
         pipeline: config.spec.name.clone(),
@@ -258,7 +275,13 @@ pub fn assess(config: &Config, now: DateTime<Utc>, records: &[(String, FeatureRe
     }
 }
 
-/// The data points of a report.
+fn is_sessions(config: &Config) -> bool {
+    config.spec.window.session.is_some()
+}
+
+/// The data points of a report. With session windows there is no metric per key (keys are
+/// users, devices, …: many, and each active only now and then), and the age reported is the
+/// newest session's among the watched keys.
 pub fn data(config: &Config, now: DateTime<Utc>, report: &Report) -> Vec<Datum> {
     let timestamp = now.into();
     let environment = ("Environment".to_owned(), config.environment.clone());
@@ -270,9 +293,11 @@ pub fn data(config: &Config, now: DateTime<Utc>, report: &Report) -> Vec<Datum> 
         unit,
         timestamp,
     };
+    let sessions = is_sessions(config);
     let mut data: Vec<Datum> = report
         .keys
         .iter()
+        .filter(|_| !sessions)
         .filter_map(|s| {
             let age = s.age_seconds?;
             let key = ("Key".to_owned(), s.key.clone());
@@ -288,7 +313,7 @@ pub fn data(config: &Config, now: DateTime<Utc>, report: &Report) -> Vec<Datum> 
         .keys
         .iter()
         .filter_map(|s| s.age_seconds)
-        .reduce(f64::max);
+        .reduce(if sessions { f64::min } else { f64::max });
     if let Some(oldest) = oldest {
         data.push(datum(
             MAX_FEATURE_AGE_SECONDS,

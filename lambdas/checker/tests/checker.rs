@@ -375,3 +375,64 @@ fn configuration_names_every_bad_variable_and_defaults_the_rest() {
     assert_eq!(config.keys, ["AMZN", "MSFT"]);
     assert_eq!(config.freshness_threshold_secs, 300);
 }
+
+#[test]
+fn a_session_pipeline_is_fresh_when_any_watched_key_is() {
+    let text = pipeline_core::shipped_spec("page-views").unwrap();
+    let spec = Arc::new(Spec::from_toml(text, "page-views").unwrap());
+    // 20,000 users declared; the checker watches at most a thousand of them.
+    let keys = checker::generated_keys(&spec, None);
+    assert_eq!(keys.len(), checker::MAX_WATCHED_KEYS);
+    let config = Config {
+        keys: keys.clone(),
+        spec,
+        ..config()
+    };
+    let session = |user: &str, end: &str| -> (String, FeatureRecord) {
+        let values = [
+            ("aggregate_id", format!("{user}:1795271400000")),
+            ("user_id", user.to_owned()),
+            ("window_start", "2026-11-21T14:30:00.000Z".into()),
+            ("window_end", end.into()),
+            ("visit_date", "2026-11-21".into()),
+            ("views", "4".into()),
+            ("distinct_pages", "3".into()),
+            ("landing_page", "home".into()),
+            ("exit_page", "cart".into()),
+            ("dwell_ms", "41000".into()),
+            ("avg_dwell_ms", "10250.0".into()),
+            ("last_view_at", "2026-11-21T14:31:00.000Z".into()),
+        ];
+        (
+            user.to_owned(),
+            FeatureRecord {
+                values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            },
+        )
+    };
+    // One user active a minute ago, one an hour ago, the rest never: healthy.
+    let records = [
+        session(&keys[0], "2026-11-21T13:40:00.000Z"),
+        session(&keys[1], "2026-11-21T14:39:00.000Z"),
+    ];
+    let report = assess(&config, now(), &records);
+    assert!(report.healthy, "{report:#?}");
+    assert!(report.missing.is_empty() && report.stale.is_empty());
+    let points = checker::data(&config, now(), &report);
+    assert!(
+        points
+            .iter()
+            .all(|d| d.name != checker::FEATURE_AGE_SECONDS),
+        "no metric per user"
+    );
+    let age = points
+        .iter()
+        .find(|d| d.name == checker::MAX_FEATURE_AGE_SECONDS)
+        .unwrap();
+    assert_eq!(age.value, 60.0, "the newest session's age");
+    // Nobody active within the threshold: stale.
+    let report = assess(&config, now(), &records[..1]);
+    assert!(!report.healthy);
+    assert_eq!(report.stale, [keys[0].clone()]);
+    assert_eq!(report.missing.len(), keys.len() - 1);
+}

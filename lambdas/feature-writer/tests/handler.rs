@@ -412,7 +412,7 @@ fn configuration_names_every_bad_variable() {
         "FAILURE_QUEUE_URL: not set",
         "WRITE_CONCURRENCY: expected a whole number from 1 to 64, found `0`",
         "PIPELINE: expected the name of a spec in config/pipelines/ built into this function: \
-         orders, sensor-readings, stock-ticks, found `ticks`",
+         orders, page-views, sensor-readings, stock-ticks, found `ticks`",
     ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }

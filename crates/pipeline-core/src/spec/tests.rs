@@ -90,7 +90,10 @@ fn the_shipped_specs_load() {
     assert_eq!(spec.checks.len(), 4);
     let all = shipped();
     let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["orders", "sensor-readings", "stock-ticks"]);
+    assert_eq!(
+        names,
+        ["orders", "page-views", "sensor-readings", "stock-ticks"]
+    );
     let orders = &all[0];
     assert_eq!(orders.event.key.len(), 2);
     assert!(orders.filter.is_some());

@@ -5,7 +5,8 @@
 //! the one event count), each at a fixed place in a block of 64-bit words. A window holds one
 //! block per key in one vector, reused window after window, so adding an event to a window
 //! never allocates; strings kept by `min`/`max`/`first`/`last` live in a byte arena beside it,
-//! and `count_distinct` sets in a pool of hash sets, both reused the same way.
+//! and `count_distinct` values inline in the block up to a few, then in a pool of hash sets,
+//! both reused the same way.
 //!
 //! `first` and `last` order events by event time, then the event id's hash, then the value, so
 //! the result does not depend on arrival order.
@@ -19,6 +20,16 @@ use crate::spec::{AggregateFn, MAX_INLINE_STRING, SlotType, Spec};
 
 /// Bytes kept per string: its length and at most four bytes for each of its characters.
 const TEXT_BYTES: usize = 1 + 4 * MAX_INLINE_STRING;
+
+/// Distinct values a `count_distinct` keeps in its block before it takes a hash set: most
+/// windows of a key see few (a session's pages), and a set is a heap allocation and a cache
+/// miss on every event.
+const INLINE_DISTINCT: usize = 6;
+
+/// A `count_distinct`'s first word once its values have moved to a set.
+const SPILLED: u64 = u64::MAX;
+
+type DistinctSet = HashSet<i64, foldhash::fast::RandomState>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -48,7 +59,10 @@ impl Kind {
             Kind::Sum => 2,
             Kind::First | Kind::Last => 3,
             // The string's place in the byte arena.
-            Kind::MinText | Kind::MaxText | Kind::Distinct => 1,
+            Kind::MinText | Kind::MaxText => 1,
+            // How many values are inline (or `SPILLED`), the set's place in the pool plus one
+            // (0: none taken yet), then the inline values.
+            Kind::Distinct => 2 + INLINE_DISTINCT,
             Kind::FirstText | Kind::LastText => 3,
             Kind::WeightedSum => 4,
         }
@@ -102,7 +116,7 @@ pub(crate) struct Layout {
 pub(crate) struct Blocks {
     words: Vec<u64>,
     bytes: Vec<u8>,
-    sets: Vec<HashSet<i64, foldhash::fast::RandomState>>,
+    sets: Vec<DistinctSet>,
     sets_used: usize,
 }
 
@@ -211,24 +225,49 @@ impl Layout {
                     blocks.bytes.resize(place + TEXT_BYTES, 0);
                     blocks.words[at + op.at + op.kind.words() - 1] = place as u64;
                 }
-                Kind::Distinct => {
-                    if blocks.sets_used == blocks.sets.len() {
-                        blocks.sets.push(HashSet::default());
-                    }
-                    blocks.words[at + op.at] = blocks.sets_used as u64;
-                    blocks.sets_used += 1;
-                }
                 _ => {}
             }
         }
         at as u32
     }
 
+    /// Empties the block at `at` for reuse, as [`Layout::open`] left it, keeping its places in
+    /// the byte arena and the set pool.
+    pub(crate) fn reset(&self, blocks: &mut Blocks, at: u32) {
+        let base = at as usize;
+        let Blocks {
+            words, bytes, sets, ..
+        } = blocks;
+        let block = &mut words[base..base + self.words];
+        block[0] = 0;
+        for op in &self.ops {
+            let w = &mut block[op.at..op.at + op.kind.words()];
+            match op.kind {
+                Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
+                    let (marks, place) = w.split_at_mut(w.len() - 1);
+                    marks.fill(0);
+                    bytes[place[0] as usize] = 0;
+                }
+                Kind::Distinct => {
+                    // Keep the set taken, if any, for this block's next use.
+                    if w[1] != 0 {
+                        sets[w[1] as usize - 1].clear();
+                    }
+                    w[0] = 0;
+                }
+                _ => w.fill(0),
+            }
+        }
+    }
+
     /// Adds one event to the block at `at`.
     pub(crate) fn add(&self, blocks: &mut Blocks, at: u32, event: &Event, payload: &[u8]) {
         let base = at as usize;
         let Blocks {
-            words, bytes, sets, ..
+            words,
+            bytes,
+            sets,
+            sets_used,
         } = blocks;
         let block = &mut words[base..base + self.words];
         // The order of `first` and `last`: event time, the event id's hash, the value.
@@ -283,9 +322,7 @@ impl Layout {
                     put_i128(&mut w[..2], numerator);
                     put_i128(&mut w[2..], denominator);
                 }
-                Kind::Distinct => {
-                    sets[w[0] as usize].insert(v);
-                }
+                Kind::Distinct => distinct_insert(w, sets, sets_used, v),
                 Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
                     let text = event.text(op.text, payload).as_bytes();
                     let place = w[w.len() - 1] as usize;
@@ -328,7 +365,10 @@ impl Layout {
         let base = at as usize;
         let src = &from.words[from_at as usize..from_at as usize + self.words];
         let Blocks {
-            words, bytes, sets, ..
+            words,
+            bytes,
+            sets,
+            sets_used,
         } = blocks;
         let block = &mut words[base..base + self.words];
         for (i, op) in self.ops.iter().enumerate() {
@@ -377,8 +417,15 @@ impl Layout {
                     put_i128(&mut w[2..], denominator);
                 }
                 Kind::Distinct => {
-                    let set = &mut sets[w[0] as usize];
-                    set.extend(from.sets[theirs[0] as usize].iter().copied());
+                    if theirs[0] == SPILLED {
+                        for &v in &from.sets[theirs[1] as usize - 1] {
+                            distinct_insert(w, sets, sets_used, v);
+                        }
+                    } else {
+                        for &v in &theirs[2..2 + theirs[0] as usize] {
+                            distinct_insert(w, sets, sets_used, v as i64);
+                        }
+                    }
                 }
                 Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
                     let their_place = theirs[theirs.len() - 1] as usize;
@@ -479,10 +526,11 @@ impl Layout {
                         .map_or(Cell::Null, Cell::Decimal)
                 }
                 Read::Distinct(op) => {
-                    let n = if seen(op) {
-                        blocks.sets[w(op)[0] as usize].len()
-                    } else {
-                        0
+                    let words = w(op);
+                    let n = match words[0] {
+                        _ if !seen(op) => 0,
+                        SPILLED => blocks.sets[words[1] as usize - 1].len(),
+                        inline => inline as usize,
                     };
                     Cell::Integer(n as i128)
                 }
@@ -490,6 +538,33 @@ impl Layout {
             cells.push(cell);
         }
     }
+}
+
+/// Adds `v` to a `count_distinct`'s words: inline while there is room, then in a set of the
+/// pool (taken once per block and kept while the block is reused).
+fn distinct_insert(w: &mut [u64], sets: &mut Vec<DistinctSet>, sets_used: &mut usize, v: i64) {
+    if w[0] != SPILLED {
+        let n = w[0] as usize;
+        if w[2..2 + n].contains(&(v as u64)) {
+            return;
+        }
+        if n < INLINE_DISTINCT {
+            w[2 + n] = v as u64;
+            w[0] += 1;
+            return;
+        }
+        if w[1] == 0 {
+            if *sets_used == sets.len() {
+                sets.push(DistinctSet::default());
+            }
+            *sets_used += 1;
+            w[1] = *sets_used as u64;
+        }
+        let inline = &w[2..2 + n];
+        sets[w[1] as usize - 1].extend(inline.iter().map(|&x| x as i64));
+        w[0] = SPILLED;
+    }
+    sets[w[1] as usize - 1].insert(v);
 }
 
 fn get_i128(w: &[u64]) -> i128 {

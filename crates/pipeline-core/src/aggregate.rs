@@ -101,31 +101,54 @@ impl Aggregate {
     }
 }
 
-/// Appends one value as JSON.
+/// Appends one value as JSON. Numbers and dates are written digit by digit, not through the
+/// formatter: a run of session windows closes an aggregate every few events.
 fn push_cell(out: &mut String, cell: &Cell) {
-    let _ = match cell {
-        Cell::Null => write!(out, "null"),
-        Cell::Integer(i) => write!(out, "{i}"),
-        Cell::Decimal(d) => write!(out, "{d}"),
-        Cell::Boolean(b) => write!(out, "{b}"),
+    let mut digits = itoa::Buffer::new();
+    match cell {
+        Cell::Null => out.push_str("null"),
+        Cell::Integer(i) => out.push_str(digits.format(*i)),
+        Cell::Decimal(d) => push_decimal(out, d),
+        Cell::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
         Cell::Timestamp(ms) => {
             out.push('"');
             write_rfc3339_millis(out, *ms);
             out.push('"');
-            Ok(())
         }
-        Cell::Date(date) => write!(
-            out,
-            "\"{:04}-{:02}-{:02}\"",
-            date.year(),
-            date.month(),
-            date.day()
-        ),
-        Cell::String(s) => {
-            push_json_string(out, s);
-            Ok(())
+        Cell::Date(date) => {
+            let _ = write!(
+                out,
+                "\"{:04}-{:02}-{:02}\"",
+                date.year(),
+                date.month(),
+                date.day()
+            );
         }
+        Cell::String(s) => push_json_string(out, s),
+    }
+}
+
+/// Appends a decimal as [`Fixed`]'s `Display` writes it: the sign, the whole units, and
+/// exactly `scale` decimals.
+fn push_decimal(out: &mut String, d: &Fixed) {
+    let magnitude = d.units.unsigned_abs();
+    let Some(divisor) = 10u128.checked_pow(d.scale) else {
+        let _ = write!(out, "{d}");
+        return;
     };
+    if d.units < 0 {
+        out.push('-');
+    }
+    let mut digits = itoa::Buffer::new();
+    out.push_str(digits.format(magnitude / divisor));
+    if d.scale > 0 {
+        out.push('.');
+        let fraction = digits.format(magnitude % divisor);
+        for _ in fraction.len()..d.scale as usize {
+            out.push('0');
+        }
+        out.push_str(fraction);
+    }
 }
 
 /// Appends `text` as a JSON string literal, without allocating.
@@ -135,22 +158,52 @@ pub(crate) fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
+/// Appends `text` escaped for a JSON string: runs that need no escape are copied whole.
 fn push_escaped(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
+    let mut rest = text;
+    while let Some(at) = rest
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20)
+    {
+        out.push_str(&rest[..at]);
+        match rest.as_bytes()[at] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b => {
+                let _ = write!(out, "\\u{b:04x}");
             }
-            c => out.push(c),
         }
+        // The byte at `at` is ASCII, so `at + 1` is a character boundary.
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_written_as_their_display() {
+        for (units, scale) in [
+            (0, 0),
+            (-5, 0),
+            (12_345, 2),
+            (-12_345, 2),
+            (5, 4),
+            (-5, 4),
+            (i128::MAX, 6),
+            (i128::MIN, 6),
+            (i128::MIN, 0),
+            (1, 18),
+            (-7, 30),
+        ] {
+            let d = Fixed::new(units, scale);
+            let mut out = String::new();
+            push_decimal(&mut out, &d);
+            assert_eq!(out, d.to_string(), "{units} at scale {scale}");
+        }
+    }
 
     #[test]
     fn json_strings_are_escaped() {

@@ -122,14 +122,37 @@ pub fn write_rfc3339_millis(out: &mut String, ms: i64) {
     let days = ms.div_euclid(MS_PER_DAY);
     let in_day = ms.rem_euclid(MS_PER_DAY);
     let (year, month, day) = civil_from_days(days);
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+    let (hour, minute, second, milli) = (
         in_day / 3_600_000,
         in_day / 60_000 % 60,
         in_day / 1_000 % 60,
-        in_day % 1_000
+        in_day % 1_000,
     );
+    if !(0..=9_999).contains(&year) {
+        let _ = write!(
+            out,
+            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z"
+        );
+        return;
+    }
+    // Every part has a fixed width here: the digits are written straight into place, which
+    // is several times faster than the formatter (an aggregate writes two or three of these).
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut value: u32| {
+        for i in (at..at + width).rev() {
+            text[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year as u32);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, hour as u32);
+    put(14, 2, minute as u32);
+    put(17, 2, second as u32);
+    put(20, 3, milli as u32);
+    // Only ASCII digits and separators were written.
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for epoch milliseconds.
@@ -197,6 +220,20 @@ mod tests {
             prop_assert_eq!(parse_rfc3339_millis(&text), Ok(ms));
             let chrono_ms = DateTime::parse_from_rfc3339(&text).unwrap().timestamp_millis();
             prop_assert_eq!(chrono_ms, ms);
+        }
+
+        #[test]
+        fn writes_what_the_formatter_would(ms in -400_000_000_000_000i64..400_000_000_000_000) {
+            let (year, month, day) = civil_from_days(ms.div_euclid(MS_PER_DAY));
+            let t = ms.rem_euclid(MS_PER_DAY);
+            let expected = format!(
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t / 3_600_000,
+                t / 60_000 % 60,
+                t / 1_000 % 60,
+                t % 1_000
+            );
+            prop_assert_eq!(format_rfc3339_millis(ms), expected);
         }
 
         #[test]

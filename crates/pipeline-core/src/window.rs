@@ -415,7 +415,7 @@ impl Partition {
             windows += 1;
             if emit {
                 let mut cells = Self::dates(calendars, session.start, session.end);
-                layout.finish(session.blocks, 0, &mut cells);
+                layout.finish(session.blocks, session.block, &mut cells);
                 closed.push(Aggregate {
                     key: session.key,
                     window_start_ms: session.start,

@@ -17,6 +17,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::BuildHasher;
 
 use crate::accumulate::{Blocks, Layout};
 use crate::event::Event;
@@ -26,25 +27,25 @@ use crate::spec::SessionSpec;
 /// No session: the end of a key's chain.
 const NONE: u32 = u32::MAX;
 
-/// Empty accumulators kept for the next sessions, at most this many.
-const SPARE_LIMIT: usize = 1_024;
-
-/// One session (or a free slot for one).
+/// One session (or a free slot for one). What an event touches comes first; the key, compared
+/// once an event's session is found, follows in the next cache line.
 #[derive(Debug)]
 struct Slot {
-    key: Key,
     start: i64,
     last: i64,
+    /// The session's next in its chain (sessions of keys with the same hash).
+    next: u32,
+    /// Bumped when the slot is freed, so that stale entries in `ends` are recognised.
+    generation: u32,
+    /// Where its accumulators are in the arena; kept when the slot is freed and reused.
+    block: u32,
+    open: bool,
     first_offset: i64,
     /// The watermark before the session's first record was fed: where a replay of the
     /// partition from `first_offset` starts.
     resume_watermark: Option<i64>,
-    /// The key's next session.
-    next: u32,
-    /// Bumped when the slot is freed, so that stale entries in `ends` are recognised.
-    generation: u32,
-    open: bool,
-    blocks: Blocks,
+    hash: u64,
+    key: Key,
 }
 
 /// A closed session, as handed to the caller.
@@ -53,6 +54,8 @@ pub(crate) struct Closed<'a> {
     pub start: i64,
     pub end: i64,
     pub blocks: &'a Blocks,
+    /// The session's block in `blocks`.
+    pub block: u32,
 }
 
 /// Why an event was not added.
@@ -61,17 +64,23 @@ pub(crate) struct Late {
     pub end: i64,
 }
 
+/// The open sessions of a partition. Their accumulators live in one arena, a block per slot,
+/// reused as slots are; a key's sessions are found through a map from the key's hash (16 bytes
+/// an entry, where a map from the key itself takes 72), each session checking its key.
 #[derive(Debug)]
 pub(crate) struct Sessions {
     spec: SessionSpec,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Each key's first open session; the rest follow through `Slot::next`.
-    by_key: HashMap<Key, u32, foldhash::fast::RandomState>,
+    arena: Blocks,
+    /// A block to copy a session through when two merge (both are in the arena).
+    scratch: Blocks,
+    hasher: foldhash::fast::RandomState,
+    /// The first open session of each key hash; the rest follow through `Slot::next`.
+    by_hash: HashMap<u64, u32, foldhash::fast::RandomState>,
     /// `(end, slot, generation)` of open sessions, soonest first. Kept lazily: a session that
     /// grows keeps its old entry, which is pushed again with the new end when it comes up.
     ends: BinaryHeap<Reverse<(i64, u32, u32)>>,
-    spare: Vec<Blocks>,
     open: usize,
 }
 
@@ -81,9 +90,11 @@ impl Sessions {
             spec,
             slots: Vec::new(),
             free: Vec::new(),
-            by_key: HashMap::default(),
+            arena: Blocks::default(),
+            scratch: Blocks::default(),
+            hasher: foldhash::fast::RandomState::default(),
+            by_hash: HashMap::default(),
             ends: BinaryHeap::new(),
-            spare: Vec::new(),
             open: 0,
         }
     }
@@ -116,14 +127,20 @@ impl Sessions {
         let gap = self.spec.gap_ms;
         let cut = self.cut_after(t);
         let d = self.spec.max_duration_ms;
-        // In the same stretch between cuts, and less than the gap from the session's events.
+        let key = &event.key;
+        // The event's key, in the same stretch between cuts, and less than the gap from the
+        // session's events.
         let near = |s: &Slot| {
-            s.start.div_euclid(d) == t.div_euclid(d) && t - s.last < gap && s.start - t < gap
+            s.start.div_euclid(d) == t.div_euclid(d)
+                && t - s.last < gap
+                && s.start - t < gap
+                && s.key == *key
         };
+        let hash = self.hasher.hash_one(key);
         // The first session the event is near takes it and every other one it is near.
         let mut target = NONE;
         let mut prev = NONE;
-        let mut at = self.by_key.get(&event.key).copied().unwrap_or(NONE);
+        let mut at = self.by_hash.get(&hash).copied().unwrap_or(NONE);
         while at != NONE {
             let next = self.slots[at as usize].next;
             if near(&self.slots[at as usize]) {
@@ -145,12 +162,12 @@ impl Sessions {
             if watermark.is_some_and(|wm| end <= wm) {
                 return Err(Late { end });
             }
-            target = self.open_slot(layout, event.key, t, offset, watermark);
+            target = self.open_slot(layout, *key, hash, t, offset, watermark);
         }
         let slot = &mut self.slots[target as usize];
         slot.start = slot.start.min(t);
         slot.last = slot.last.max(t);
-        layout.add(&mut slot.blocks, 0, event, payload);
+        layout.add(&mut self.arena, slot.block, event, payload);
         Ok(())
     }
 
@@ -158,88 +175,96 @@ impl Sessions {
         &mut self,
         layout: &Layout,
         key: Key,
+        hash: u64,
         t: i64,
         offset: i64,
         watermark: Option<i64>,
     ) -> u32 {
-        let mut blocks = self.spare.pop().unwrap_or_default();
-        layout.open(&mut blocks);
-        let next = self.by_key.get(&key).copied().unwrap_or(NONE);
-        let slot = Slot {
-            key,
+        let next = self.by_hash.get(&hash).copied().unwrap_or(NONE);
+        let mut slot = Slot {
             start: t,
             last: t,
-            first_offset: offset,
-            resume_watermark: watermark,
             next,
             generation: 0,
+            block: 0,
             open: true,
-            blocks,
+            first_offset: offset,
+            resume_watermark: watermark,
+            hash,
+            key,
         };
         let at = match self.free.pop() {
             Some(at) => {
-                let generation = self.slots[at as usize].generation;
-                self.slots[at as usize] = Slot { generation, ..slot };
+                let old = &self.slots[at as usize];
+                slot.generation = old.generation;
+                slot.block = old.block;
+                layout.reset(&mut self.arena, slot.block);
+                self.slots[at as usize] = slot;
                 at
             }
             None => {
+                slot.block = layout.open(&mut self.arena);
                 self.slots.push(slot);
                 (self.slots.len() - 1) as u32
             }
         };
-        self.by_key.insert(key, at);
+        self.by_hash.insert(hash, at);
         let s = &self.slots[at as usize];
         self.ends.push(Reverse((self.end(s), at, s.generation)));
         self.open += 1;
         at
     }
 
-    /// Folds session `from` (already unlinked from its key's chain) into `into`.
+    /// Folds session `from` (already unlinked from its chain) into `into`.
     fn merge_into(&mut self, layout: &Layout, into: u32, from: u32) {
-        let (a, b) = (into as usize, from as usize);
-        let (into_slot, from_slot) = if a < b {
-            let (left, right) = self.slots.split_at_mut(b);
-            (&mut left[a], &mut right[0])
-        } else {
-            let (left, right) = self.slots.split_at_mut(a);
-            (&mut right[0], &mut left[b])
-        };
-        layout.merge(&mut into_slot.blocks, 0, &from_slot.blocks, 0);
-        into_slot.start = into_slot.start.min(from_slot.start);
-        into_slot.last = into_slot.last.max(from_slot.last);
+        let (into_block, from_block) = (
+            self.slots[into as usize].block,
+            self.slots[from as usize].block,
+        );
+        // Both blocks are in the arena: copy `from` out (a merge into an empty block is a
+        // copy), then fold the copy in. Merges are rare: an event that bridges two sessions.
+        self.scratch.clear();
+        let copy = layout.open(&mut self.scratch);
+        layout.merge(&mut self.scratch, copy, &self.arena, from_block);
+        layout.merge(&mut self.arena, into_block, &self.scratch, copy);
+        let from_slot = &self.slots[from as usize];
+        let (start, last, first_offset, resume_watermark) = (
+            from_slot.start,
+            from_slot.last,
+            from_slot.first_offset,
+            from_slot.resume_watermark,
+        );
+        let into_slot = &mut self.slots[into as usize];
+        into_slot.start = into_slot.start.min(start);
+        into_slot.last = into_slot.last.max(last);
         // Offsets and the watermark rise together, so the earlier record's watermark is the
         // lower one.
-        if from_slot.first_offset < into_slot.first_offset {
-            into_slot.first_offset = from_slot.first_offset;
-            into_slot.resume_watermark = from_slot.resume_watermark;
+        if first_offset < into_slot.first_offset {
+            into_slot.first_offset = first_offset;
+            into_slot.resume_watermark = resume_watermark;
         }
         self.release(from);
     }
 
-    /// Frees a slot (already unlinked), keeping its accumulators' memory.
+    /// Frees a slot (already unlinked); its block stays in the arena for the next session.
     fn release(&mut self, at: u32) {
         let slot = &mut self.slots[at as usize];
         slot.open = false;
         slot.generation = slot.generation.wrapping_add(1);
-        let mut blocks = std::mem::take(&mut slot.blocks);
-        if self.spare.len() < SPARE_LIMIT {
-            blocks.clear();
-            self.spare.push(blocks);
-        }
         self.free.push(at);
         self.open -= 1;
     }
 
-    /// Removes a session from its key's chain.
+    /// Removes a session from its chain.
     fn unlink(&mut self, at: u32) {
-        let key = self.slots[at as usize].key;
+        let hash = self.slots[at as usize].hash;
         let next = self.slots[at as usize].next;
-        let Some(head) = self.by_key.get_mut(&key) else {
+        let Some(head) = self.by_hash.get_mut(&hash) else {
             return;
         };
         if *head == at {
             if next == NONE {
-                self.by_key.remove(&key);
+                self.by_hash.remove(&hash);
             } else {
                 *head = next;
             }
@@ -277,7 +302,8 @@ impl Sessions {
                 key: slot.key,
                 start: slot.start,
                 end: actual,
-                blocks: &slot.blocks,
+                blocks: &self.arena,
+                block: slot.block,
             });
             self.unlink(at);
             self.release(at);

@@ -18,8 +18,11 @@ use crate::decimal::Fixed;
 use crate::event::{Decoder, Event};
 use crate::spec::{AggregateFn, MAX_INLINE_STRING, SlotType, Spec};
 
-/// Bytes kept per string: its length and at most four bytes for each of its characters.
-const TEXT_BYTES: usize = 1 + 4 * MAX_INLINE_STRING;
+/// Bytes kept per string: its length and at most four bytes for each character the field
+/// may hold (at most [`MAX_INLINE_STRING`]).
+fn text_bytes(max_length: usize) -> usize {
+    1 + 4 * max_length.min(MAX_INLINE_STRING)
+}
 
 /// Distinct values a `count_distinct` keeps in its block before it takes a hash set: most
 /// windows of a key see few (a session's pages), and a set is a heap allocation and a cache
@@ -76,6 +79,8 @@ struct Op {
     weight: usize,
     /// Where the slot's text is in the event (text kinds).
     text: usize,
+    /// Bytes the string takes in the byte arena (text kinds).
+    text_bytes: usize,
     /// The accumulator's first word in a block (after the presence word).
     at: usize,
 }
@@ -138,6 +143,10 @@ impl Layout {
         let mut words = 1;
         let mut op = |kind: Kind, slot: usize, weight: usize| -> usize {
             let text = decoder.text_index(slot).unwrap_or(0);
+            let text_bytes = match spec.slots.get(slot).map(|s| s.ty) {
+                Some(SlotType::String { max_length }) => text_bytes(max_length),
+                _ => 0,
+            };
             if let Some(i) = ops
                 .iter()
                 .position(|o| o.kind == kind && o.slot == slot && o.weight == weight)
@@ -149,6 +158,7 @@ impl Layout {
                 slot,
                 weight,
                 text,
+                text_bytes,
                 at: words,
             });
             words += kind.words();
@@ -214,6 +224,11 @@ impl Layout {
         Self { ops, words, reads }
     }
 
+    /// The aggregate columns [`Layout::finish`] appends.
+    pub(crate) fn columns(&self) -> usize {
+        self.reads.len()
+    }
+
     /// Starts a block for a new key in `blocks`; returns where it starts.
     pub(crate) fn open(&self, blocks: &mut Blocks) -> u32 {
         let at = blocks.words.len();
@@ -222,7 +237,7 @@ impl Layout {
             match op.kind {
                 Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
                     let place = blocks.bytes.len();
-                    blocks.bytes.resize(place + TEXT_BYTES, 0);
+                    blocks.bytes.resize(place + op.text_bytes, 0);
                     blocks.words[at + op.at + op.kind.words() - 1] = place as u64;
                 }
                 _ => {}
@@ -326,7 +341,7 @@ impl Layout {
                 Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
                     let text = event.text(op.text, payload).as_bytes();
                     let place = w[w.len() - 1] as usize;
-                    let stored = &mut bytes[place..place + TEXT_BYTES];
+                    let stored = &mut bytes[place..place + op.text_bytes];
                     let len = usize::from(stored[0]);
                     let old = &stored[1..1 + len];
                     let better = match op.kind {
@@ -344,7 +359,7 @@ impl Layout {
                         }
                     };
                     if !seen || better {
-                        let n = text.len().min(TEXT_BYTES - 1);
+                        let n = text.len().min(op.text_bytes - 1);
                         stored[0] = n as u8;
                         stored[1..1 + n].copy_from_slice(&text[..n]);
                         if matches!(op.kind, Kind::FirstText | Kind::LastText) {
@@ -429,10 +444,10 @@ impl Layout {
                 }
                 Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
                     let their_place = theirs[theirs.len() - 1] as usize;
-                    let their_stored = &from.bytes[their_place..their_place + TEXT_BYTES];
+                    let their_stored = &from.bytes[their_place..their_place + op.text_bytes];
                     let text = &their_stored[1..1 + usize::from(their_stored[0])];
                     let place = w[w.len() - 1] as usize;
-                    let stored = &mut bytes[place..place + TEXT_BYTES];
+                    let stored = &mut bytes[place..place + op.text_bytes];
                     let old = &stored[1..1 + usize::from(stored[0])];
                     let better = match op.kind {
                         Kind::MinText => text < old,
@@ -500,7 +515,7 @@ impl Layout {
                 Read::Text(op) => {
                     let words = w(op);
                     let place = words[words.len() - 1] as usize;
-                    let stored = &blocks.bytes[place..place + TEXT_BYTES];
+                    let stored = &blocks.bytes[place..place + self.ops[op].text_bytes];
                     let len = usize::from(stored[0]);
                     Cell::String(String::from_utf8_lossy(&stored[1..1 + len]).into_owned())
                 }

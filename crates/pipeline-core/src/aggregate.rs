@@ -59,10 +59,12 @@ impl Aggregate {
     /// are JSON numbers written exactly with the column's scale, timestamps RFC 3339 in UTC,
     /// dates `YYYY-MM-DD`.
     pub fn to_json(&self, spec: &Spec) -> String {
-        let mut out = String::with_capacity(256);
+        let mut out = String::with_capacity(512);
         out.push_str("{\"aggregate_id\":\"");
         push_escaped(&mut out, self.key.as_str());
-        let _ = write!(out, ":{}\"", self.window_start_ms);
+        out.push(':');
+        out.push_str(itoa::Buffer::new().format(self.window_start_ms));
+        out.push('"');
         let key_fields = spec.event.key.len();
         if key_fields > 1 {
             out.push_str(",\"");
@@ -70,14 +72,23 @@ impl Aggregate {
             out.push_str("\":");
             push_json_string(&mut out, self.key.as_str());
         }
-        let parts = self.key.parts(key_fields);
-        for (field, part) in spec.key_fields().zip(&parts) {
+        let mut push_part = |field: &crate::spec::FieldSpec, part: &str| {
             out.push(',');
             push_json_string(&mut out, &field.name);
             out.push(':');
             match field.kind {
                 FieldKind::Integer { .. } | FieldKind::Boolean => out.push_str(part),
                 _ => push_json_string(&mut out, part),
+            }
+        };
+        if key_fields == 1 {
+            // The key is the one field's value as written: nothing to split.
+            spec.key_fields()
+                .for_each(|field| push_part(field, self.key.as_str()));
+        } else {
+            let parts = self.key.parts(key_fields);
+            for (field, part) in spec.key_fields().zip(&parts) {
+                push_part(field, part);
             }
         }
         out.push_str(",\"window_start\":\"");

@@ -28,6 +28,7 @@ use crate::spec::{Spec, WindowEdge, WindowSpec};
 use crate::time::format_rfc3339_millis;
 
 mod checkpoint;
+mod ends;
 mod session;
 pub use checkpoint::Checkpoint;
 use session::Sessions;
@@ -388,16 +389,22 @@ impl Partition {
     }
 
     /// The window columns' cells of a window.
-    fn dates(calendars: &mut [(SessionCalendar, WindowEdge)], start: i64, end: i64) -> Vec<Cell> {
-        calendars
-            .iter_mut()
-            .map(|(calendar, edge)| {
-                Cell::Date(calendar.session_date(match edge {
-                    WindowEdge::Start => start,
-                    WindowEdge::End => end,
-                }))
-            })
-            .collect()
+    /// The vector has room for the aggregate columns too, so that finishing it does not grow
+    /// it.
+    fn dates(
+        calendars: &mut [(SessionCalendar, WindowEdge)],
+        layout: &Layout,
+        start: i64,
+        end: i64,
+    ) -> Vec<Cell> {
+        let mut cells = Vec::with_capacity(calendars.len() + layout.columns());
+        cells.extend(calendars.iter_mut().map(|(calendar, edge)| {
+            Cell::Date(calendar.session_date(match edge {
+                WindowEdge::Start => start,
+                WindowEdge::End => end,
+            }))
+        }));
+        cells
     }
 
     /// Closes the sessions the watermark has reached, emitting them (sorted by start, then key)
@@ -414,7 +421,7 @@ impl Partition {
         sessions.close(watermark, |session| {
             windows += 1;
             if emit {
-                let mut cells = Self::dates(calendars, session.start, session.end);
+                let mut cells = Self::dates(calendars, layout, session.start, session.end);
                 layout.finish(session.blocks, session.block, &mut cells);
                 closed.push(Aggregate {
                     key: session.key,
@@ -448,12 +455,13 @@ impl Partition {
             let Some(mut bucket) = self.buckets.pop_front() else {
                 break;
             };
-            let dates = Self::dates(&mut self.calendars, start, end);
+            let dates = Self::dates(&mut self.calendars, &self.layout, start, end);
             let first = closed.len();
             let layout = &self.layout;
             let blocks = &bucket.blocks;
             closed.extend(bucket.keys.drain().map(|(key, block)| {
-                let mut cells = dates.clone();
+                let mut cells = Vec::with_capacity(dates.capacity());
+                cells.extend(dates.iter().cloned());
                 layout.finish(blocks, block, &mut cells);
                 Aggregate {
                     key,

@@ -15,14 +15,15 @@
 //! with that watermark, and the replay recomputes the watermark record by record exactly as the
 //! first run did, closing (without emitting) what closed before the restart.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 use crate::accumulate::{Blocks, Layout};
 use crate::event::Event;
 use crate::key::Key;
 use crate::spec::SessionSpec;
+
+use super::ends::Ends;
 
 /// No session: the end of a key's chain.
 const NONE: u32 = u32::MAX;
@@ -80,7 +81,7 @@ pub(crate) struct Sessions {
     by_hash: HashMap<u64, u32, foldhash::fast::RandomState>,
     /// `(end, slot, generation)` of open sessions, soonest first. Kept lazily: a session that
     /// grows keeps its old entry, which is pushed again with the new end when it comes up.
-    ends: BinaryHeap<Reverse<(i64, u32, u32)>>,
+    ends: Ends,
     open: usize,
 }
 
@@ -94,7 +95,7 @@ impl Sessions {
             scratch: Blocks::default(),
             hasher: foldhash::fast::RandomState::default(),
             by_hash: HashMap::default(),
-            ends: BinaryHeap::new(),
+            ends: Ends::new(),
             open: 0,
         }
     }
@@ -210,7 +211,7 @@ impl Sessions {
         };
         self.by_hash.insert(hash, at);
         let s = &self.slots[at as usize];
-        self.ends.push(Reverse((self.end(s), at, s.generation)));
+        self.ends.push((self.end(s), at, s.generation));
         self.open += 1;
         at
     }
@@ -284,18 +285,14 @@ impl Sessions {
     /// Closes every session that ends at or before `watermark`, handing each to `emit`, in no
     /// particular order.
     pub(crate) fn close(&mut self, watermark: i64, mut emit: impl FnMut(Closed<'_>)) {
-        while let Some(&Reverse((end, at, generation))) = self.ends.peek() {
-            if end > watermark {
-                break;
-            }
-            self.ends.pop();
+        while let Some((_, at, generation)) = self.ends.pop_through(watermark) {
             let slot = &self.slots[at as usize];
             if !slot.open || slot.generation != generation {
                 continue;
             }
             let actual = self.end(slot);
             if actual > watermark {
-                self.ends.push(Reverse((actual, at, generation)));
+                self.ends.push((actual, at, generation));
                 continue;
             }
             emit(Closed {

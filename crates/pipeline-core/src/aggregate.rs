@@ -7,7 +7,7 @@ use chrono::{Datelike, NaiveDate};
 use crate::decimal::Fixed;
 use crate::key::Key;
 use crate::spec::{FieldKind, Spec};
-use crate::time::write_rfc3339_millis;
+use crate::time::{write_date, write_rfc3339_millis};
 
 /// A column's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,13 +127,9 @@ fn push_cell(out: &mut String, cell: &Cell) {
             out.push('"');
         }
         Cell::Date(date) => {
-            let _ = write!(
-                out,
-                "\"{:04}-{:02}-{:02}\"",
-                date.year(),
-                date.month(),
-                date.day()
-            );
+            out.push('"');
+            write_date(out, i64::from(date.year()), date.month(), date.day());
+            out.push('"');
         }
         Cell::String(s) => push_json_string(out, s),
     }
@@ -171,11 +167,15 @@ pub(crate) fn push_json_string(out: &mut String, text: &str) {
 
 /// Appends `text` escaped for a JSON string: runs that need no escape are copied whole.
 fn push_escaped(out: &mut String, text: &str) {
+    // Column names and most values need no escape: one pass without an early exit (which the
+    // compiler vectorises) decides, and the text is copied whole.
+    let needs_escape = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+    if !text.bytes().fold(false, |any, b| any | needs_escape(b)) {
+        out.push_str(text);
+        return;
+    }
     let mut rest = text;
-    while let Some(at) = rest
-        .bytes()
-        .position(|b| b == b'"' || b == b'\\' || b < 0x20)
-    {
+    while let Some(at) = rest.bytes().position(needs_escape) {
         out.push_str(&rest[..at]);
         match rest.as_bytes()[at] {
             b'"' => out.push_str("\\\""),

@@ -6,7 +6,7 @@
 //! event costs no heap allocation unless a string field holds escape sequences.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::hash::BuildHasher;
 
 use crate::decimal::{self, DecimalError, Fixed};
 use crate::expr::{self, Env, EvalError, Expr, Value};
@@ -103,8 +103,43 @@ impl Event {
 pub struct Decoder {
     plan: Plan,
     /// For a one-field string key: keys that passed every check, so that a repeating key skips
-    /// its regex. Bounded: emptied when it reaches [`MEMO_CAPACITY`].
-    memo: HashSet<Key, foldhash::fast::RandomState>,
+    /// its regex.
+    memo: KeyMemo,
+}
+
+/// Keys that passed every check, recently: a direct-mapped cache of [`MEMO_SLOTS`] keys by
+/// their hash, each slot holding the last key that hashed there. Small enough to stay in
+/// the core's cache: a few keys (tickers) always hit; with tens of thousands (users), a
+/// lookup costs a probe of this table instead of a miss in a large set, and a key that is
+/// not there is checked in full, as it would be anyway.
+#[derive(Debug, Clone)]
+struct KeyMemo {
+    hasher: foldhash::fast::RandomState,
+    slots: Vec<Option<Key>>,
+}
+
+const MEMO_SLOTS: usize = 1_024;
+
+impl KeyMemo {
+    fn new() -> Self {
+        Self {
+            hasher: foldhash::fast::RandomState::default(),
+            slots: vec![None; MEMO_SLOTS],
+        }
+    }
+
+    fn slot(&self, key: &Key) -> usize {
+        self.hasher.hash_one(key) as usize % MEMO_SLOTS
+    }
+
+    fn contains(&self, key: &Key) -> bool {
+        self.slots[self.slot(key)].as_ref() == Some(key)
+    }
+
+    fn insert(&mut self, key: Key) {
+        let at = self.slot(&key);
+        self.slots[at] = Some(key);
+    }
 }
 
 /// What the decoder needs of the spec, laid out for the hot path.
@@ -132,8 +167,6 @@ struct Plan {
     max_future_skew_ms: i64,
     max_past_skew_ms: i64,
 }
-
-const MEMO_CAPACITY: usize = 16_384;
 
 /// A checked field value, before it is placed in the event.
 enum Checked<'a> {
@@ -221,7 +254,7 @@ impl Decoder {
         };
         Self {
             plan,
-            memo: HashSet::default(),
+            memo: KeyMemo::new(),
         }
     }
 
@@ -355,7 +388,7 @@ impl Plan {
     /// Checks field `i`'s value and places it in the event; the first failure is kept.
     fn take<'a>(
         &self,
-        memo: &mut HashSet<Key, foldhash::fast::RandomState>,
+        memo: &mut KeyMemo,
         progress: &mut Progress,
         event: &mut Event,
         payload: &[u8],
@@ -387,9 +420,6 @@ impl Plan {
                     match Key::new(&text) {
                         Some(key) => {
                             event.key = key;
-                            if memo.len() >= MEMO_CAPACITY {
-                                memo.clear();
-                            }
                             memo.insert(key);
                         }
                         None => {

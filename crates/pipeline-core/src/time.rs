@@ -135,24 +135,43 @@ pub fn write_rfc3339_millis(out: &mut String, ms: i64) {
         );
         return;
     }
-    // Every part has a fixed width here: the digits are written straight into place, which
-    // is several times faster than the formatter (an aggregate writes two or three of these).
     let mut text = *b"0000-00-00T00:00:00.000Z";
-    let mut put = |at: usize, width: usize, mut value: u32| {
-        for i in (at..at + width).rev() {
-            text[i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, 4, year as u32);
-    put(5, 2, month);
-    put(8, 2, day);
-    put(11, 2, hour as u32);
-    put(14, 2, minute as u32);
-    put(17, 2, second as u32);
-    put(20, 3, milli as u32);
+    put_digits(&mut text, 0, 4, year as u32);
+    put_digits(&mut text, 5, 2, month);
+    put_digits(&mut text, 8, 2, day);
+    put_digits(&mut text, 11, 2, hour as u32);
+    put_digits(&mut text, 14, 2, minute as u32);
+    put_digits(&mut text, 17, 2, second as u32);
+    put_digits(&mut text, 20, 3, milli as u32);
+    push_ascii(out, &text);
+}
+
+/// `YYYY-MM-DD`, as `{year:04}-{month:02}-{day:02}` formats it.
+pub fn write_date(out: &mut String, year: i64, month: u32, day: u32) {
+    if !(0..=9_999).contains(&year) {
+        let _ = write!(out, "{year:04}-{month:02}-{day:02}");
+        return;
+    }
+    let mut text = *b"0000-00-00";
+    put_digits(&mut text, 0, 4, year as u32);
+    put_digits(&mut text, 5, 2, month);
+    put_digits(&mut text, 8, 2, day);
+    push_ascii(out, &text);
+}
+
+/// Writes `value`'s last `width` decimal digits at `at`: every part of a date has a fixed
+/// width, so the digits go straight into place, several times faster than the formatter (an
+/// aggregate writes two or three dates).
+fn put_digits(text: &mut [u8], at: usize, width: usize, mut value: u32) {
+    for i in (at..at + width).rev() {
+        text[i] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+fn push_ascii(out: &mut String, text: &[u8]) {
     // Only ASCII digits and separators were written.
-    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+    out.push_str(std::str::from_utf8(text).unwrap_or_default());
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for epoch milliseconds.
@@ -234,6 +253,14 @@ mod tests {
                 t % 1_000
             );
             prop_assert_eq!(format_rfc3339_millis(ms), expected);
+        }
+
+        #[test]
+        fn writes_dates_as_the_formatter_would(days in -5_000_000i64..5_000_000) {
+            let (year, month, day) = civil_from_days(days);
+            let mut out = String::new();
+            write_date(&mut out, year, month, day);
+            prop_assert_eq!(out, format!("{year:04}-{month:02}-{day:02}"));
         }
 
         #[test]

@@ -327,7 +327,7 @@ fn the_key_memo_never_changes_a_verdict() {
     let record = |ticker: &str| with("ticker", Some(&format!("\"{ticker}\"")));
     // More distinct keys than memo slots, twice over: every key decodes as itself.
     for round in 0..2 {
-        for i in 0..1_000 {
+        for i in 0..3_000 {
             let ticker = format!("T{i}");
             let tick = decoder
                 .decode(Some(record(&ticker).as_bytes()), NOW)

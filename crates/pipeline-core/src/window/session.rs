@@ -28,9 +28,12 @@ use super::ends::Ends;
 /// No session: the end of a key's chain.
 const NONE: u32 = u32::MAX;
 
-/// One session (or a free slot for one). What an event touches comes first; the key, compared
-/// once an event's session is found, follows in the next cache line.
+/// One session (or a free slot for one), two cache lines. What an event touches is in the
+/// first: the times, the chain, the block, and the key's length and first 34 bytes (the
+/// comparison that confirms the session is the event's key's); the rest is for merges,
+/// checkpoints and closing.
 #[derive(Debug)]
+#[repr(C, align(64))]
 struct Slot {
     start: i64,
     last: i64,
@@ -41,12 +44,12 @@ struct Slot {
     /// Where its accumulators are in the arena; kept when the slot is freed and reused.
     block: u32,
     open: bool,
+    key: Key,
+    hash: u64,
     first_offset: i64,
     /// The watermark before the session's first record was fed: where a replay of the
     /// partition from `first_offset` starts.
     resume_watermark: Option<i64>,
-    hash: u64,
-    key: Key,
 }
 
 /// A closed session, as handed to the caller.
@@ -324,5 +327,17 @@ impl Sessions {
             .filter(|s| s.open)
             .map(|s| (s.first_offset, s.resume_watermark))
             .min_by_key(|(offset, _)| *offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_two_cache_lines_with_the_hot_fields_and_the_key_start_in_the_first() {
+        assert_eq!(std::mem::size_of::<Slot>(), 128);
+        assert_eq!(std::mem::align_of::<Slot>(), 64);
+        assert_eq!(std::mem::offset_of!(Slot, key), 29);
     }
 }

@@ -61,12 +61,13 @@ impl Kind {
             Kind::Count | Kind::CountPresent | Kind::Min | Kind::Max => 1,
             Kind::Sum => 2,
             Kind::First | Kind::Last => 3,
-            // The string's place in the byte arena.
-            Kind::MinText | Kind::MaxText => 1,
+            // The string itself is in the byte arena, at a place computed from the block.
+            Kind::MinText | Kind::MaxText => 0,
             // How many values are inline (or `SPILLED`), the set's place in the pool plus one
             // (0: none taken yet), then the inline values.
             Kind::Distinct => 2 + INLINE_DISTINCT,
-            Kind::FirstText | Kind::LastText => 3,
+            // The event time and id hash that ordered it.
+            Kind::FirstText | Kind::LastText => 2,
             Kind::WeightedSum => 4,
         }
     }
@@ -81,6 +82,8 @@ struct Op {
     text: usize,
     /// Bytes the string takes in the byte arena (text kinds).
     text_bytes: usize,
+    /// Where the string is among its block's bytes (text kinds).
+    text_at: usize,
     /// The accumulator's first word in a block (after the presence word).
     at: usize,
 }
@@ -108,11 +111,17 @@ enum Read {
 }
 
 /// The compiled accumulators of a spec.
+///
+/// Block `k` of a [`Blocks`] is the words `k × words ..` and the bytes `k × bytes ..`: every
+/// place is computed from the block's number, none is stored, so that the loads of a block's
+/// words and strings do not wait on each other (with many keys, each is a cache miss).
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
     ops: Vec<Op>,
     /// Words of one key's block: the presence word, then every accumulator's.
     words: usize,
+    /// Bytes of one key's block: every string's.
+    bytes: usize,
     reads: Vec<Read>,
 }
 
@@ -141,6 +150,7 @@ impl Layout {
     pub(crate) fn new(spec: &Spec, decoder: &Decoder) -> Self {
         let mut ops: Vec<Op> = Vec::new();
         let mut words = 1;
+        let mut bytes = 0;
         let mut op = |kind: Kind, slot: usize, weight: usize| -> usize {
             let text = decoder.text_index(slot).unwrap_or(0);
             let text_bytes = match spec.slots.get(slot).map(|s| s.ty) {
@@ -159,9 +169,16 @@ impl Layout {
                 weight,
                 text,
                 text_bytes,
+                text_at: bytes,
                 at: words,
             });
             words += kind.words();
+            if matches!(
+                kind,
+                Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText
+            ) {
+                bytes += text_bytes;
+            }
             ops.len() - 1
         };
         let mut reads = Vec::new();
@@ -221,7 +238,12 @@ impl Layout {
             };
             reads.push(read);
         }
-        Self { ops, words, reads }
+        Self {
+            ops,
+            words,
+            bytes,
+            reads,
+        }
     }
 
     /// The aggregate columns [`Layout::finish`] appends.
@@ -229,27 +251,23 @@ impl Layout {
         self.reads.len()
     }
 
-    /// Starts a block for a new key in `blocks`; returns where it starts.
+    /// Starts a block for a new key in `blocks`; returns its number.
     pub(crate) fn open(&self, blocks: &mut Blocks) -> u32 {
-        let at = blocks.words.len();
-        blocks.words.resize(at + self.words, 0);
-        for op in &self.ops {
-            match op.kind {
-                Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
-                    let place = blocks.bytes.len();
-                    blocks.bytes.resize(place + op.text_bytes, 0);
-                    blocks.words[at + op.at + op.kind.words() - 1] = place as u64;
-                }
-                _ => {}
-            }
-        }
-        at as u32
+        let block = blocks.words.len() / self.words;
+        blocks.words.resize((block + 1) * self.words, 0);
+        blocks.bytes.resize((block + 1) * self.bytes, 0);
+        block as u32
     }
 
-    /// Empties the block at `at` for reuse, as [`Layout::open`] left it, keeping its places in
-    /// the byte arena and the set pool.
+    /// Where an op's string is in the byte arena.
+    fn text_place(&self, block: u32, op: &Op) -> usize {
+        block as usize * self.bytes + op.text_at
+    }
+
+    /// Empties block `at` for reuse, as [`Layout::open`] left it, keeping its set, if it took
+    /// one.
     pub(crate) fn reset(&self, blocks: &mut Blocks, at: u32) {
-        let base = at as usize;
+        let base = at as usize * self.words;
         let Blocks {
             words, bytes, sets, ..
         } = blocks;
@@ -259,9 +277,8 @@ impl Layout {
             let w = &mut block[op.at..op.at + op.kind.words()];
             match op.kind {
                 Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
-                    let (marks, place) = w.split_at_mut(w.len() - 1);
-                    marks.fill(0);
-                    bytes[place[0] as usize] = 0;
+                    w.fill(0);
+                    bytes[self.text_place(at, op)] = 0;
                 }
                 Kind::Distinct => {
                     // Keep the set taken, if any, for this block's next use.
@@ -275,9 +292,9 @@ impl Layout {
         }
     }
 
-    /// Adds one event to the block at `at`.
+    /// Adds one event to block `at`.
     pub(crate) fn add(&self, blocks: &mut Blocks, at: u32, event: &Event, payload: &[u8]) {
-        let base = at as usize;
+        let base = at as usize * self.words;
         let Blocks {
             words,
             bytes,
@@ -340,7 +357,7 @@ impl Layout {
                 Kind::Distinct => distinct_insert(w, sets, sets_used, v),
                 Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
                     let text = event.text(op.text, payload).as_bytes();
-                    let place = w[w.len() - 1] as usize;
+                    let place = self.text_place(at, op);
                     let stored = &mut bytes[place..place + op.text_bytes];
                     let len = usize::from(stored[0]);
                     let old = &stored[1..1 + len];
@@ -377,8 +394,9 @@ impl Layout {
     /// event added to it had been added to this one: for session windows that merge. The
     /// result does not depend on which block is folded into which.
     pub(crate) fn merge(&self, blocks: &mut Blocks, at: u32, from: &Blocks, from_at: u32) {
-        let base = at as usize;
-        let src = &from.words[from_at as usize..from_at as usize + self.words];
+        let base = at as usize * self.words;
+        let from_base = from_at as usize * self.words;
+        let src = &from.words[from_base..from_base + self.words];
         let Blocks {
             words,
             bytes,
@@ -443,10 +461,10 @@ impl Layout {
                     }
                 }
                 Kind::MinText | Kind::MaxText | Kind::FirstText | Kind::LastText => {
-                    let their_place = theirs[theirs.len() - 1] as usize;
+                    let their_place = self.text_place(from_at, op);
                     let their_stored = &from.bytes[their_place..their_place + op.text_bytes];
                     let text = &their_stored[1..1 + usize::from(their_stored[0])];
-                    let place = w[w.len() - 1] as usize;
+                    let place = self.text_place(at, op);
                     let stored = &mut bytes[place..place + op.text_bytes];
                     let old = &stored[1..1 + usize::from(stored[0])];
                     let better = match op.kind {
@@ -478,7 +496,7 @@ impl Layout {
 
     /// The aggregate columns' values of the block at `at`, appended to `cells`.
     pub(crate) fn finish(&self, blocks: &Blocks, at: u32, cells: &mut Vec<Cell>) {
-        let base = at as usize;
+        let base = at as usize * self.words;
         let block = &blocks.words[base..base + self.words];
         let seen = |op: usize| self.ops[op].kind == Kind::Count || block[0] & (1 << op) != 0;
         let w = |op: usize| {
@@ -513,8 +531,7 @@ impl Layout {
                 }
                 Read::Text(op) if !seen(op) => Cell::Null,
                 Read::Text(op) => {
-                    let words = w(op);
-                    let place = words[words.len() - 1] as usize;
+                    let place = self.text_place(at, &self.ops[op]);
                     let stored = &blocks.bytes[place..place + self.ops[op].text_bytes];
                     let len = usize::from(stored[0]);
                     Cell::String(String::from_utf8_lossy(&stored[1..1 + len]).into_owned())

@@ -29,9 +29,11 @@ use super::ends::Ends;
 const NONE: u32 = u32::MAX;
 
 /// One session (or a free slot for one), two cache lines. What an event touches is in the
-/// first: the times, the chain, the block, and the key's length and first 34 bytes (the
-/// comparison that confirms the session is the event's key's); the rest is for merges,
-/// checkpoints and closing.
+/// first: the times, the chain, and the key's length and first 38 bytes (the comparison that
+/// confirms the session is the event's key's); the rest is for merges, checkpoints and
+/// closing. Slot `i`'s accumulators are block `i` of the arena, kept when the slot is freed and
+/// reused: the block's place follows from the slot's number, so its loads need not wait for
+/// the slot's.
 #[derive(Debug)]
 #[repr(C, align(64))]
 struct Slot {
@@ -41,8 +43,6 @@ struct Slot {
     next: u32,
     /// Bumped when the slot is freed, so that stale entries in `ends` are recognised.
     generation: u32,
-    /// Where its accumulators are in the arena; kept when the slot is freed and reused.
-    block: u32,
     open: bool,
     key: Key,
     hash: u64,
@@ -171,7 +171,7 @@ impl Sessions {
         let slot = &mut self.slots[target as usize];
         slot.start = slot.start.min(t);
         slot.last = slot.last.max(t);
-        layout.add(&mut self.arena, slot.block, event, payload);
+        layout.add(&mut self.arena, target, event, payload);
         Ok(())
     }
 
@@ -190,7 +190,6 @@ impl Sessions {
             last: t,
             next,
             generation: 0,
-            block: 0,
             open: true,
             first_offset: offset,
             resume_watermark: watermark,
@@ -199,17 +198,16 @@ impl Sessions {
         };
         let at = match self.free.pop() {
             Some(at) => {
-                let old = &self.slots[at as usize];
-                slot.generation = old.generation;
-                slot.block = old.block;
-                layout.reset(&mut self.arena, slot.block);
+                slot.generation = self.slots[at as usize].generation;
+                layout.reset(&mut self.arena, at);
                 self.slots[at as usize] = slot;
                 at
             }
             None => {
-                slot.block = layout.open(&mut self.arena);
+                let block = layout.open(&mut self.arena);
+                debug_assert_eq!(block as usize, self.slots.len(), "one block a slot");
                 self.slots.push(slot);
-                (self.slots.len() - 1) as u32
+                block
             }
         };
         self.by_hash.insert(hash, at);
@@ -221,16 +219,12 @@ impl Sessions {
 
     /// Folds session `from` (already unlinked from its chain) into `into`.
     fn merge_into(&mut self, layout: &Layout, into: u32, from: u32) {
-        let (into_block, from_block) = (
-            self.slots[into as usize].block,
-            self.slots[from as usize].block,
-        );
         // Both blocks are in the arena: copy `from` out (a merge into an empty block is a
         // copy), then fold the copy in. Merges are rare: an event that bridges two sessions.
         self.scratch.clear();
         let copy = layout.open(&mut self.scratch);
-        layout.merge(&mut self.scratch, copy, &self.arena, from_block);
-        layout.merge(&mut self.arena, into_block, &self.scratch, copy);
+        layout.merge(&mut self.scratch, copy, &self.arena, from);
+        layout.merge(&mut self.arena, into, &self.scratch, copy);
         let from_slot = &self.slots[from as usize];
         let (start, last, first_offset, resume_watermark) = (
             from_slot.start,
@@ -303,7 +297,7 @@ impl Sessions {
                 start: slot.start,
                 end: actual,
                 blocks: &self.arena,
-                block: slot.block,
+                block: at,
             });
             self.unlink(at);
             self.release(at);
@@ -336,8 +330,8 @@ mod tests {
 
     #[test]
     fn a_slot_is_two_cache_lines_with_the_hot_fields_and_the_key_start_in_the_first() {
-        assert_eq!(std::mem::size_of::<Slot>(), 128);
-        assert_eq!(std::mem::align_of::<Slot>(), 64);
-        assert_eq!(std::mem::offset_of!(Slot, key), 29);
+        assert_eq!(size_of::<Slot>(), 128);
+        assert_eq!(align_of::<Slot>(), 64);
+        assert_eq!(std::mem::offset_of!(Slot, key), 25);
     }
 }

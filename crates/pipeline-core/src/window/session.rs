@@ -29,7 +29,7 @@ use super::ends::Ends;
 const NONE: u32 = u32::MAX;
 
 /// One session (or a free slot for one), two cache lines. What an event touches is in the
-/// first: the times, the chain, and the key's length and first 38 bytes (the comparison that
+/// first: the times, the chain, and the key's length and first 43 bytes (the comparison that
 /// confirms the session is the event's key's); the rest is for merges, checkpoints and
 /// closing. Slot `i`'s accumulators are block `i` of the arena, kept when the slot is freed and
 /// reused: the block's place follows from the slot's number, so its loads need not wait for
@@ -41,15 +41,24 @@ struct Slot {
     last: i64,
     /// The session's next in its chain (sessions of keys with the same hash).
     next: u32,
-    /// Bumped when the slot is freed, so that stale entries in `ends` are recognised.
-    generation: u32,
-    open: bool,
     key: Key,
     hash: u64,
     first_offset: i64,
     /// The watermark before the session's first record was fed: where a replay of the
     /// partition from `first_offset` starts.
     resume_watermark: Option<i64>,
+}
+
+/// What closing needs of a slot, kept apart from it in a vector of 16 bytes a slot (small
+/// enough to stay in cache): a session's entry in `ends` comes up a few times before the session
+/// closes (each time it had grown since), and only the last needs the slot itself.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mark {
+    /// Where the session ends now.
+    end: i64,
+    /// Bumped when the slot is freed, so that stale entries in `ends` are recognised.
+    generation: u32,
+    open: bool,
 }
 
 /// A closed session, as handed to the caller.
@@ -75,6 +84,8 @@ pub(crate) struct Late {
 pub(crate) struct Sessions {
     spec: SessionSpec,
     slots: Vec<Slot>,
+    /// Slot `i`'s end and state.
+    marks: Vec<Mark>,
     free: Vec<u32>,
     arena: Blocks,
     /// A block to copy a session through when two merge (both are in the arena).
@@ -93,6 +104,7 @@ impl Sessions {
         Self {
             spec,
             slots: Vec::new(),
+            marks: Vec::new(),
             free: Vec::new(),
             arena: Blocks::default(),
             scratch: Blocks::default(),
@@ -171,6 +183,7 @@ impl Sessions {
         let slot = &mut self.slots[target as usize];
         slot.start = slot.start.min(t);
         slot.last = slot.last.max(t);
+        self.marks[target as usize].end = self.end(&self.slots[target as usize]);
         layout.add(&mut self.arena, target, event, payload);
         Ok(())
     }
@@ -185,20 +198,18 @@ impl Sessions {
         watermark: Option<i64>,
     ) -> u32 {
         let next = self.by_hash.get(&hash).copied().unwrap_or(NONE);
-        let mut slot = Slot {
+        let slot = Slot {
             start: t,
             last: t,
             next,
-            generation: 0,
-            open: true,
             first_offset: offset,
             resume_watermark: watermark,
             hash,
             key,
         };
+        let end = self.end(&slot);
         let at = match self.free.pop() {
             Some(at) => {
-                slot.generation = self.slots[at as usize].generation;
                 layout.reset(&mut self.arena, at);
                 self.slots[at as usize] = slot;
                 at
@@ -207,12 +218,15 @@ impl Sessions {
                 let block = layout.open(&mut self.arena);
                 debug_assert_eq!(block as usize, self.slots.len(), "one block a slot");
                 self.slots.push(slot);
+                self.marks.push(Mark::default());
                 block
             }
         };
+        let mark = &mut self.marks[at as usize];
+        mark.end = end;
+        mark.open = true;
+        self.ends.push((end, at, mark.generation));
         self.by_hash.insert(hash, at);
-        let s = &self.slots[at as usize];
-        self.ends.push((self.end(s), at, s.generation));
         self.open += 1;
         at
     }
@@ -241,14 +255,15 @@ impl Sessions {
             into_slot.first_offset = first_offset;
             into_slot.resume_watermark = resume_watermark;
         }
+        self.marks[into as usize].end = self.end(&self.slots[into as usize]);
         self.release(from);
     }
 
     /// Frees a slot (already unlinked); its block stays in the arena for the next session.
     fn release(&mut self, at: u32) {
-        let slot = &mut self.slots[at as usize];
-        slot.open = false;
-        slot.generation = slot.generation.wrapping_add(1);
+        let mark = &mut self.marks[at as usize];
+        mark.open = false;
+        mark.generation = mark.generation.wrapping_add(1);
         self.free.push(at);
         self.open -= 1;
     }
@@ -283,15 +298,17 @@ impl Sessions {
     /// particular order.
     pub(crate) fn close(&mut self, watermark: i64, mut emit: impl FnMut(Closed<'_>)) {
         while let Some((_, at, generation)) = self.ends.pop_through(watermark) {
-            let slot = &self.slots[at as usize];
-            if !slot.open || slot.generation != generation {
+            let mark = self.marks[at as usize];
+            if !mark.open || mark.generation != generation {
                 continue;
             }
-            let actual = self.end(slot);
+            let actual = mark.end;
             if actual > watermark {
                 self.ends.push((actual, at, generation));
                 continue;
             }
+            let slot = &self.slots[at as usize];
+            debug_assert_eq!(actual, self.end(slot));
             emit(Closed {
                 key: slot.key,
                 start: slot.start,
@@ -306,11 +323,7 @@ impl Sessions {
 
     /// The end of the session that ends last: the watermark that closes them all.
     pub(crate) fn last_end(&self) -> Option<i64> {
-        self.slots
-            .iter()
-            .filter(|s| s.open)
-            .map(|s| self.end(s))
-            .max()
+        self.marks.iter().filter(|m| m.open).map(|m| m.end).max()
     }
 
     /// The oldest open session's first offset and the watermark before it: where a restart
@@ -318,8 +331,9 @@ impl Sessions {
     pub(crate) fn resume_point(&self) -> Option<(i64, Option<i64>)> {
         self.slots
             .iter()
-            .filter(|s| s.open)
-            .map(|s| (s.first_offset, s.resume_watermark))
+            .zip(&self.marks)
+            .filter(|(_, m)| m.open)
+            .map(|(s, _)| (s.first_offset, s.resume_watermark))
             .min_by_key(|(offset, _)| *offset)
     }
 }
@@ -332,6 +346,6 @@ mod tests {
     fn a_slot_is_two_cache_lines_with_the_hot_fields_and_the_key_start_in_the_first() {
         assert_eq!(size_of::<Slot>(), 128);
         assert_eq!(align_of::<Slot>(), 64);
-        assert_eq!(std::mem::offset_of!(Slot, key), 25);
+        assert_eq!(std::mem::offset_of!(Slot, key), 20);
     }
 }

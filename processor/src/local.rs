@@ -85,6 +85,9 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     let settings = match &options.brokers {
         Some(brokers) => {
             let settings = KafkaSettings::local(brokers.clone());
+            settings
+                .check_reachable(Duration::from_secs(5))
+                .map_err(anyhow::Error::msg)?;
             create_topics(&settings, spec, options.partitions)?;
             settings
         }
@@ -536,7 +539,14 @@ fn dead_letter_line(payload: &[u8], message: &rdkafka::message::BorrowedMessage<
         for header in headers.iter() {
             let name = header.key.trim_start_matches("dlq.").replace('.', "_");
             let value = String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned();
-            object.insert(name, value.into());
+            // The source's partition and offset are numbers (headers carry them as text).
+            let number = matches!(
+                header.key,
+                crate::records::SOURCE_PARTITION | crate::records::SOURCE_OFFSET
+            )
+            .then(|| value.parse::<i64>().ok())
+            .flatten();
+            object.insert(name, number.map_or_else(|| value.into(), Into::into));
         }
     }
     match std::str::from_utf8(payload) {

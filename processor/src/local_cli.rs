@@ -19,26 +19,26 @@ use crate::{BrokerArgs, key_value};
 
 #[derive(clap::Args)]
 pub(crate) struct LocalArgs {
-    /// Events to generate.
-    #[arg(long, default_value_t = 200_000)]
+    /// Events to generate (1 to 1,000,000,000).
+    #[arg(long, default_value_t = 200_000, allow_negative_numbers = true, value_parser = events)]
     pub(crate) events: u64,
-    /// Events per second of simulated event time.
-    #[arg(long, default_value_t = 1_000)]
+    /// Events per second of simulated event time (1 to 10,000,000).
+    #[arg(long, default_value_t = 1_000, allow_negative_numbers = true, value_parser = rate)]
     pub(crate) rate: u64,
-    /// Distinct keys to generate [default: every combination of the key fields' listed values
-    /// (`one_of`, `generate.values`), or 24 made-up ones]
-    #[arg(long)]
+    /// Distinct keys to generate, at least 1 [default: every combination of the key fields'
+    /// listed values (`one_of`, `generate.values`), or 24 made-up ones]
+    #[arg(long, allow_negative_numbers = true, value_parser = keys)]
     pub(crate) keys: Option<usize>,
     /// Share of deliberately broken events (0–1).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true, value_parser = share)]
     pub(crate) malformed: f64,
     /// Share of events delivered up to 5 s out of order (0–1).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true, value_parser = share)]
     pub(crate) disorder: f64,
     #[arg(long, default_value_t = 42)]
     pub(crate) seed: u64,
-    /// Partitions of the input and output topics.
-    #[arg(long, default_value_t = 3)]
+    /// Partitions of the input and output topics (1 to 1,000).
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = partitions)]
     pub(crate) partitions: i32,
     /// Where to write the outputs: aggregates.jsonl, dead-letters.jsonl, the Parquet lake
     /// (lake/) and the feature store (feature-store.sqlite), each afresh.
@@ -55,6 +55,42 @@ pub(crate) struct LocalArgs {
     pub(crate) brokers: Option<String>,
     #[arg(long, value_enum, default_value_t = Delivery::ExactlyOnce)]
     pub(crate) delivery: Delivery,
+}
+
+/// A whole number in `min..=max`; the message names the range (clap names the flag).
+fn whole(text: &str, min: i64, max: i64) -> Result<i64, String> {
+    let range = || format!("expected a whole number from {min} to {max}");
+    let n: i64 = text.trim().parse().map_err(|_| range())?;
+    if n < min || n > max {
+        return Err(range());
+    }
+    Ok(n)
+}
+
+fn events(text: &str) -> Result<u64, String> {
+    whole(text, 1, 1_000_000_000).map(|n| n as u64)
+}
+
+fn rate(text: &str) -> Result<u64, String> {
+    whole(text, 1, 10_000_000).map(|n| n as u64)
+}
+
+fn keys(text: &str) -> Result<usize, String> {
+    whole(text, 1, i64::from(u32::MAX)).map(|n| n as usize)
+}
+
+fn partitions(text: &str) -> Result<i32, String> {
+    whole(text, 1, 1_000).map(|n| n as i32)
+}
+
+/// A share: a number from 0 to 1.
+fn share(text: &str) -> Result<f64, String> {
+    let expected = || "expected a share from 0 to 1 (0.01 is 1 %)".to_owned();
+    let value: f64 = text.trim().parse().map_err(|_| expected())?;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(expected());
+    }
+    Ok(value)
 }
 
 #[derive(clap::Args)]

@@ -83,8 +83,21 @@ struct BrokerArgs {
     region: Option<String>,
 }
 
+/// How long the start-up check waits for a broker to accept a connection.
+const REACH_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl BrokerArgs {
+    /// The settings, once a broker has been reached: a command that cannot reach any fails at
+    /// once, naming each address and why.
     fn connect(self) -> anyhow::Result<(KafkaSettings, Option<IamContext>)> {
+        let (settings, iam) = self.settings()?;
+        settings
+            .check_reachable(REACH_TIMEOUT)
+            .map_err(anyhow::Error::msg)?;
+        Ok((settings, iam))
+    }
+
+    fn settings(self) -> anyhow::Result<(KafkaSettings, Option<IamContext>)> {
         let (auth, region) = match self.auth {
             Auth::None => (pipeline_kafka::Auth::Plaintext, String::new()),
             Auth::MskIam => (
@@ -215,11 +228,15 @@ mod local_cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.command);
+    let json = init_logging(&cli.command);
     match run(cli) {
         Ok(code) => code,
-        Err(error) => {
+        // Once: as a log line where logs are JSON (the services), else as plain text.
+        Err(error) if json => {
             tracing::error!("{error:#}");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
             eprintln!("processor: {error:#}");
             ExitCode::FAILURE
         }
@@ -227,8 +244,9 @@ fn main() -> ExitCode {
 }
 
 /// JSON lines on stderr for the service (CloudWatch Logs); plain text, warnings only, for the
-/// local run, whose progress and summary are the output. `RUST_LOG` overrides the level.
-fn init_logging(command: &Command) {
+/// local run, whose progress and summary are the output, coloured only on a terminal.
+/// `RUST_LOG` overrides the level. Returns whether the logs are JSON.
+fn init_logging(command: &Command) -> bool {
     use tracing_subscriber::EnvFilter;
     let (default, json) = match command {
         Command::Run(_) => ("info", true),
@@ -249,8 +267,13 @@ fn init_logging(command: &Command) {
             .with_current_span(false)
             .init();
     } else {
-        builder.with_target(false).init();
+        use std::io::IsTerminal as _;
+        builder
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init();
     }
+    json
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -296,7 +319,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
     let shutdown = Shutdown::on_signals(Duration::from_secs(args.shutdown_timeout_secs))
         .context("installing the signal handlers")?;
-    let (settings, iam) = args.broker.connect()?;
+    // The service starts whether or not a broker answers yet (in ECS the cluster may still be
+    // coming up, and the client retries); it says at once which cannot be reached, and why.
+    let (settings, iam) = args.broker.settings()?;
+    if let Err(problem) = settings.check_reachable(REACH_TIMEOUT) {
+        tracing::warn!("{problem}; the client keeps trying");
+    }
     let health = Arc::new(Health::new(Duration::from_secs(args.stall_secs)));
     let listener = TcpListener::bind(&args.health_addr)
         .with_context(|| format!("binding the health endpoint to {}", args.health_addr))?;

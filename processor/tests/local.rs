@@ -157,7 +157,9 @@ fn check(options: &LocalOptions) -> LocalSummary {
         assert!(
             value["reason"].is_string()
                 && value["detail"].is_string()
-                && value["source_offset"].is_string(),
+                && value["source_topic"].is_string()
+                && value["source_partition"].is_i64()
+                && value["source_offset"].is_i64(),
             "{line}"
         );
     }

@@ -50,6 +50,32 @@ pub fn format_millis(ms: i64) -> String {
     format!("{ms}ms")
 }
 
+/// Milliseconds for a person to read: days, hours, minutes and seconds with their
+/// milliseconds, leaving out what is zero (`"2h"`, `"1m 30s"`, `"3649d 23h 59m 59.967s"`);
+/// under a second, in milliseconds.
+pub fn describe_millis(ms: i64) -> String {
+    if ms.unsigned_abs() < 1_000 {
+        return format!("{ms}ms");
+    }
+    let sign = if ms < 0 { "-" } else { "" };
+    let mut rest = ms.unsigned_abs();
+    let mut parts = Vec::new();
+    for (size, unit) in [(86_400_000u64, "d"), (3_600_000, "h"), (60_000, "m")] {
+        if rest >= size {
+            parts.push(format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    let (seconds, millis) = (rest / 1_000, rest % 1_000);
+    if millis != 0 {
+        let fraction = format!("{millis:03}");
+        parts.push(format!("{seconds}.{}s", fraction.trim_end_matches('0')));
+    } else if seconds != 0 {
+        parts.push(format!("{seconds}s"));
+    }
+    format!("{sign}{}", parts.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +112,17 @@ mod tests {
         assert_eq!(format_millis(90_000), "90s");
         assert_eq!(format_millis(1), "1ms");
         assert_eq!(format_millis(0), "0ms");
+    }
+
+    #[test]
+    fn describes_any_duration_in_the_units_people_read() {
+        assert_eq!(describe_millis(7_200_000), "2h");
+        assert_eq!(describe_millis(250), "250ms");
+        assert_eq!(describe_millis(1_500), "1.5s");
+        assert_eq!(describe_millis(90_000), "1m 30s");
+        assert_eq!(describe_millis(129_720_600_000), "1501d 9h 30m");
+        assert_eq!(describe_millis(90_061_001), "1d 1h 1m 1.001s");
+        assert_eq!(describe_millis(315_359_999_967), "3649d 23h 59m 59.967s");
+        assert_eq!(describe_millis(-61_500), "-1m 1.5s");
     }
 }

@@ -359,7 +359,7 @@ impl Decoder {
                 Reason::TimeSkew,
                 format!(
                     "{name} is {} {dir} the record timestamp; the spec allows {}",
-                    crate::duration::format_millis(ahead.saturating_abs()),
+                    crate::duration::describe_millis(ahead.saturating_abs()),
                     crate::duration::format_millis(limit)
                 ),
             ));

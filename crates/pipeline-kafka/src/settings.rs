@@ -48,6 +48,28 @@ fn is_loopback(broker: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// One TCP connection to `broker` (`host:port`).
+fn reach(broker: &str, timeout: std::time::Duration) -> Result<(), String> {
+    use std::net::ToSocketAddrs as _;
+    let addresses = broker
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve it ({e}); expected host:port"))?;
+    let mut last = String::from("it resolves to no address");
+    for address in addresses {
+        match std::net::TcpStream::connect_timeout(&address, timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                last = format!(
+                    "no answer from {address} within {} s",
+                    timeout.as_secs_f64()
+                );
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
 impl KafkaSettings {
     /// Plaintext to a broker on this machine.
     pub fn local(brokers: impl Into<String>) -> Self {
@@ -147,6 +169,31 @@ impl KafkaSettings {
 }
 
 impl KafkaSettings {
+    /// Connects to each bootstrap broker over TCP, within `timeout` each, and says which could
+    /// not be reached and why: librdkafka itself retries a dead address quietly until a request
+    /// times out, naming neither. `Ok` when at least one answers.
+    pub fn check_reachable(&self, timeout: std::time::Duration) -> Result<(), String> {
+        let mut problems = Vec::new();
+        for broker in self
+            .brokers
+            .split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+        {
+            match reach(broker, timeout) {
+                Ok(()) => return Ok(()),
+                Err(why) => problems.push(format!("{broker}: {why}")),
+            }
+        }
+        if problems.is_empty() {
+            return Err(SettingsError::NoBrokers.to_string());
+        }
+        Err(format!(
+            "no Kafka broker could be reached ({})",
+            problems.join("; ")
+        ))
+    }
+
     /// Settings for a producer: [`Self::client_config`] with idempotence on, as every producer
     /// of this project uses (no duplicates or reordering from its own retries).
     pub fn producer_config(&self) -> Result<ClientConfig, SettingsError> {
@@ -159,6 +206,37 @@ impl KafkaSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreachable_broker_is_named_with_the_reason() {
+        // A port that was just listening and is now closed: nothing answers there.
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let settings = KafkaSettings::local(format!("127.0.0.1:{port}"));
+        let error = settings
+            .check_reachable(std::time::Duration::from_secs(2))
+            .unwrap_err();
+        assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+        assert!(error.to_lowercase().contains("refused"), "{error}");
+        let listening = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let both = KafkaSettings::local(format!(
+            "127.0.0.1:{port},{}",
+            listening.local_addr().unwrap()
+        ));
+        assert_eq!(
+            both.check_reachable(std::time::Duration::from_secs(2)),
+            Ok(())
+        );
+        let unresolvable = KafkaSettings::local("no-such-host.invalid:9092");
+        assert!(
+            unresolvable
+                .check_reachable(std::time::Duration::from_secs(2))
+                .unwrap_err()
+                .contains("cannot resolve"),
+        );
+    }
 
     #[test]
     fn plaintext_only_to_this_machine() {

@@ -298,7 +298,14 @@ fn event_time_skew_is_measured_against_the_record_timestamp() {
     );
     assert!(decode(&with("event_time", Some(&(NOW - 3_600_000).to_string()))).is_ok());
     let far = with("event_time", Some("\"2031-01-01T00:00:00Z\""));
-    assert_rejected(&far, Reason::TimeSkew, "ahead");
+    // Written as a person reads a duration, not as a count of milliseconds.
+    assert_rejected(
+        &far,
+        Reason::TimeSkew,
+        "event_time is 1501d 9h 30m ahead of the record timestamp",
+    );
+    let odd = with("event_time", Some(&(NOW + 315_359_999_967).to_string()));
+    assert_rejected(&odd, Reason::TimeSkew, "is 3649d 23h 59m 59.967s ahead");
     // A hostile record timestamp cannot overflow the comparison.
     let mut decoder = Decoder::new(&stock_spec());
     let extremes = [

@@ -283,14 +283,23 @@ fn check_field(raw: RawField, key: &str, problems: &mut Problems) -> FieldSpec {
                 let empty = lo.units > hi.units
                     || (lo.units == hi.units && !(lo.inclusive && hi.inclusive));
                 if empty {
-                    let side = if raw.min.is_some() {
-                        "min"
-                    } else {
-                        "exclusive_min"
+                    // Named at the upper bound, with both bounds as written: either may be
+                    // the mistake.
+                    let (low_key, low) = match (&raw.min, &raw.exclusive_min) {
+                        (Some(v), _) => ("min", v),
+                        (None, Some(v)) => ("exclusive_min", v),
+                        (None, None) => unreachable!("a lower bound was parsed"),
+                    };
+                    let (high_key, high) = match (&raw.max, &raw.exclusive_max) {
+                        (Some(v), _) => ("max", v),
+                        (None, Some(v)) => ("exclusive_max", v),
+                        (None, None) => unreachable!("an upper bound was parsed"),
                     };
                     problems.push(
-                        format!("{key}.{side}"),
-                        "the range between the lower and the upper bound is empty",
+                        format!("{key}.{high_key}"),
+                        format!(
+                            "no value is allowed: {low_key} = {low} and {high_key} = {high} leave an empty range"
+                        ),
                     );
                 }
             }

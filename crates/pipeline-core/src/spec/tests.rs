@@ -287,8 +287,8 @@ fn impossible_values_are_each_named_by_key() {
         (
             "max = \"1000000\"",
             "max = \"-1\"",
-            "event.fields[2] (price).exclusive_min",
-            "range between the lower and the upper bound is empty",
+            "event.fields[2] (price).max",
+            "exclusive_min = \"0\" and max = \"-1\" leave an empty range",
         ),
         (
             "max = \"1000000\"",

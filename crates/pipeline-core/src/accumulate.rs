@@ -55,6 +55,17 @@ enum Kind {
 }
 
 impl Kind {
+    /// Whether a candidate ordered `new` takes the place of the kept one ordered `old`: the
+    /// least for `min` and `first`, the greatest for `max` and `last`. Adding an event and
+    /// merging two blocks both decide by this, so a merge keeps what one block fed every event
+    /// would have.
+    fn prefers<T: Ord>(self, new: T, old: T) -> bool {
+        match self {
+            Kind::Min | Kind::First | Kind::MinText | Kind::FirstText => new < old,
+            _ => new > old,
+        }
+    }
+
     /// Words the accumulator takes in a block.
     fn words(self) -> usize {
         match self {
@@ -320,25 +331,14 @@ impl Layout {
                 Kind::Count => {}
                 Kind::CountPresent => w[0] += 1,
                 Kind::Sum => put_i128(w, get_i128(w).saturating_add(i128::from(v))),
-                Kind::Min => {
-                    if !seen || v < w[0] as i64 {
-                        w[0] = v as u64;
-                    }
-                }
-                Kind::Max => {
-                    if !seen || v > w[0] as i64 {
+                Kind::Min | Kind::Max => {
+                    if !seen || op.kind.prefers(v, w[0] as i64) {
                         w[0] = v as u64;
                     }
                 }
                 Kind::First | Kind::Last => {
                     let new = mark(v);
-                    let old = (w[0] as i64, w[1], w[2] as i64);
-                    let better = if op.kind == Kind::First {
-                        new < old
-                    } else {
-                        new > old
-                    };
-                    if !seen || better {
+                    if !seen || op.kind.prefers(new, value_mark(w)) {
                         w[0] = new.0 as u64;
                         w[1] = new.1;
                         w[2] = new.2 as u64;
@@ -359,22 +359,11 @@ impl Layout {
                     let text = event.text(op.text, payload).as_bytes();
                     let place = self.text_place(at, op);
                     let stored = &mut bytes[place..place + op.text_bytes];
-                    let len = usize::from(stored[0]);
-                    let old = &stored[1..1 + len];
-                    let better = match op.kind {
-                        Kind::MinText => text < old,
-                        Kind::MaxText => text > old,
-                        _ => {
-                            let new = (event.event_time_ms, event.id_hash);
-                            let before = (w[0] as i64, w[1]);
-                            let order = new.cmp(&before).then_with(|| text.cmp(old));
-                            if op.kind == Kind::FirstText {
-                                order.is_lt()
-                            } else {
-                                order.is_gt()
-                            }
-                        }
-                    };
+                    let old = &stored[1..1 + usize::from(stored[0])];
+                    let better = op.kind.prefers(
+                        text_key(w, || (event.event_time_ms, event.id_hash), text),
+                        text_key(w, || text_mark(w), old),
+                    );
                     if !seen || better {
                         let n = text.len().min(op.text_bytes - 1);
                         stored[0] = n as u8;
@@ -421,25 +410,13 @@ impl Layout {
                 Kind::Count => {}
                 Kind::CountPresent => w[0] += theirs[0],
                 Kind::Sum => put_i128(w, get_i128(w).saturating_add(get_i128(theirs))),
-                Kind::Min => {
-                    if !seen || (theirs[0] as i64) < w[0] as i64 {
-                        w[0] = theirs[0];
-                    }
-                }
-                Kind::Max => {
-                    if !seen || (theirs[0] as i64) > w[0] as i64 {
+                Kind::Min | Kind::Max => {
+                    if !seen || op.kind.prefers(theirs[0] as i64, w[0] as i64) {
                         w[0] = theirs[0];
                     }
                 }
                 Kind::First | Kind::Last => {
-                    let mark = |x: &[u64]| (x[0] as i64, x[1], x[2] as i64);
-                    let (new, old) = (mark(theirs), mark(w));
-                    let better = if op.kind == Kind::First {
-                        new < old
-                    } else {
-                        new > old
-                    };
-                    if !seen || better {
+                    if !seen || op.kind.prefers(value_mark(theirs), value_mark(w)) {
                         w.copy_from_slice(theirs);
                     }
                 }
@@ -467,20 +444,10 @@ impl Layout {
                     let place = self.text_place(at, op);
                     let stored = &mut bytes[place..place + op.text_bytes];
                     let old = &stored[1..1 + usize::from(stored[0])];
-                    let better = match op.kind {
-                        Kind::MinText => text < old,
-                        Kind::MaxText => text > old,
-                        _ => {
-                            let order = (theirs[0] as i64, theirs[1])
-                                .cmp(&(w[0] as i64, w[1]))
-                                .then_with(|| text.cmp(old));
-                            if op.kind == Kind::FirstText {
-                                order.is_lt()
-                            } else {
-                                order.is_gt()
-                            }
-                        }
-                    };
+                    let better = op.kind.prefers(
+                        text_key(theirs, || text_mark(theirs), text),
+                        text_key(w, || text_mark(w), old),
+                    );
                     if !seen || better {
                         stored.copy_from_slice(their_stored);
                         if matches!(op.kind, Kind::FirstText | Kind::LastText) {
@@ -570,6 +537,26 @@ impl Layout {
             cells.push(cell);
         }
     }
+}
+
+/// What a numeric `first`/`last` orders by: event time, the event id's hash, the value.
+fn value_mark(w: &[u64]) -> (i64, u64, i64) {
+    (w[0] as i64, w[1], w[2] as i64)
+}
+
+/// The event time and id hash a string `first`/`last` keeps beside its string.
+fn text_mark(w: &[u64]) -> (i64, u64) {
+    (w[0] as i64, w[1])
+}
+
+/// What a string accumulator orders by: the text alone for `min`/`max` (whose words are
+/// none); for `first`/`last`, the event time and id hash (`mark`), then the text.
+fn text_key<'t>(
+    w: &[u64],
+    mark: impl FnOnce() -> (i64, u64),
+    text: &'t [u8],
+) -> ((i64, u64), &'t [u8]) {
+    (if w.is_empty() { (0, 0) } else { mark() }, text)
 }
 
 /// Adds `v` to a `count_distinct`'s words: inline while there is room, then in a set of the

@@ -374,16 +374,15 @@ impl Partition {
 
     /// Closes every open window, e.g. at the end of a bounded input.
     pub fn close_all(&mut self, closed: &mut Vec<Aggregate>) {
-        if let Some(end) = self
-            .idle_close_ms()
-            .into_iter()
-            .chain(
-                self.buckets
-                    .back()
-                    .map(|last| last.start + self.window.size_ms),
-            )
-            .max()
-        {
+        // Where the last open window ends: the newest bucket's end, or the last session's.
+        let end = match &self.sessions {
+            Some(sessions) => sessions.last_end(),
+            None => self
+                .buckets
+                .back()
+                .map(|last| last.start + self.window.size_ms),
+        };
+        if let Some(end) = end {
             self.advance_watermark(end, closed);
         }
     }

@@ -128,21 +128,12 @@ pub fn write_rfc3339_millis(out: &mut String, ms: i64) {
         in_day / 1_000 % 60,
         in_day % 1_000,
     );
-    if !(0..=9_999).contains(&year) {
-        let _ = write!(
-            out,
-            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z"
-        );
-        return;
-    }
-    let mut text = *b"0000-00-00T00:00:00.000Z";
-    put_digits(&mut text, 0, 4, year as u32);
-    put_digits(&mut text, 5, 2, month);
-    put_digits(&mut text, 8, 2, day);
-    put_digits(&mut text, 11, 2, hour as u32);
-    put_digits(&mut text, 14, 2, minute as u32);
-    put_digits(&mut text, 17, 2, second as u32);
-    put_digits(&mut text, 20, 3, milli as u32);
+    write_date(out, year, month, day);
+    let mut text = *b"T00:00:00.000Z";
+    put_digits(&mut text, 1, 2, hour as u32);
+    put_digits(&mut text, 4, 2, minute as u32);
+    put_digits(&mut text, 7, 2, second as u32);
+    put_digits(&mut text, 10, 3, milli as u32);
     push_ascii(out, &text);
 }
 

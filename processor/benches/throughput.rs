@@ -11,6 +11,8 @@
 //!                                   # 30 min at 2,000 ticks/s: samples, plot, pass/fail
 //! cargo bench -p processor --bench throughput -- latency 200 2000 200   # window end to readable
 //! cargo bench -p processor --bench throughput -- keys 100 10000 100000  # peak RSS by open keys
+//! cargo bench -p processor --bench throughput -- local 5        # the default local run against
+//!                                                   # the engine on the embedded broker
 //! cargo bench -p processor --bench throughput -- budget 100000     # peak RSS with window.max_keys,
 //!                                                   # offered the budget and 10× it in keys
 //! ```
@@ -233,6 +235,57 @@ fn throughput(full: bool, transactions: bool, partitions: i32) {
             median(rates) / bare
         );
     }
+}
+
+/// The default `processor local` run (generator, embedded broker, processor, lake, feature
+/// store and files, start-up included) against the engine's own rate on the embedded broker
+/// (exactly-once, as [`throughput`] measures it), alternating, `rounds` of each.
+fn local_run(rounds: usize) {
+    let out = std::path::PathBuf::from("target/bench/local");
+    let mut engine_rates = Vec::new();
+    let mut local_rates = Vec::new();
+    for round in 0..rounds {
+        let (_embedded, settings) = embedded(PARTITIONS);
+        let n = 24_000;
+        produce(&settings, n + n / 4);
+        let engine = processor(
+            &settings,
+            &format!("local-bench-{round}"),
+            n,
+            Delivery::ExactlyOnce,
+        );
+        drop(_embedded);
+        let summary = processor::local::run(&processor::local::LocalOptions::defaults(
+            spec(),
+            out.clone(),
+        ))
+        .unwrap();
+        assert_eq!(
+            summary.stats.records_in, summary.produced,
+            "the local run lost events"
+        );
+        let local = summary.produced as f64 / summary.elapsed.as_secs_f64();
+        println!(
+            "round {round}: engine on the embedded broker {:>9.0} records/s, default local run \
+             {} events in {:.2} s: {local:>9.0} events/s",
+            engine.per_second(),
+            summary.produced,
+            summary.elapsed.as_secs_f64()
+        );
+        engine_rates.push(engine.per_second());
+        local_rates.push(local);
+    }
+    std::fs::remove_dir_all(&out).ok();
+    println!("\n{rounds} round(s), median (min–max):");
+    println!(
+        "engine, embedded broker, exactly-once {}",
+        spread(&engine_rates)
+    );
+    println!(
+        "default local run, start-up included  {}  {:.2}x the engine",
+        spread(&local_rates),
+        median(local_rates.clone()) / median(engine_rates.clone())
+    );
 }
 
 /// Throughput of `instances` processors (at-least-once, one thread each) in one group sharing
@@ -915,6 +968,7 @@ fn main() {
         }
         [mode, n] if mode.as_str() == "budget" => budget(n.parse().unwrap()),
         [mode] if mode.as_str() == "scaling" => scaling(full, partitions),
+        [mode, rounds] if mode.as_str() == "local" => local_run(rounds.parse().unwrap()),
         [] if !full => {
             throughput(full, transactions, partitions);
             keys(&[1_000]);
@@ -922,7 +976,7 @@ fn main() {
         }
         [] => throughput(full, transactions, partitions),
         _ => panic!(
-            "usage: throughput [--no-transactions] [--partitions N] [scaling | soak SECONDS RATE [--out DIR] | latency SECONDS RATE KEYS | keys [N...] | budget N]"
+            "usage: throughput [--no-transactions] [--partitions N] [scaling | local ROUNDS | soak SECONDS RATE [--out DIR] | latency SECONDS RATE KEYS | keys [N...] | budget N]"
         ),
     }
 }

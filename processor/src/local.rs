@@ -17,7 +17,7 @@ use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use pipeline_core::Spec;
 use pipeline_core::features::record_from_aggregate;
-use pipeline_core::generator::{EventGenerator, GeneratorConfig};
+use pipeline_core::generator::GeneratorConfig;
 use pipeline_core::store::FeatureStore as _;
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
 use pipeline_local::{LakeConfig, LakeReport, SqliteFeatureStore, StoreCounts};
@@ -25,20 +25,40 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
+use self::produce::{EMBEDDED_BUDGET, Pacing, ReadPositions, event_producer, produce_events};
 use crate::engine::{Delivery, Engine, EngineConfig, EngineStats, dead_letters_by_reason};
 use crate::lake::{LakeDelivery, run_until};
 
-/// How far the generator may run ahead of the processor. The embedded broker keeps only about
-/// 5 MB per partition and drops older records, so an unbounded producer would lose data.
-const MAX_AHEAD: u64 = 10_000;
+mod produce;
+
 /// How long the run waits without progress before it fails.
 const STALL_LIMIT: Duration = Duration::from_secs(60);
+/// The consumers' longest wait for a fetch to fill. The broker answers a fetch with nothing to
+/// give only after this wait (500 ms by default), which readers that keep up with their writer
+/// would pay at every step; on loopback a fetch is cheap.
+const QUICK_FETCH: (&str, &str) = ("fetch.wait.max.ms", "5");
 /// The feature group the local feature store holds.
 pub const LOCAL_FEATURE_GROUP: &str = "local";
+
+/// The default run: an hour of event time (for stock ticks, 24 tickers, 60 one-minute candles
+/// each), in a few seconds.
+pub const DEFAULT_EVENTS: u64 = 720_000;
+/// Events per second of simulated event time by default.
+pub const DEFAULT_RATE: u64 = 200;
+/// The share of deliberately broken events by default.
+pub const DEFAULT_MALFORMED: f64 = 0.01;
+/// The share of events delivered out of order by default, each by up to [`MAX_DISORDER_MS`].
+pub const DEFAULT_DISORDER: f64 = 0.05;
+pub const MAX_DISORDER_MS: i64 = 5_000;
+pub const DEFAULT_SEED: u64 = 42;
+/// Partitions of the input and output topics by default.
+pub const DEFAULT_PARTITIONS: i32 = 3;
+/// The lake's buffering by default: Firehose's largest, 64 MiB or 60 s.
+pub const DEFAULT_LAKE_BUFFER_MIB: usize = 64;
+pub const DEFAULT_LAKE_BUFFER_SECONDS: u64 = 60;
 
 #[derive(Debug, Clone)]
 pub struct LocalOptions {
@@ -58,6 +78,31 @@ pub struct LocalOptions {
     pub lake_buffer_interval: Duration,
     /// Print progress to stderr.
     pub progress: bool,
+}
+
+impl LocalOptions {
+    /// What `processor local` runs with when given no flags but the output folder.
+    pub fn defaults(spec: Arc<Spec>, out_dir: PathBuf) -> Self {
+        Self {
+            spec,
+            brokers: None,
+            delivery: Delivery::ExactlyOnce,
+            events: DEFAULT_EVENTS,
+            rate: DEFAULT_RATE,
+            generator: GeneratorConfig {
+                keys: None,
+                seed: DEFAULT_SEED,
+                malformed_share: DEFAULT_MALFORMED,
+                disorder_share: DEFAULT_DISORDER,
+                max_disorder_ms: MAX_DISORDER_MS,
+            },
+            partitions: DEFAULT_PARTITIONS,
+            out_dir,
+            lake_buffer_bytes: DEFAULT_LAKE_BUFFER_MIB * 1024 * 1024,
+            lake_buffer_interval: Duration::from_secs(DEFAULT_LAKE_BUFFER_SECONDS),
+            progress: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +138,10 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         }
         None => {
             embedded = EmbeddedKafka::start(1).context("starting the embedded Kafka broker")?;
+            // Each group here has one member: nothing to wait for before assigning it.
+            embedded
+                .set_initial_rebalance_delay(Duration::ZERO)
+                .context("configuring the embedded Kafka broker")?;
             for (topic, partitions) in [
                 (&spec.topics.input, options.partitions),
                 (&spec.topics.output, options.partitions),
@@ -105,6 +154,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
             KafkaSettings::local(embedded.bootstrap_servers())
         }
     };
+    let event_producer = event_producer(&settings)?;
     let run_id = format!(
         "{}-{}",
         std::process::id(),
@@ -112,6 +162,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     );
     let mut config = EngineConfig::new(format!("processor-local-{run_id}"), options.delivery);
     config.transactional_id = format!("processor-local-{run_id}");
+    config.consumer_overrides = quick_fetch();
     let mut engine = Engine::start(Arc::clone(spec), &settings, None, config)?;
 
     // Each run writes its lake and feature store afresh, as it does the JSON-lines files.
@@ -205,17 +256,38 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     };
 
     let produced = Arc::new(AtomicU64::new(0));
-    let processed = Arc::new(AtomicU64::new(0));
+    let positions = Arc::new(ReadPositions::new(options.partitions as usize));
+    // The embedded broker drops a partition's oldest records past its retention, read or not:
+    // the producer keeps within a budget of what the processor has read. A broker of one's own
+    // keeps what it is given.
+    let pacing = options
+        .brokers
+        .is_none()
+        .then(|| Pacing::new(options.partitions as usize, EMBEDDED_BUDGET));
     let producing_done = Arc::new(AtomicBool::new(false));
+    let producer_stop = Arc::new(AtomicBool::new(false));
+    let _producer_guard = StopOnDrop(Arc::clone(&producer_stop));
     let mut producer_thread = Some({
-        let (settings, done) = (settings.clone(), Arc::clone(&producing_done));
-        let (produced, processed) = (Arc::clone(&produced), Arc::clone(&processed));
+        let done = Arc::clone(&producing_done);
+        let (produced, positions) = (Arc::clone(&produced), Arc::clone(&positions));
+        let stop = Arc::clone(&producer_stop);
         let (options, topic) = (options.clone(), spec.topics.input.clone());
-        std::thread::spawn(move || -> anyhow::Result<()> {
-            let result = produce_events(&settings, &topic, &options, &produced, &processed);
-            done.store(true, Ordering::Release);
-            result
-        })
+        std::thread::Builder::new()
+            .name("producer".into())
+            .spawn(move || -> anyhow::Result<()> {
+                let result = produce_events(
+                    &event_producer,
+                    &topic,
+                    &options,
+                    &produced,
+                    &positions,
+                    pacing,
+                    &stop,
+                );
+                done.store(true, Ordering::Release);
+                result
+            })
+            .context("starting the event producer's thread")?
     });
 
     let mut last_progress = Instant::now();
@@ -223,7 +295,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     loop {
         engine.run_batch()?;
         let records_in = engine.stats().records_in;
-        processed.store(records_in, Ordering::Release);
+        positions.set(engine.high_waters());
         if producing_done.load(Ordering::Acquire)
             && let Some(thread) = producer_thread.take()
         {
@@ -276,6 +348,10 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         feature_store_file,
         feature_store,
     })
+}
+
+fn quick_fetch() -> Vec<(String, String)> {
+    vec![(QUICK_FETCH.0.into(), QUICK_FETCH.1.into())]
 }
 
 /// Stops a reader's thread if the run ends early (an error), so that it does not outlive it.
@@ -393,59 +469,6 @@ fn futures_block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn produce_events(
-    settings: &KafkaSettings,
-    topic: &str,
-    options: &LocalOptions,
-    produced: &AtomicU64,
-    processed: &AtomicU64,
-) -> anyhow::Result<()> {
-    let producer: ThreadedProducer<DefaultProducerContext> = settings
-        .producer_config()?
-        .set("linger.ms", "5")
-        .create()
-        .context("creating the event producer")?;
-    let mut generator = EventGenerator::new(&options.spec, options.generator.clone());
-    let mut payload = Vec::new();
-    let rate = options.rate.max(1);
-    // The simulated stream ends now.
-    let start_ms = chrono::Utc::now().timestamp_millis() - (options.events * 1_000 / rate) as i64;
-    for i in 0..options.events {
-        // Stay within MAX_AHEAD of the processor (pacing, bounded by the stall limit).
-        let waiting = Instant::now();
-        while i.saturating_sub(processed.load(Ordering::Acquire)) >= MAX_AHEAD {
-            if waiting.elapsed() > STALL_LIMIT {
-                bail!("the processor stopped taking in events ({i} produced)");
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let nominal = start_ms + (i * 1_000 / rate) as i64;
-        let generated = generator.next_into(nominal, &mut payload);
-        let mut record = BaseRecord::to(topic)
-            .key(generator.key(generated.key))
-            .payload(&payload)
-            .timestamp(nominal);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((
-                    rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
-                    back,
-                )) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err((e, _)) => return Err(e).context("producing an event"),
-            }
-        }
-        produced.fetch_add(1, Ordering::Release);
-    }
-    producer
-        .flush(Duration::from_secs(60))
-        .context("flushing events")?;
-    Ok(())
-}
-
 /// A reader of one output topic into a JSON-lines file.
 struct Drain {
     settings: KafkaSettings,
@@ -490,6 +513,7 @@ impl Drain {
             .set("group.id", format!("local-sink-{topic}"))
             .set("isolation.level", "read_committed")
             .set("enable.auto.commit", "false")
+            .set(QUICK_FETCH.0, QUICK_FETCH.1)
             .create()?;
         let mut list = TopicPartitionList::new();
         for p in 0..self.partitions {

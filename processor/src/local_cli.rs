@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use pipeline_core::Spec;
 use pipeline_core::generator::GeneratorConfig;
 use processor::Delivery;
-use processor::local::{LocalOptions, render_summary};
+use processor::local::{self, LocalOptions, render_summary};
 use processor::service::Shutdown;
 
 use crate::{BrokerArgs, key_value};
@@ -20,35 +20,35 @@ use crate::{BrokerArgs, key_value};
 #[derive(clap::Args)]
 pub(crate) struct LocalArgs {
     /// Events to generate (1 to 1,000,000,000).
-    #[arg(long, default_value_t = 200_000, allow_negative_numbers = true, value_parser = events)]
+    #[arg(long, default_value_t = local::DEFAULT_EVENTS, allow_negative_numbers = true, value_parser = events)]
     pub(crate) events: u64,
     /// Events per second of simulated event time (1 to 10,000,000).
-    #[arg(long, default_value_t = 1_000, allow_negative_numbers = true, value_parser = rate)]
+    #[arg(long, default_value_t = local::DEFAULT_RATE, allow_negative_numbers = true, value_parser = rate)]
     pub(crate) rate: u64,
     /// Distinct keys to generate, at least 1 [default: every combination of the key fields'
     /// listed values (`one_of`, `generate.values`), or 24 made-up ones]
     #[arg(long, allow_negative_numbers = true, value_parser = keys)]
     pub(crate) keys: Option<usize>,
     /// Share of deliberately broken events (0–1).
-    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true, value_parser = share)]
+    #[arg(long, default_value_t = local::DEFAULT_MALFORMED, allow_negative_numbers = true, value_parser = share)]
     pub(crate) malformed: f64,
     /// Share of events delivered up to 5 s out of order (0–1).
-    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true, value_parser = share)]
+    #[arg(long, default_value_t = local::DEFAULT_DISORDER, allow_negative_numbers = true, value_parser = share)]
     pub(crate) disorder: f64,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = local::DEFAULT_SEED)]
     pub(crate) seed: u64,
     /// Partitions of the input and output topics (1 to 1,000).
-    #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = partitions)]
+    #[arg(long, default_value_t = local::DEFAULT_PARTITIONS, allow_negative_numbers = true, value_parser = partitions)]
     pub(crate) partitions: i32,
     /// Where to write the outputs: aggregates.jsonl, dead-letters.jsonl, the Parquet lake
     /// (lake/) and the feature store (feature-store.sqlite), each afresh.
     #[arg(long, default_value = "out")]
     pub(crate) out: PathBuf,
     /// The lake writes a partition's Parquet file once this many MiB of aggregates wait...
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = local::DEFAULT_LAKE_BUFFER_MIB)]
     pub(crate) lake_buffer_mib: usize,
     /// ... or once the first of them has waited this many seconds (Firehose's buffering).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = local::DEFAULT_LAKE_BUFFER_SECONDS)]
     pub(crate) lake_buffer_seconds: u64,
     /// Use a Kafka broker on this machine (host:port) instead of the embedded one.
     #[arg(long)]
@@ -140,7 +140,7 @@ pub(crate) fn local(spec: Arc<Spec>, args: LocalArgs) -> anyhow::Result<ExitCode
             seed,
             malformed_share: malformed,
             disorder_share: disorder,
-            max_disorder_ms: 5_000,
+            max_disorder_ms: local::MAX_DISORDER_MS,
         },
         partitions,
         out_dir: out,
@@ -148,7 +148,7 @@ pub(crate) fn local(spec: Arc<Spec>, args: LocalArgs) -> anyhow::Result<ExitCode
         lake_buffer_interval: Duration::from_secs(lake_buffer_seconds),
         progress: true,
     };
-    let summary = processor::local::run(&options)?;
+    let summary = local::run(&options)?;
     print!("{}", render_summary(&summary));
     Ok(ExitCode::SUCCESS)
 }

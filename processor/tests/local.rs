@@ -46,6 +46,17 @@ fn stock_ticks_every_event_is_aggregated_or_dead_lettered() {
     assert_eq!(summary.stats.filtered, 0, "stock-ticks has no `where`");
 }
 
+/// One partition taking about three times what the embedded broker keeps of a partition (the
+/// producer's pacing itself is tested in `local::produce`): every tick is still accounted for.
+#[test]
+fn stock_ticks_past_the_embedded_retention_on_one_partition_lose_nothing() {
+    let mut options = options("stock-ticks", 100_000, 1_000);
+    options.partitions = 1;
+    options.out_dir = options.out_dir.with_extension("one-partition");
+    let summary = check_and_clean(&options);
+    assert_eq!(summary.produced, 100_000);
+}
+
 #[test]
 fn orders_are_aggregated_by_country_and_channel_without_the_cancelled() {
     let summary = check_and_clean(&options("orders", 8_000, 50));

@@ -131,7 +131,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         Some(brokers) => {
             let settings = KafkaSettings::local(brokers.clone());
             settings
-                .check_reachable(Duration::from_secs(5))
+                .check_reachable(KafkaSettings::REACH_TIMEOUT)
                 .map_err(anyhow::Error::msg)?;
             create_topics(&settings, spec, options.partitions)?;
             settings

@@ -83,16 +83,13 @@ struct BrokerArgs {
     region: Option<String>,
 }
 
-/// How long the start-up check waits for a broker to accept a connection.
-const REACH_TIMEOUT: Duration = Duration::from_secs(5);
-
 impl BrokerArgs {
     /// The settings, once a broker has been reached: a command that cannot reach any fails at
     /// once, naming each address and why.
     fn connect(self) -> anyhow::Result<(KafkaSettings, Option<IamContext>)> {
         let (settings, iam) = self.settings()?;
         settings
-            .check_reachable(REACH_TIMEOUT)
+            .check_reachable(KafkaSettings::REACH_TIMEOUT)
             .map_err(anyhow::Error::msg)?;
         Ok((settings, iam))
     }
@@ -322,7 +319,7 @@ fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
     // The service starts whether or not a broker answers yet (in ECS the cluster may still be
     // coming up, and the client retries); it says at once which cannot be reached, and why.
     let (settings, iam) = args.broker.settings()?;
-    if let Err(problem) = settings.check_reachable(REACH_TIMEOUT) {
+    if let Err(problem) = settings.check_reachable(KafkaSettings::REACH_TIMEOUT) {
         tracing::warn!("{problem}; the client keeps trying");
     }
     let health = Arc::new(Health::new(Duration::from_secs(args.stall_secs)));

@@ -169,6 +169,9 @@ impl KafkaSettings {
 }
 
 impl KafkaSettings {
+    /// How long a start-up check waits for each broker to accept a connection.
+    pub const REACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
     /// Connects to each bootstrap broker over TCP, within `timeout` each, and says which could
     /// not be reached and why: librdkafka itself retries a dead address quietly until a request
     /// times out, naming neither. `Ok` when at least one answers.

@@ -1,6 +1,6 @@
 //! The stream processor: the long-running consumer that replaces the Flink job, and `local`,
 //! which runs the whole pipeline on one machine with an embedded broker; `replay` re-publishes
-//! dead letters or a time range after a fix.
+//! dead letters or a time range after a fix; `tail` follows a topic for debugging.
 
 pub mod context;
 pub mod engine;
@@ -13,5 +13,6 @@ pub mod metrics;
 pub mod records;
 pub mod replay;
 pub mod service;
+pub mod tail;
 
 pub use engine::{Delivery, Engine, EngineConfig, EngineError, EngineStats};

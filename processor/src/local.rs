@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use base64::Engine as _;
 use pipeline_core::Spec;
 use pipeline_core::features::record_from_aggregate;
 use pipeline_core::generator::GeneratorConfig;
@@ -24,7 +23,6 @@ use pipeline_local::{LakeConfig, LakeReport, SqliteFeatureStore, StoreCounts};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Headers;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -250,7 +248,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
             path: dead_letters_file.clone(),
         };
         spawn_drain("dead letters", move || {
-            let written = drain.run(|payload, message| Ok(dead_letter_line(payload, message)))?;
+            let written = drain.run(|_, message| Ok(crate::records::dead_letter_json(message)))?;
             Ok((written, ()))
         })?
     };
@@ -553,36 +551,6 @@ impl Drain {
         out.flush()?;
         Ok(written)
     }
-}
-
-/// A dead letter as one JSON line: its headers and the original bytes (as text when they are
-/// UTF-8, else base64).
-fn dead_letter_line(payload: &[u8], message: &rdkafka::message::BorrowedMessage<'_>) -> String {
-    let mut object = serde_json::Map::new();
-    if let Some(headers) = message.headers() {
-        for header in headers.iter() {
-            let name = header.key.trim_start_matches("dlq.").replace('.', "_");
-            let value = String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned();
-            // The source's partition and offset are numbers (headers carry them as text).
-            let number = matches!(
-                header.key,
-                crate::records::SOURCE_PARTITION | crate::records::SOURCE_OFFSET
-            )
-            .then(|| value.parse::<i64>().ok())
-            .flatten();
-            object.insert(name, number.map_or_else(|| value.into(), Into::into));
-        }
-    }
-    match std::str::from_utf8(payload) {
-        Ok(text) => object.insert("payload".into(), text.into()),
-        Err(_) => object.insert(
-            "payload_base64".into(),
-            base64::engine::general_purpose::STANDARD
-                .encode(payload)
-                .into(),
-        ),
-    };
-    serde_json::Value::Object(object).to_string()
 }
 
 /// The summary printed at the end of a local run.

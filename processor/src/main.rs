@@ -51,6 +51,10 @@ enum Command {
     /// transaction with their keys, bytes, timestamps and partitions. `--dry-run` lists them
     /// (JSON lines on stdout) and sends nothing. See docs/operations/README.md, "Replay".
     Replay(ReplayArgs),
+    /// Follow a topic and print its records: the aggregates (default), the dead letters with
+    /// their reason, detail and source, the input, or any topic. Reads committed records only,
+    /// joins no group and commits nothing. See docs/operations/README.md, "Tail".
+    Tail(TailArgs),
     /// Print what Terraform needs of the spec as JSON: the pipeline's name and topics, the
     /// aggregates' schema for the lake (Glue columns, partitioning, timestamp format) and the
     /// Feature Group (features, identifier, event time). Terraform reads one file per spec,
@@ -136,6 +140,39 @@ struct ReplayArgs {
     #[arg(long)]
     dry_run: bool,
     /// Seconds allowed for each broker request and for the next record while reading.
+    #[arg(long, default_value_t = 30)]
+    timeout_secs: u64,
+}
+
+#[derive(clap::Args)]
+struct TailArgs {
+    #[command(flatten)]
+    broker: BrokerArgs,
+    /// aggregates, dead-letters, input or replay (the spec's topics), or a topic's name.
+    #[arg(long, default_value = "aggregates")]
+    topic: String,
+    /// Where to start on each partition: end (only what arrives from now on), beginning, an
+    /// offset, or an RFC 3339 time (the first record at or after it).
+    #[arg(long, default_value = "end", value_parser = processor::tail::Start::parse)]
+    from: processor::tail::Start,
+    /// Only this partition.
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(0..))]
+    partition: Option<i32>,
+    /// Only records with this key: the event's key fields joined by `|` (e.g. AMZN, or
+    /// shop|/pricing).
+    #[arg(long)]
+    key: Option<String>,
+    /// JSON lines (aggregates as they are; dead letters as in dead-letters.jsonl) instead of
+    /// readable rows.
+    #[arg(long)]
+    json: bool,
+    /// Stop after this many records.
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+    /// Stop once each partition is read to its end, instead of following.
+    #[arg(long)]
+    no_follow: bool,
+    /// Seconds allowed for each broker request.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
 }
@@ -251,7 +288,9 @@ fn init_logging(command: &Command) -> bool {
         Command::Lake(_) => ("info", true),
         #[cfg(feature = "local")]
         Command::Local(_) => ("warn", false),
-        Command::Probe { .. } | Command::Schema | Command::Replay(_) => ("warn", false),
+        Command::Probe { .. } | Command::Schema | Command::Replay(_) | Command::Tail(_) => {
+            ("warn", false)
+        }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
@@ -305,6 +344,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "local")]
         Command::Lake(args) => local_cli::lake(&spec, args),
         Command::Replay(args) => replay(&spec, args),
+        Command::Tail(args) => tail(&spec, args),
         Command::Schema => {
             print!("{}", pipeline_core::catalog::schema_file(&spec));
             Ok(ExitCode::SUCCESS)
@@ -350,6 +390,45 @@ fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
         &mut std::io::stdout().lock(),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn tail(spec: &Spec, args: TailArgs) -> anyhow::Result<ExitCode> {
+    use processor::tail::{TailError, TailOptions, resolve_topic};
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("installing the signal handlers")?;
+    }
+    let (settings, iam) = args.broker.connect()?;
+    let (topic, shape) = resolve_topic(spec, &args.topic);
+    let options = TailOptions {
+        topic,
+        shape,
+        start: args.from,
+        partition: args.partition,
+        key: args.key,
+        json: args.json,
+        count: args.count,
+        follow: !args.no_follow,
+        timeout: Duration::from_secs(args.timeout_secs.max(1)),
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let result = processor::tail::tail(spec, &settings, iam, &options, &mut out, &stop, |what| {
+        let hint = if options.follow {
+            " (Ctrl-C to stop)"
+        } else {
+            ""
+        };
+        eprintln!("processor tail: {what}{hint}");
+    });
+    match result {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        // The reader went away (`| head`): done.
+        Err(TailError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn replay(spec: &Spec, args: ReplayArgs) -> anyhow::Result<ExitCode> {

@@ -1,8 +1,10 @@
 //! What the processor writes: aggregates keyed by their key, and dead letters that carry the
 //! original bytes untouched with headers saying why and where they came from.
 
+use base64::Engine as _;
 use pipeline_core::Rejection;
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::Message;
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 
 /// Dead-letter header names.
 pub const REASON: &str = "dlq.reason";
@@ -50,6 +52,40 @@ pub fn dead_letter_headers(
             })
         },
     )
+}
+
+/// A dead letter as one JSON object: its headers without the `dlq.` prefix (`reason`,
+/// `detail`, `source_topic`, `source_partition` and `source_offset` as numbers, `time`) and
+/// the original bytes.
+pub fn dead_letter_json(message: &impl Message) -> String {
+    let mut object = serde_json::Map::new();
+    if let Some(headers) = message.headers() {
+        for header in headers.iter() {
+            let name = header.key.trim_start_matches("dlq.").replace('.', "_");
+            let value = String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned();
+            // The source's partition and offset are numbers (headers carry them as text).
+            let number = matches!(header.key, SOURCE_PARTITION | SOURCE_OFFSET)
+                .then(|| value.parse::<i64>().ok())
+                .flatten();
+            object.insert(name, number.map_or_else(|| value.into(), Into::into));
+        }
+    }
+    insert_payload(&mut object, message.payload().unwrap_or_default());
+    serde_json::Value::Object(object).to_string()
+}
+
+/// Puts a record's bytes into `object`: as text (`payload`) when they are UTF-8, else as
+/// base64 (`payload_base64`).
+pub fn insert_payload(object: &mut serde_json::Map<String, serde_json::Value>, payload: &[u8]) {
+    match std::str::from_utf8(payload) {
+        Ok(text) => object.insert("payload".into(), text.into()),
+        Err(_) => object.insert(
+            "payload_base64".into(),
+            base64::engine::general_purpose::STANDARD
+                .encode(payload)
+                .into(),
+        ),
+    };
 }
 
 #[cfg(test)]

@@ -263,14 +263,8 @@ fn partitions(
     topic: &str,
     timeout: Duration,
 ) -> Result<i32, ReplayError> {
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
+    let count = pipeline_kafka::partition_count(consumer, topic, timeout)
         .map_err(kafka(format!("reading the metadata of {topic}")))?;
-    let count = metadata
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic && t.error().is_none())
-        .map_or(0, |t| t.partitions().len() as i32);
     if count == 0 {
         return Err(ReplayError::Options(format!(
             "topic {topic} does not exist (create it first, with as many partitions as the \

@@ -221,14 +221,8 @@ fn chosen_partitions(
     topic: &str,
     options: &TailOptions,
 ) -> Result<Vec<i32>, TailError> {
-    let metadata = consumer
-        .fetch_metadata(Some(topic), options.timeout)
+    let count = pipeline_kafka::partition_count(consumer, topic, options.timeout)
         .map_err(kafka(format!("reading the metadata of {topic}")))?;
-    let count = metadata
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic && t.error().is_none())
-        .map_or(0, |t| t.partitions().len() as i32);
     if count == 0 {
         return Err(TailError::Options(format!(
             "topic {topic} does not exist (aggregates, dead-letters, input and replay name the \

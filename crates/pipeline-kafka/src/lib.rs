@@ -7,8 +7,10 @@ pub mod embedded;
 pub mod iam;
 pub mod publish;
 pub mod settings;
+pub mod topics;
 
 pub use embedded::EmbeddedKafka;
 pub use iam::{AuthContext, IamContext, MskToken, default_credentials, sign_token};
 pub use publish::{Published, Publisher, PublisherError};
 pub use settings::{Auth, KafkaSettings, Security, SettingsError};
+pub use topics::partition_count;

@@ -31,6 +31,7 @@ use crate::engine::{Delivery, Engine, EngineConfig, EngineStats, dead_letters_by
 use crate::lake::{LakeDelivery, run_until};
 
 mod produce;
+pub mod report;
 
 /// How long the run waits without progress before it fails.
 const STALL_LIMIT: Duration = Duration::from_secs(60);
@@ -38,6 +39,8 @@ const STALL_LIMIT: Duration = Duration::from_secs(60);
 /// give only after this wait (500 ms by default), which readers that keep up with their writer
 /// would pay at every step; on loopback a fetch is cheap.
 const QUICK_FETCH: (&str, &str) = ("fetch.wait.max.ms", "5");
+/// How often the run's progress is sampled for the report.
+const SAMPLE_EVERY_MS: u64 = 50;
 /// The feature group the local feature store holds.
 pub const LOCAL_FEATURE_GROUP: &str = "local";
 
@@ -118,6 +121,8 @@ pub struct LocalSummary {
     pub lake: LakeReport,
     pub feature_store_file: PathBuf,
     pub feature_store: StoreCounts,
+    /// The run drawn: out/report.html.
+    pub report_file: PathBuf,
 }
 
 /// Runs the pipeline over `options.events` generated events and writes the outputs.
@@ -290,10 +295,26 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
 
     let mut last_progress = Instant::now();
     let mut last_advance = (0, Instant::now());
+    let mut samples = vec![report::Sample {
+        at_ms: 0,
+        produced: 0,
+        processed: 0,
+    }];
     loop {
         engine.run_batch()?;
         let records_in = engine.stats().records_in;
         positions.set(engine.high_waters());
+        let at_ms = started.elapsed().as_millis() as u64;
+        if samples
+            .last()
+            .is_some_and(|s| at_ms >= s.at_ms + SAMPLE_EVERY_MS)
+        {
+            samples.push(report::Sample {
+                at_ms,
+                produced: produced.load(Ordering::Acquire),
+                processed: records_in,
+            });
+        }
         if producing_done.load(Ordering::Acquire)
             && let Some(thread) = producer_thread.take()
         {
@@ -332,6 +353,17 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
 
     let (aggregates_written, feature_store) = join_drain(aggregates_thread, "aggregates")?;
     let (dead_letters_written, ()) = join_drain(dead_letters_thread, "dead letters")?;
+    samples.push(report::Sample {
+        at_ms: started.elapsed().as_millis() as u64,
+        produced: produced.load(Ordering::Acquire),
+        processed: stats.records_in,
+    });
+    let report_file = options.out_dir.join("report.html");
+    let reasons: Vec<(&str, u64)> = dead_letters_by_reason(&stats)
+        .into_iter()
+        .map(|(reason, n)| (reason.code(), n))
+        .collect();
+    report::write(&report_file, spec, &aggregates_file, &reasons, &samples)?;
     Ok(LocalSummary {
         spec: Arc::clone(&options.spec),
         produced: produced.load(Ordering::Relaxed),
@@ -345,6 +377,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         lake,
         feature_store_file,
         feature_store,
+        report_file,
     })
 }
 
@@ -592,6 +625,10 @@ pub fn render_summary(summary: &LocalSummary) -> String {
         summary.feature_store.online,
         summary.feature_store.offline,
         summary.feature_store_file.display()
+    ));
+    text.push_str(&format!(
+        "  report: {} (open it in a browser)\n",
+        summary.report_file.display()
     ));
     text.push_str(&format!(
         "look at them with e.g.\n  head -3 {}\n  jq -r .reason {} | sort | uniq -c\n",

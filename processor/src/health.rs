@@ -8,6 +8,8 @@
 //!   is stuck; see `service::Stranded`), else 503.
 //!
 //! Both answer a small JSON body with the state.
+//! - `GET /metrics`: the catalogue's metrics in the Prometheus text format, once
+//!   [`Health::expose_metrics`] has been given the recorder's handle (else 404).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs as _};
@@ -31,6 +33,7 @@ pub struct Health {
     stranded: AtomicBool,
     partitions: AtomicUsize,
     stall_limit: Duration,
+    metrics: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// What the endpoint reports.
@@ -55,7 +58,13 @@ impl Health {
             stranded: AtomicBool::new(false),
             partitions: AtomicUsize::new(0),
             stall_limit,
+            metrics: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Serves `GET /metrics` from this Prometheus recorder's handle.
+    pub fn expose_metrics(&self, handle: metrics_exporter_prometheus::PrometheusHandle) {
+        let _ = self.metrics.set(handle);
     }
 
     /// The engine has connected and subscribed.
@@ -137,6 +146,14 @@ fn answer(stream: TcpStream, health: &Health) -> std::io::Result<()> {
     }
     let mut parts = request_line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if matches!(method, "GET" | "HEAD")
+        && path == "/metrics"
+        && let Some(handle) = health.metrics.get()
+    {
+        handle.run_upkeep();
+        let page = handle.render();
+        return respond_with(&stream, 200, PROMETHEUS_TEXT, &page, method);
+    }
     let status = health.status();
     let (code, body) = match (method, path) {
         ("GET" | "HEAD", "/health/live") => (if status.live { 200 } else { 503 }, status),
@@ -160,7 +177,20 @@ fn answer(stream: TcpStream, health: &Health) -> std::io::Result<()> {
     respond(&stream, code, &body, method)
 }
 
-fn respond(mut stream: &TcpStream, code: u16, body: &str, method: &str) -> std::io::Result<()> {
+/// The Prometheus text exposition format's content type.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+fn respond(stream: &TcpStream, code: u16, body: &str, method: &str) -> std::io::Result<()> {
+    respond_with(stream, code, "application/json", body, method)
+}
+
+fn respond_with(
+    mut stream: &TcpStream,
+    code: u16,
+    content_type: &str,
+    body: &str,
+    method: &str,
+) -> std::io::Result<()> {
     let reason = match code {
         200 => "OK",
         404 => "Not Found",
@@ -168,7 +198,7 @@ fn respond(mut stream: &TcpStream, code: u16, body: &str, method: &str) -> std::
         _ => "Service Unavailable",
     };
     let mut response = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
          Cache-Control: no-store\r\nConnection: close\r\n\r\n",
         body.len()
     );
@@ -270,6 +300,29 @@ mod tests {
         let t = Duration::from_secs(2);
         assert_eq!(probe(&addr, "/health/live", t).unwrap(), 503);
         assert_eq!(probe(&addr, "/health/ready", t).unwrap(), 503);
+    }
+
+    #[test]
+    fn metrics_are_served_in_the_prometheus_text_format_once_exposed() {
+        let health = Arc::new(Health::new(Duration::from_secs(60)));
+        let recorder = crate::prometheus::builder("p", "processor")
+            .unwrap()
+            .build_recorder();
+        metrics::with_local_recorder(&recorder, || {
+            metrics::counter!("processor_records_in_total").absolute(7);
+        });
+        health.expose_metrics(recorder.handle());
+        let addr = server(health);
+        let response = get(&addr, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+        assert!(
+            response.contains("Content-Type: text/plain; version=0.0.4"),
+            "{response}"
+        );
+        assert!(
+            response.contains(r#"processor_records_in_total{pipeline="p",service="processor"} 7"#),
+            "{response}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! dead letters or a time range after a fix; `tail` follows a topic for debugging.
 
 pub mod context;
+pub mod dashboard;
 pub mod engine;
 pub mod health;
 #[cfg(feature = "local")]
@@ -10,6 +11,7 @@ pub mod lake;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod metrics;
+pub mod prometheus;
 pub mod records;
 pub mod replay;
 pub mod service;

@@ -60,6 +60,10 @@ enum Command {
     /// Feature Group (features, identifier, event time). Terraform reads one file per spec,
     /// infra/pipelines/<name>.json, which ./scripts/pipeline-schemas regenerates.
     Schema,
+    /// Print the Grafana dashboard of the processor's Prometheus metrics (JSON, from the metrics
+    /// catalogue); infra/grafana/processor.json is this output, which ./scripts/pipeline-schemas
+    /// regenerates.
+    Grafana,
     /// Ask a processor's health endpoint; exits 0 if it answers 200. For a container health
     /// check in an image without curl.
     Probe {
@@ -288,9 +292,11 @@ fn init_logging(command: &Command) -> bool {
         Command::Lake(_) => ("info", true),
         #[cfg(feature = "local")]
         Command::Local(_) => ("warn", false),
-        Command::Probe { .. } | Command::Schema | Command::Replay(_) | Command::Tail(_) => {
-            ("warn", false)
-        }
+        Command::Probe { .. }
+        | Command::Schema
+        | Command::Grafana
+        | Command::Replay(_)
+        | Command::Tail(_) => ("warn", false),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
@@ -349,6 +355,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", pipeline_core::catalog::schema_file(&spec));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Grafana => {
+            let dashboard = processor::dashboard::grafana();
+            println!("{}", serde_json::to_string_pretty(&dashboard)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Probe { .. } => unreachable!("answered above"),
     }
 }
@@ -365,8 +376,11 @@ fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
     let health = Arc::new(Health::new(Duration::from_secs(args.stall_secs)));
     let listener = TcpListener::bind(&args.health_addr)
         .with_context(|| format!("binding the health endpoint to {}", args.health_addr))?;
+    let metrics = processor::prometheus::install(&spec.name, "processor")
+        .context("installing the Prometheus recorder")?;
+    health.expose_metrics(metrics);
     let addr = health::serve(listener, Arc::clone(&health))?;
-    tracing::info!(%addr, "health endpoint listening");
+    tracing::info!(%addr, metrics = "/metrics", "health endpoint listening");
     let mut engine = EngineConfig::new(args.group, args.delivery);
     engine.consumer_overrides = args.consumer_config;
     let config = ServiceConfig {

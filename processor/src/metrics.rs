@@ -25,6 +25,175 @@ use serde_json::{Map, Value, json};
 
 use crate::engine::EngineStats;
 
+/// How a metric behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Counts events: a delta per interval in EMF, a running total in Prometheus.
+    Counter,
+    /// A value now.
+    Gauge,
+    /// Milliseconds, one value per occurrence: EMF lists them, Prometheus buckets them.
+    Latency,
+}
+
+/// One metric of the processor, as both outputs name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metric {
+    /// The CloudWatch (EMF) name, in the namespace of the `Pipeline` and `Service` dimensions.
+    pub emf: &'static str,
+    /// The Prometheus name, with `pipeline` and `service` labels.
+    pub prometheus: &'static str,
+    pub kind: Kind,
+    /// The dimension that splits it (EMF name, Prometheus label), if any.
+    pub split: Option<(&'static str, &'static str)>,
+    pub help: &'static str,
+}
+
+const fn metric(
+    emf: &'static str,
+    prometheus: &'static str,
+    kind: Kind,
+    split: Option<(&'static str, &'static str)>,
+    help: &'static str,
+) -> Metric {
+    Metric {
+        emf,
+        prometheus,
+        kind,
+        split,
+        help,
+    }
+}
+
+/// The processor's metrics: what the EMF lines and the Prometheus endpoint carry, and what
+/// the dashboards (CloudWatch's in Terraform, Grafana's in `infra/grafana/`) and
+/// docs/operations/metrics.md may name. Tests hold each of those to it.
+pub const CATALOGUE: &[Metric] = &[
+    metric(
+        "RecordsIn",
+        "processor_records_in_total",
+        Kind::Counter,
+        None,
+        "Records taken from the input topic.",
+    ),
+    metric(
+        "EventsFiltered",
+        "processor_events_filtered_total",
+        Kind::Counter,
+        None,
+        "Valid events the spec's `where` left out.",
+    ),
+    metric(
+        "RecordsOut",
+        "processor_records_out_total",
+        Kind::Counter,
+        None,
+        "Aggregates and dead letters sent.",
+    ),
+    metric(
+        "WindowsEmitted",
+        "processor_windows_emitted_total",
+        Kind::Counter,
+        None,
+        "Aggregates sent (windows closed).",
+    ),
+    metric(
+        "DeadLetters",
+        "processor_dead_letters_total",
+        Kind::Counter,
+        Some(("Reason", "reason")),
+        "Events sent to the dead-letter topic, by reason (EMF also carries the total).",
+    ),
+    metric(
+        "LateEvents",
+        "processor_late_events_total",
+        Kind::Counter,
+        None,
+        "Events for windows already closed (dead-lettered as late).",
+    ),
+    metric(
+        "BatchesCommitted",
+        "processor_batches_committed_total",
+        Kind::Counter,
+        None,
+        "Batches made durable (transactions, or flush and offset commit).",
+    ),
+    metric(
+        "CommitsDeferred",
+        "processor_commits_deferred_total",
+        Kind::Counter,
+        None,
+        "At-least-once commits refused during a rebalance, left to the next.",
+    ),
+    metric(
+        "IdleAdvances",
+        "processor_idle_advances_total",
+        Kind::Counter,
+        None,
+        "Quiet partitions whose watermark the clock moved.",
+    ),
+    metric(
+        "OpenWindows",
+        "processor_open_windows",
+        Kind::Gauge,
+        None,
+        "Windows open on this instance's partitions.",
+    ),
+    metric(
+        "AssignedPartitions",
+        "processor_assigned_partitions",
+        Kind::Gauge,
+        None,
+        "Input partitions this instance holds.",
+    ),
+    metric(
+        "ConsumerLagTotal",
+        "processor_consumer_lag_records",
+        Kind::Gauge,
+        None,
+        "Records not yet handled on this instance's partitions (what autoscaling tracks).",
+    ),
+    metric(
+        "ConsumerLagMax",
+        "processor_consumer_lag_max_records",
+        Kind::Gauge,
+        None,
+        "The largest lag of one of this instance's partitions.",
+    ),
+    metric(
+        "ConsumerLag",
+        "processor_partition_lag_records",
+        Kind::Gauge,
+        Some(("Partition", "partition")),
+        "Records behind the end of an assigned input partition, from the last record taken in.",
+    ),
+    metric(
+        "StrandedBacklog",
+        "processor_stranded_backlog_records",
+        Kind::Gauge,
+        None,
+        "The group's uncommitted records while this instance holds no partitions and nothing moves (0 normally).",
+    ),
+    metric(
+        "CommitLatency",
+        "processor_commit_latency_ms",
+        Kind::Latency,
+        None,
+        "Milliseconds each commit took.",
+    ),
+];
+
+/// The catalogue's entry for the EMF name `emf`.
+///
+/// # Panics
+/// If the catalogue has no such metric: a programming error the catalogue tests catch.
+pub fn catalogued(emf: &str) -> &'static Metric {
+    CATALOGUE
+        .iter()
+        .find(|m| m.emf == emf)
+        .unwrap_or_else(|| panic!("{emf} is not in the metrics catalogue"))
+}
+
 /// EMF allows at most 100 values for one metric in one document.
 const MAX_VALUES: usize = 100;
 

@@ -185,6 +185,7 @@ impl Stranded {
 }
 
 fn write_report(reporter: &mut EmfReporter, observation: &Observation, out: &mut dyn Write) {
+    crate::prometheus::record(observation);
     let now_ms = chrono::Utc::now().timestamp_millis();
     let written = reporter
         .report(now_ms, observation)

@@ -27,6 +27,15 @@ fn captures(pattern: &str, text: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The first two groups of each match.
+fn captures2(pattern: &str, text: &str) -> BTreeSet<(String, String)> {
+    Regex::new(pattern)
+        .unwrap()
+        .captures_iter(text)
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .collect()
+}
+
 fn alarms_tf() -> String {
     read("infra/modules/observability/main.tf")
 }
@@ -148,6 +157,26 @@ fn every_metric_the_alarms_read_is_in_the_catalogue_and_ours_are_emitted() {
             "the Terraform reads {metric}, which docs/operations/metrics.md does not list"
         );
     }
+
+    // The processor's rows are the code's catalogue, no more and no less; so is the Prometheus
+    // table, name for name.
+    let processor_rows: BTreeSet<&str> = listed
+        .iter()
+        .filter(|(_, _, source)| source == "processor EMF")
+        .map(|(n, _, _)| n.as_str())
+        .collect();
+    let catalogued: BTreeSet<&str> = processor::metrics::CATALOGUE
+        .iter()
+        .map(|m| m.emf)
+        .collect();
+    assert_eq!(processor_rows, catalogued);
+    let prometheus: BTreeSet<(String, String)> =
+        captures2(r"(?m)^\| `([a-z_]+)` \| `([A-Za-z]+)` \|", &catalogue);
+    let expected: BTreeSet<(String, String)> = processor::metrics::CATALOGUE
+        .iter()
+        .map(|m| (m.prometheus.to_owned(), m.emf.to_owned()))
+        .collect();
+    assert_eq!(prometheus, expected);
 
     let emf = read("processor/src/metrics.rs");
     let checker = read("lambdas/checker/src/lib.rs");

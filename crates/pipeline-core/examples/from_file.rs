@@ -37,8 +37,13 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+fn spec() -> std::io::Result<Spec> {
+    Spec::from_toml(STOCK_TICKS_SPEC, "stock-ticks")
+        .map_err(|e| std::io::Error::other(format!("the built-in spec: {e}")))
+}
+
 fn write(path: &str, events: u64, rate: u64, disorder: f64) -> std::io::Result<()> {
-    let spec = Spec::from_toml(STOCK_TICKS_SPEC, "stock-ticks").expect("the built-in spec");
+    let spec = spec()?;
     let mut generator = EventGenerator::new(
         &spec,
         GeneratorConfig {
@@ -62,7 +67,7 @@ fn write(path: &str, events: u64, rate: u64, disorder: f64) -> std::io::Result<(
 }
 
 fn read(path: &str, end_ms: i64, out_path: &str) -> std::io::Result<()> {
-    let spec = Spec::from_toml(STOCK_TICKS_SPEC, "stock-ticks").expect("the built-in spec");
+    let spec = spec()?;
     let (cpu, wall) = (cpu_seconds(), Instant::now());
     let mut partition = Partition::new(&spec);
     let mut closed = Vec::new();

@@ -271,14 +271,28 @@ fn main() -> ExitCode {
         Ok(code) => code,
         // Once: as a log line where logs are JSON (the services), else as plain text.
         Err(error) if json => {
-            tracing::error!("{error:#}");
+            tracing::error!("{}", describe(&error));
             ExitCode::FAILURE
         }
         Err(error) => {
-            eprintln!("processor: {error:#}");
+            eprintln!("processor: {}", describe(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, each said once: librdkafka's errors repeat their cause in their own
+/// text ("Transaction error: Timed out…, retry call to resume: Transaction error: Timed out…"),
+/// so a `: `-separated part that an earlier part already holds is left out.
+fn describe(error: &anyhow::Error) -> String {
+    let full = format!("{error:#}");
+    let mut kept: Vec<&str> = Vec::new();
+    for part in full.split(": ") {
+        if !kept.iter().any(|earlier| earlier.contains(part)) {
+            kept.push(part);
+        }
+    }
+    kept.join(": ")
 }
 
 /// JSON lines on stderr for the service (CloudWatch Logs); plain text, warnings only, for the
@@ -468,4 +482,26 @@ fn replay(spec: &Spec, args: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     eprint!("{}", report.summary(&options));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn a_repeated_cause_is_said_once() {
+        let error = anyhow::anyhow!(
+            "Transaction error: Timed out waiting for operation to finish, retry call to resume: \
+             Transaction error: Timed out waiting for operation to finish, retry call to resume: \
+             Timed out waiting for operation to finish"
+        )
+        .context("Kafka: initialising transactions");
+        assert_eq!(
+            describe(&error),
+            "Kafka: initialising transactions: Transaction error: Timed out waiting for \
+             operation to finish, retry call to resume"
+        );
+        let plain = anyhow::anyhow!("Connection refused").context("reading ticks");
+        assert_eq!(describe(&plain), "reading ticks: Connection refused");
+    }
 }

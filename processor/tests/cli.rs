@@ -117,6 +117,34 @@ fn a_broker_that_cannot_be_reached_is_named_with_the_reason_at_once() {
     }
 }
 
+/// `run` keeps starting when no broker answers (in ECS the cluster may come up later), but says
+/// which broker and why at once, and its final error says its cause once, not three times.
+#[test]
+fn run_names_an_unreachable_broker_first_and_its_error_once() {
+    let broker = format!("127.0.0.1:{}", closed_port());
+    let (output, _) = processor(&["run", "--brokers", &broker, "--health-addr", "127.0.0.1:0"]);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["level"], "WARN", "{text}");
+    let warning = lines[0]["message"].as_str().unwrap();
+    assert!(
+        warning.contains(&broker) && warning.contains("refused"),
+        "{warning}"
+    );
+    let error = lines.last().unwrap();
+    assert_eq!(error["level"], "ERROR", "{text}");
+    let message = error["message"].as_str().unwrap();
+    assert_eq!(
+        message.matches("Timed out").count(),
+        1,
+        "the cause is said once: {message}"
+    );
+}
+
 #[test]
 fn an_error_is_printed_once_and_without_colour_codes_when_redirected() {
     let port = closed_port();

@@ -8,7 +8,6 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,18 +23,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn prometheus_binary() -> PathBuf {
-    let path =
-        std::env::var_os("PROMETHEUS").map_or_else(|| "/usr/bin/prometheus".into(), PathBuf::from);
-    assert!(
-        path.is_file(),
-        "{} not found: run ./scripts/test (which installs Debian's prometheus), or \
-         `apt-get install prometheus`, or set PROMETHEUS",
-        path.display()
-    );
-    path
 }
 
 fn free_port() -> u16 {
@@ -117,7 +104,7 @@ fn a_prometheus_server_scrapes_every_catalogued_metric() {
     .unwrap();
     let port = free_port();
     let _prometheus = Running(
-        Command::new(prometheus_binary())
+        Command::new(pipeline_testkit::debian::tool("prometheus", "PROMETHEUS"))
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
                 "--storage.tsdb.path={}",

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -13,22 +13,10 @@ use pipeline_core::{ColumnType, SHIPPED_SPECS, Spec};
 use processor::local::{LocalOptions, run};
 use regex::Regex;
 
-fn chromium() -> PathBuf {
-    let path =
-        std::env::var_os("CHROMIUM").map_or_else(|| "/usr/bin/chromium".into(), PathBuf::from);
-    assert!(
-        path.is_file(),
-        "{} not found: run ./scripts/test (which installs Debian's chromium), or \
-         `apt-get install chromium`, or set CHROMIUM",
-        path.display()
-    );
-    path
-}
-
 /// The page's DOM after its scripts ran.
 fn rendered(page: &Path) -> String {
     let profile = page.with_file_name("chromium-profile");
-    let output = Command::new(chromium())
+    let output = Command::new(pipeline_testkit::debian::tool("chromium", "CHROMIUM"))
         .args([
             "--headless",
             "--no-sandbox",

@@ -7,7 +7,9 @@
 //! - [`emulator`]: the Lambda Runtime API emulator of `cargo lambda watch`, to invoke a built
 //!   function as Lambda would.
 //! - [`tansu`]: a tansu broker on a free loopback port, for the broker suites.
+//! - [`debian`]: servers and tools from Debian's packages (Chromium, Prometheus).
 
+pub mod debian;
 pub mod double;
 pub mod emulator;
 pub mod moto;

@@ -6,8 +6,6 @@
 //! the aggregates topic, as the feature-writer Lambda is), and JSON-lines files of the
 //! aggregates and dead letters read back from Kafka.
 
-use std::fs::File;
-use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,18 +18,22 @@ use pipeline_core::generator::GeneratorConfig;
 use pipeline_core::store::FeatureStore as _;
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
 use pipeline_local::{LakeConfig, LakeReport, SqliteFeatureStore, StoreCounts};
+use rdkafka::Message;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{Message, Offset, TopicPartitionList};
 
+use self::drain::{Drain, join_drain, spawn_drain};
 use self::produce::{EMBEDDED_BUDGET, Pacing, ReadPositions, event_producer, produce_events};
 use crate::engine::{Delivery, Engine, EngineConfig, EngineStats, dead_letters_by_reason};
 use crate::lake::{LakeDelivery, run_until};
 
+mod drain;
 mod produce;
 pub mod report;
+mod summary;
+
+pub use self::summary::render_summary;
 
 /// How long the run waits without progress before it fails.
 const STALL_LIMIT: Duration = Duration::from_secs(60);
@@ -498,165 +500,4 @@ fn futures_block_on<F: Future>(future: F) -> F::Output {
             Poll::Pending => std::thread::park(),
         }
     }
-}
-
-/// A reader of one output topic into a JSON-lines file.
-struct Drain {
-    settings: KafkaSettings,
-    topic: String,
-    partitions: i32,
-    /// How many records to read; `u64::MAX` until the processor is done.
-    expected: Arc<AtomicU64>,
-    /// Set when the run ends early.
-    stop: Arc<AtomicBool>,
-    path: PathBuf,
-}
-
-type DrainThread<T> = std::thread::JoinHandle<anyhow::Result<(u64, T)>>;
-
-fn spawn_drain<T: Send + 'static>(
-    what: &str,
-    run: impl FnOnce() -> anyhow::Result<(u64, T)> + Send + 'static,
-) -> anyhow::Result<DrainThread<T>> {
-    std::thread::Builder::new()
-        .name(what.into())
-        .spawn(run)
-        .with_context(|| format!("starting the {what} reader's thread"))
-}
-
-fn join_drain<T>(thread: DrainThread<T>, what: &str) -> anyhow::Result<(u64, T)> {
-    thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("the {what} reader panicked"))?
-}
-
-impl Drain {
-    /// Reads committed records, one line each, until it has the expected number; gives up
-    /// only when the topic stops yielding records once that number is known.
-    fn run(
-        self,
-        mut line: impl FnMut(&[u8], &rdkafka::message::BorrowedMessage<'_>) -> anyhow::Result<String>,
-    ) -> anyhow::Result<u64> {
-        let topic = &self.topic;
-        let consumer: BaseConsumer = self
-            .settings
-            .client_config()?
-            .set("group.id", format!("local-sink-{topic}"))
-            .set("isolation.level", "read_committed")
-            .set("enable.auto.commit", "false")
-            .set(QUICK_FETCH.0, QUICK_FETCH.1)
-            .create()?;
-        let mut list = TopicPartitionList::new();
-        for p in 0..self.partitions {
-            list.add_partition_offset(topic, p, Offset::Beginning)?;
-        }
-        consumer.assign(&list)?;
-        let mut out = BufWriter::new(
-            File::create(&self.path)
-                .with_context(|| format!("creating {}", self.path.display()))?,
-        );
-        let mut written = 0;
-        let mut last_read = Instant::now();
-        loop {
-            let expected = self.expected.load(Ordering::Acquire);
-            if written >= expected || self.stop.load(Ordering::Acquire) {
-                break;
-            }
-            if expected == u64::MAX {
-                last_read = Instant::now();
-            } else if last_read.elapsed() > STALL_LIMIT {
-                bail!(
-                    "read {written} of {expected} records of {topic}, then nothing for {} s",
-                    STALL_LIMIT.as_secs()
-                );
-            }
-            if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-                let message = message?;
-                writeln!(
-                    out,
-                    "{}",
-                    line(message.payload().unwrap_or_default(), &message)?
-                )?;
-                written += 1;
-                last_read = Instant::now();
-            }
-        }
-        out.flush()?;
-        Ok(written)
-    }
-}
-
-/// The summary printed at the end of a local run.
-pub fn render_summary(summary: &LocalSummary) -> String {
-    let stats = &summary.stats;
-    let seconds = summary.elapsed.as_secs_f64();
-    let mut text = format!(
-        "processed {} events in {seconds:.1} s ({:.0} events/s)\n  aggregates: {} → {}\n  \
-         left out by `where`: {}\n  dead letters: {} → {}\n",
-        stats.records_in,
-        stats.records_in as f64 / seconds.max(1e-9),
-        summary.aggregates_written,
-        summary.aggregates_file.display(),
-        stats.filtered,
-        summary.dead_letters_written,
-        summary.dead_letters_file.display(),
-    );
-    for (reason, count) in dead_letters_by_reason(stats) {
-        text.push_str(&format!("    {:<14} {count}\n", reason.code()));
-    }
-    text.push_str(&format!(
-        "  lake: {} rows in {} Parquet file{} → {}/ (year=/month=/day=/){}\n",
-        summary.lake.rows,
-        summary.lake.files.len(),
-        if summary.lake.files.len() == 1 {
-            ""
-        } else {
-            "s"
-        },
-        summary.lake_dir.display(),
-        if summary.lake.errors > 0 {
-            format!(", {} records refused → errors/", summary.lake.errors)
-        } else {
-            String::new()
-        }
-    ));
-    text.push_str(&format!(
-        "  feature store: {} records online, {} offline → {}\n",
-        summary.feature_store.online,
-        summary.feature_store.offline,
-        summary.feature_store_file.display()
-    ));
-    text.push_str(&format!(
-        "  report: {} (open it in a browser)\n",
-        summary.report_file.display()
-    ));
-    text.push_str(&format!(
-        "look at them with e.g.\n  head -3 {}\n  jq -r .reason {} | sort | uniq -c\n",
-        summary.aggregates_file.display(),
-        summary.dead_letters_file.display()
-    ));
-    // The queries name the spec's own columns: its record identifier and first aggregates.
-    let spec = &summary.spec;
-    let identifier = spec.record_identifier();
-    let first = spec
-        .aggregates
-        .first()
-        .map_or("window_start", |a| a.name.as_str());
-    let shown: Vec<&str> = spec
-        .aggregates
-        .iter()
-        .take(3)
-        .map(|a| a.name.as_str())
-        .collect();
-    text.push_str(&format!(
-        "  duckdb -c \"select {identifier}, count(*) windows, max({first}) from \
-         read_parquet('{}/**/*.parquet', hive_partitioning = true) group by 1 order by 1\"\n",
-        summary.lake_dir.display()
-    ));
-    text.push_str(&format!(
-        "  sqlite3 {} 'select {identifier}, window_end, {} from online'\n",
-        summary.feature_store_file.display(),
-        shown.join(", ")
-    ));
-    text
 }

@@ -41,7 +41,7 @@ pub(crate) struct LocalArgs {
     #[arg(long, default_value_t = local::DEFAULT_PARTITIONS, allow_negative_numbers = true, value_parser = partitions)]
     pub(crate) partitions: i32,
     /// Where to write the outputs: aggregates.jsonl, dead-letters.jsonl, the Parquet lake
-    /// (lake/) and the feature store (feature-store.sqlite), each afresh.
+    /// (lake/), the feature store (feature-store.sqlite) and report.html, each afresh.
     #[arg(long, default_value = "out")]
     pub(crate) out: PathBuf,
     /// The lake writes a partition's Parquet file once this many MiB of aggregates wait...

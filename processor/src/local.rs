@@ -23,7 +23,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
-use self::drain::{Drain, join_drain, spawn_drain};
+use self::drain::{Drain, ReadProgress, join_drain, spawn_drain};
 use self::produce::{EMBEDDED_BUDGET, Pacing, ReadPositions, event_producer, produce_events};
 use crate::engine::{Delivery, Engine, EngineConfig, EngineStats, dead_letters_by_reason};
 use crate::lake::{LakeDelivery, run_until};
@@ -41,6 +41,10 @@ const STALL_LIMIT: Duration = Duration::from_secs(60);
 /// give only after this wait (500 ms by default), which readers that keep up with their writer
 /// would pay at every step; on loopback a fetch is cheap.
 const QUICK_FETCH: (&str, &str) = ("fetch.wait.max.ms", "5");
+/// How many bytes of aggregates or dead letters the processor may have written ahead of their
+/// slowest reader on the embedded broker: a quarter of a partition's retention, leaving room for
+/// what one batch writes on top.
+const OUTPUT_BUDGET: u64 = EmbeddedKafka::PARTITION_RETENTION_BYTES / 4;
 /// How often the run's progress is sampled for the report.
 const SAMPLE_EVERY_MS: u64 = 50;
 /// The feature group the local feature store holds.
@@ -216,6 +220,8 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     let drain_stop = Arc::new(AtomicBool::new(false));
     let _drain_guard = StopOnDrop(Arc::clone(&drain_stop));
     let aggregates_expected = Arc::new(AtomicU64::new(u64::MAX));
+    let aggregates_read = Arc::new(ReadProgress::default());
+    let dead_letters_read = Arc::new(ReadProgress::default());
     let dead_letters_expected = Arc::new(AtomicU64::new(u64::MAX));
     let aggregates_thread = {
         let drain = Drain {
@@ -225,6 +231,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
             expected: Arc::clone(&aggregates_expected),
             stop: Arc::clone(&drain_stop),
             path: aggregates_file.clone(),
+            progress: Arc::clone(&aggregates_read),
         };
         let spec = Arc::clone(spec);
         spawn_drain("aggregates", move || {
@@ -253,6 +260,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
             expected: Arc::clone(&dead_letters_expected),
             stop: Arc::clone(&drain_stop),
             path: dead_letters_file.clone(),
+            progress: Arc::clone(&dead_letters_read),
         };
         spawn_drain("dead letters", move || {
             let written = drain.run(|_, message| Ok(crate::records::dead_letter_json(message)))?;
@@ -303,6 +311,28 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         processed: 0,
     }];
     loop {
+        if options.brokers.is_none() {
+            // The outputs, too, must stay within the embedded broker's retention of their
+            // slowest reader (the lake, the feature store's reader, the files).
+            let waiting = Instant::now();
+            loop {
+                let stats = engine.stats();
+                let lake_read = lake_consumed.load(Ordering::Acquire);
+                let ahead = aggregates_read
+                    .unread_bytes(stats.aggregates_out, lake_read)
+                    .max(dead_letters_read.unread_bytes(stats.dead_letters_total(), u64::MAX));
+                if ahead <= OUTPUT_BUDGET {
+                    break;
+                }
+                if waiting.elapsed() > STALL_LIMIT {
+                    bail!(
+                        "the outputs' readers stopped reading ({ahead} bytes unread for {} s)",
+                        STALL_LIMIT.as_secs()
+                    );
+                }
+                std::thread::park_timeout(Duration::from_millis(2));
+            }
+        }
         engine.run_batch()?;
         let records_in = engine.stats().records_in;
         positions.set(engine.high_waters());

@@ -14,6 +14,7 @@ use pipeline_kafka::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
+use super::produce::RECORD_OVERHEAD;
 use super::{QUICK_FETCH, STALL_LIMIT};
 
 /// A reader of one output topic into a JSON-lines file.
@@ -26,6 +27,27 @@ pub(super) struct Drain {
     /// Set when the run ends early.
     pub(super) stop: Arc<AtomicBool>,
     pub(super) path: PathBuf,
+    /// What has been read so far, for the processor's pacing.
+    pub(super) progress: Arc<ReadProgress>,
+}
+
+/// How far a reader has got: records, and the bytes of their keys and values.
+#[derive(Debug, Default)]
+pub(super) struct ReadProgress {
+    pub(super) records: AtomicU64,
+    pub(super) bytes: AtomicU64,
+}
+
+impl ReadProgress {
+    /// The bytes of `written` records that are not read yet, counting each as twice the
+    /// average read so far (4 KiB before anything is read) plus the broker's framing.
+    /// `also_read` is another reader's count of the same topic: the slower one counts.
+    pub(super) fn unread_bytes(&self, written: u64, also_read: u64) -> u64 {
+        let records = self.records.load(Ordering::Acquire);
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        let per_record = (2 * bytes).checked_div(records).unwrap_or(4_096) + RECORD_OVERHEAD;
+        written.saturating_sub(records.min(also_read)) * per_record
+    }
 }
 
 pub(super) type DrainThread<T> = std::thread::JoinHandle<anyhow::Result<(u64, T)>>;
@@ -88,16 +110,46 @@ impl Drain {
             }
             if let Some(message) = consumer.poll(Duration::from_millis(100)) {
                 let message = message?;
-                writeln!(
-                    out,
-                    "{}",
-                    line(message.payload().unwrap_or_default(), &message)?
-                )?;
+                let payload = message.payload().unwrap_or_default();
+                writeln!(out, "{}", line(payload, &message)?)?;
                 written += 1;
+                let size = payload.len() + message.key().map_or(0, <[u8]>::len);
+                self.progress
+                    .bytes
+                    .fetch_add(size as u64, Ordering::Relaxed);
+                self.progress.records.store(written, Ordering::Release);
                 last_read = Instant::now();
             }
         }
         out.flush()?;
         Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unread_bytes_count_the_slower_reader_at_twice_the_average_size() {
+        let progress = ReadProgress::default();
+        // Nothing read yet: 4 KiB a record, plus framing.
+        assert_eq!(
+            progress.unread_bytes(10, u64::MAX),
+            10 * (4_096 + RECORD_OVERHEAD)
+        );
+        progress.records.store(100, Ordering::Release);
+        progress.bytes.store(100 * 150, Ordering::Release);
+        // 300 B a record (twice 150) plus framing, for the 50 this reader has not read...
+        assert_eq!(
+            progress.unread_bytes(150, u64::MAX),
+            50 * (300 + RECORD_OVERHEAD)
+        );
+        // ...or the 140 the slower reader (the lake, at 10) has not.
+        assert_eq!(
+            progress.unread_bytes(150, 10),
+            140 * (300 + RECORD_OVERHEAD)
+        );
+        assert_eq!(progress.unread_bytes(90, u64::MAX), 0);
     }
 }

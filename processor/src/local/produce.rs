@@ -17,7 +17,7 @@ use super::{LocalOptions, STALL_LIMIT};
 /// What one record may take in the embedded broker's log beyond its key and value, counted
 /// generously: the record's own framing (about 20 bytes) and, if it went alone, a whole batch
 /// header (61 bytes).
-const RECORD_OVERHEAD: u64 = 96;
+pub(super) const RECORD_OVERHEAD: u64 = 96;
 
 /// How far ahead of the processor the producer may be on one partition of the embedded
 /// broker: half of what a partition keeps, counting each record with [`RECORD_OVERHEAD`], so

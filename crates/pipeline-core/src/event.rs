@@ -6,7 +6,12 @@
 //! event costs no heap allocation unless a string field holds escape sequences.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use crate::avro;
+use crate::wire::{self, SchemaId, Wire};
 
 use crate::decimal::{self, DecimalError, Fixed};
 use crate::expr::{self, Env, EvalError, Expr, Value};
@@ -105,6 +110,25 @@ pub struct Decoder {
     /// For a one-field string key: keys that passed every check, so that a repeating key skips
     /// its regex.
     memo: KeyMemo,
+    input: Input,
+}
+
+/// How records are encoded.
+#[derive(Debug, Clone)]
+enum Input {
+    Json,
+    Avro(Box<AvroInput>),
+}
+
+/// Avro input: the schema versions learnt so far (see [`Decoder::learn_schema`]).
+#[derive(Debug, Clone)]
+struct AvroInput {
+    wire: Wire,
+    schemas: HashMap<SchemaId, Result<Arc<avro::Reader>, String>>,
+    /// The version of the last record, looked up once for a run of records of one version.
+    last: Option<(SchemaId, Arc<avro::Reader>)>,
+    /// Where a zlib body is inflated.
+    scratch: Vec<u8>,
 }
 
 /// Keys that passed every check, recently: a direct-mapped cache of [`MEMO_SLOTS`] keys by
@@ -252,10 +276,48 @@ impl Decoder {
             max_future_skew_ms: spec.event.max_future_skew_ms,
             max_past_skew_ms: spec.event.max_past_skew_ms,
         };
+        let input = match &spec.input {
+            crate::spec::InputFormat::Json => Input::Json,
+            crate::spec::InputFormat::Avro(registry) => Input::Avro(Box::new(AvroInput {
+                wire: registry.registry.wire(),
+                schemas: HashMap::new(),
+                last: None,
+                scratch: Vec::new(),
+            })),
+        };
         Self {
             plan,
             memo: KeyMemo::new(),
+            input,
         }
+    }
+
+    /// The schema version `payload`'s header names, when it is one this decoder has not
+    /// learnt: the caller resolves it through the registry and calls
+    /// [`Decoder::learn_schema`] before decoding the record. `None` for JSON input, a record
+    /// whose header cannot be read (it is dead-lettered `malformed`) and a known version.
+    pub fn schema_to_learn(&self, payload: Option<&[u8]>) -> Option<SchemaId> {
+        let Input::Avro(avro) = &self.input else {
+            return None;
+        };
+        let framed = wire::parse(avro.wire, payload?).ok()?;
+        (!avro.schemas.contains_key(&framed.schema)).then_some(framed.schema)
+    }
+
+    /// Learns schema version `id`: its Avro schema text as the registry returned it, or why the
+    /// registry could not return it (then its records are dead-lettered `unknown_schema` with
+    /// that reason). A schema that does not compile is remembered the same way.
+    pub fn learn_schema(&mut self, id: SchemaId, schema: Result<&str, String>) {
+        let Input::Avro(avro) = &mut self.input else {
+            return;
+        };
+        let reader = schema.and_then(|text| {
+            avro::Reader::compile(text, &self.plan.fields)
+                .map(Arc::new)
+                .map_err(|e| format!("its schema cannot be read: {e}"))
+        });
+        avro.schemas.insert(id, reader);
+        avro.last = None;
     }
 
     /// Where slot `slot`'s text is kept in [`Event::texts`], if it is.
@@ -289,7 +351,7 @@ impl Decoder {
             Some([]) => return Err(Rejection::new(Reason::Empty, "the record value is empty")),
             Some(b) => b,
         };
-        let Decoder { plan, memo } = self;
+        let Decoder { plan, memo, input } = self;
         if bytes.len() > plan.max_bytes {
             return Err(Rejection::new(
                 Reason::TooLarge,
@@ -301,38 +363,10 @@ impl Decoder {
         event.filtered = false;
         event.owned.clear();
         let mut progress = Progress::default();
-        let fields = &plan.fields;
-        // Producers write their fields in one order: try the field after the last one found
-        // before looking through them all.
-        let next = std::cell::Cell::new(0usize);
-        let lookup = |name: &[u8]| {
-            let guess = next.get();
-            let found = match fields.get(guess) {
-                Some(f) if f.name.as_bytes() == name => Some(guess),
-                _ => fields.iter().position(|f| f.name.as_bytes() == name),
-            };
-            if let Some(i) = found {
-                next.set(i + 1);
-            }
-            found
-        };
-        Scanner::new(bytes)
-            .and_then(|mut scanner| {
-                scanner.object(lookup, |i, scanner| {
-                    if progress.seen & (1 << i) != 0 {
-                        return Err(format!("duplicate key `{}`", fields[i].name));
-                    }
-                    progress.seen |= 1 << i;
-                    let json = scanner.value()?;
-                    if progress.first_error.is_none() {
-                        plan.take(memo, &mut progress, event, bytes, i, json);
-                    }
-                    Ok(())
-                })
-            })
-            .map_err(|e| {
-                Rejection::new(Reason::Malformed, format!("not a valid JSON object: {e}"))
-            })?;
+        match input {
+            Input::Json => plan.json_fields(memo, &mut progress, event, bytes)?,
+            Input::Avro(avro) => plan.avro_fields(memo, &mut progress, event, bytes, avro)?,
+        }
         if let Some(rejection) = progress.first_error {
             return Err(rejection);
         }
@@ -380,6 +414,111 @@ impl Decoder {
 }
 
 impl Plan {
+    /// Reads a JSON record's fields into the event.
+    fn json_fields(
+        &self,
+        memo: &mut KeyMemo,
+        progress: &mut Progress,
+        event: &mut Event,
+        bytes: &[u8],
+    ) -> Result<(), Rejection> {
+        let plan = self;
+        let fields = &plan.fields;
+        // Producers write their fields in one order: try the field after the last one found
+        // before looking through them all.
+        let next = std::cell::Cell::new(0usize);
+        let lookup = |name: &[u8]| {
+            let guess = next.get();
+            let found = match fields.get(guess) {
+                Some(f) if f.name.as_bytes() == name => Some(guess),
+                _ => fields.iter().position(|f| f.name.as_bytes() == name),
+            };
+            if let Some(i) = found {
+                next.set(i + 1);
+            }
+            found
+        };
+        Scanner::new(bytes)
+            .and_then(|mut scanner| {
+                scanner.object(lookup, |i, scanner| {
+                    if progress.seen & (1 << i) != 0 {
+                        return Err(format!("duplicate key `{}`", fields[i].name));
+                    }
+                    progress.seen |= 1 << i;
+                    let json = scanner.value()?;
+                    if progress.first_error.is_none() {
+                        plan.take(memo, progress, event, bytes, i, json);
+                    }
+                    Ok(())
+                })
+            })
+            .map_err(|e| {
+                Rejection::new(Reason::Malformed, format!("not a valid JSON object: {e}"))
+            })?;
+        Ok(())
+    }
+
+    /// Reads an Avro record's fields into the event: its header, its schema version, its body.
+    fn avro_fields(
+        &self,
+        memo: &mut KeyMemo,
+        progress: &mut Progress,
+        event: &mut Event,
+        bytes: &[u8],
+        avro: &mut AvroInput,
+    ) -> Result<(), Rejection> {
+        let framed = wire::parse(avro.wire, bytes)
+            .map_err(|e| Rejection::new(Reason::Malformed, e.to_string()))?;
+        let id = framed.schema;
+        let AvroInput {
+            schemas,
+            last,
+            scratch,
+            ..
+        } = avro;
+        if last.as_ref().is_none_or(|(known, _)| *known != id) {
+            match schemas.get(&id) {
+                Some(Ok(reader)) => *last = Some((id, Arc::clone(reader))),
+                Some(Err(why)) => {
+                    return Err(Rejection::new(
+                        Reason::UnknownSchema,
+                        format!("schema version {id}: {why}"),
+                    ));
+                }
+                None => {
+                    return Err(Rejection::new(
+                        Reason::UnknownSchema,
+                        format!("schema version {id} was not looked up in the registry"),
+                    ));
+                }
+            }
+        }
+        let Some((_, reader)) = last.as_ref() else {
+            return Ok(());
+        };
+        let (body, inflated) = match framed.body {
+            wire::Body::Plain(body) => (body, false),
+            wire::Body::Zlib(compressed) => {
+                wire::inflate(compressed, self.max_bytes, scratch)
+                    .map_err(|e| Rejection::new(Reason::Malformed, e))?;
+                (scratch.as_slice(), true)
+            }
+        };
+        reader
+            .read(body, inflated, |i, value| {
+                progress.seen |= 1 << i;
+                if progress.first_error.is_none() {
+                    self.take(memo, progress, event, bytes, i, value);
+                }
+            })
+            .map_err(|e| {
+                Rejection::new(
+                    Reason::Malformed,
+                    format!("not an Avro record of schema version {id}: {e}"),
+                )
+            })
+    }
+
     fn text_index(&self, slot: usize) -> Option<usize> {
         let i = self.text_index[slot];
         (i != NO_TEXT).then_some(usize::from(i))
@@ -596,6 +735,41 @@ fn product_of_fields(expr: &Expr, slots: &[crate::spec::Slot]) -> Option<[(usize
     }
 }
 
+/// A number's text written on the stack: `None` when it does not fit (a double of extreme
+/// magnitude, which no spec's fixed-point type holds anyway; the caller then allocates).
+struct NumberText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Default for NumberText {
+    fn default() -> Self {
+        Self {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+}
+
+impl std::fmt::Write for NumberText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl NumberText {
+    fn write(&mut self, f: f64) -> Option<&str> {
+        std::fmt::Write::write_fmt(self, format_args!("{f}")).ok()?;
+        std::str::from_utf8(&self.buf[..self.len]).ok()
+    }
+}
+
 /// FNV-1a, 64-bit: stable across runs and machines, unlike the std hasher.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
@@ -622,6 +796,7 @@ fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Checked<'a>, Rej
         )
     };
     let integer = |json: Json<'a>, want: &str| match json {
+        Json::Int(v) => Ok(v),
         Json::Num(text) if !text.contains(['.', 'e', 'E']) => text.parse::<i64>().map_err(|_| {
             Rejection::new(
                 Reason::OutOfRange,
@@ -695,8 +870,31 @@ fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Checked<'a>, Rej
             lower,
             upper,
         } => {
-            let raw = match json {
+            // A binary format's number is read as its exact decimal text, as JSON's is: a
+            // double as the shortest text that reads back as it (Rust's `Display`).
+            let mut int_text = itoa::Buffer::new();
+            let mut float_text = NumberText::default();
+            let owned;
+            let raw: &str = match json {
                 Json::Num(raw) => raw,
+                Json::Int(v) => int_text.format(v),
+                Json::Float(f) if !f.is_finite() => {
+                    return Err(Rejection::new(
+                        Reason::InvalidValue,
+                        format!("{name}: {f} is not a finite number"),
+                    ));
+                }
+                Json::Float(f) => match float_text.write(f) {
+                    Some(text) => text,
+                    None => {
+                        owned = f.to_string();
+                        &owned
+                    }
+                },
+                Json::Units(units, s) => {
+                    owned = Fixed::new(units, s).to_string();
+                    &owned
+                }
                 other => return Err(wrong_type("a decimal number", &other)),
             };
             let units = decimal::parse_units(raw, *scale).map_err(|e| match e {
@@ -760,6 +958,7 @@ fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Checked<'a>, Rej
                         format!("{name}: `{}`: {why}", quote(&text)),
                     )
                 })?,
+                Json::Time(ms) => ms,
                 other => integer(other, "an RFC 3339 string or epoch milliseconds")?,
             };
             if !(MIN_TIME_MS..=MAX_TIME_MS).contains(&ms) {

@@ -20,6 +20,17 @@ pub enum Json<'a> {
     Null,
     Object,
     Array,
+    // What binary formats hand the same checks (the JSON scanner makes none of these):
+    /// An integer (Avro `int`, `long`).
+    Int(i64),
+    /// A binary floating-point number (Avro `float`, `double`).
+    Float(f64),
+    /// A decimal: unscaled units and their scale (Avro's `decimal`).
+    Units(i128, u32),
+    /// A point in time, epoch ms (Avro's timestamp and date types).
+    Time(i64),
+    /// Raw bytes (Avro `bytes`, `fixed`).
+    Bytes,
 }
 
 impl Json<'_> {
@@ -31,6 +42,11 @@ impl Json<'_> {
             Json::Null => "null",
             Json::Object => "an object",
             Json::Array => "an array",
+            Json::Int(_) => "an integer",
+            Json::Float(_) => "a floating-point number",
+            Json::Units(..) => "a decimal",
+            Json::Time(_) => "a timestamp",
+            Json::Bytes => "bytes",
         }
     }
 }
@@ -355,6 +371,7 @@ mod tests {
                 Json::Null => "null".into(),
                 Json::Object => "object".into(),
                 Json::Array => "array".into(),
+                other => panic!("the scanner made {other:?}"),
             };
             map.insert(k, v);
         }

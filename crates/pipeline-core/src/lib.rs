@@ -48,6 +48,7 @@
 
 mod accumulate;
 pub mod aggregate;
+pub mod avro;
 pub mod catalog;
 pub mod checks;
 pub mod decimal;
@@ -68,6 +69,7 @@ pub mod spec;
 pub mod store;
 pub mod time;
 pub mod window;
+pub mod wire;
 
 pub use aggregate::{Aggregate, Cell};
 pub use event::{Decoder, Event};

@@ -12,7 +12,9 @@ pub enum Reason {
     /// Larger than the spec's `event.max_bytes`.
     TooLarge,
     /// Not a JSON object: bad syntax, truncated, invalid UTF-8, raw control characters,
-    /// a duplicate key, or another JSON type at the top.
+    /// a duplicate key, or another JSON type at the top. For Avro input: a wire-format header
+    /// that cannot be read (truncated, an unknown version, compression or magic byte), a body
+    /// that does not inflate, or a body that is not a record of its schema.
     Malformed,
     /// A required field is absent or `null`.
     MissingField,
@@ -31,11 +33,14 @@ pub enum Reason {
     /// Its key is new to its window, and the window already holds the spec's
     /// `window.max_keys` keys: the partition's state budget.
     OverCapacity,
+    /// The record's wire-format header names a schema version the registry does not know or
+    /// that cannot be read (Avro input only).
+    UnknownSchema,
 }
 
 impl Reason {
     /// All reasons, in a stable order (for metrics and docs).
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::Empty,
         Reason::TooLarge,
         Reason::Malformed,
@@ -46,6 +51,7 @@ impl Reason {
         Reason::TimeSkew,
         Reason::Late,
         Reason::OverCapacity,
+        Reason::UnknownSchema,
     ];
 
     pub const fn code(self) -> &'static str {
@@ -60,6 +66,7 @@ impl Reason {
             Reason::TimeSkew => "time_skew",
             Reason::Late => "late",
             Reason::OverCapacity => "over_capacity",
+            Reason::UnknownSchema => "unknown_schema",
         }
     }
 

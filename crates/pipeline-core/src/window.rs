@@ -156,6 +156,18 @@ impl Partition {
         partition
     }
 
+    /// The schema version a record names that this partition has not learnt (Avro input):
+    /// resolve it and [`Partition::learn_schema`] before [`Partition::process`]. See
+    /// [`Decoder::schema_to_learn`].
+    pub fn schema_to_learn(&self, payload: Option<&[u8]>) -> Option<crate::wire::SchemaId> {
+        self.decoder.schema_to_learn(payload)
+    }
+
+    /// See [`Decoder::learn_schema`].
+    pub fn learn_schema(&mut self, id: crate::wire::SchemaId, schema: Result<&str, String>) {
+        self.decoder.learn_schema(id, schema);
+    }
+
     pub fn watermark(&self) -> Option<i64> {
         self.watermark
     }

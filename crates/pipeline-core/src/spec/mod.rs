@@ -21,11 +21,13 @@ use crate::key::MAX_KEY_LEN;
 mod aggregates;
 mod derive;
 mod fields;
+mod input;
 mod raw;
 mod window;
 
 pub(crate) use aggregates::column_type;
 pub(crate) use derive::{MAX_TIME_MS, MIN_TIME_MS};
+pub use input::{InputFormat, Registry, RegistrySpec, SchemaVersion};
 
 /// The most fields an event may declare.
 pub const MAX_FIELDS: usize = 32;
@@ -54,6 +56,8 @@ pub const KEY_SEPARATOR: char = '|';
 pub struct Spec {
     pub name: String,
     pub topics: Topics,
+    /// How the input's records are encoded (`[input]`; JSON when absent).
+    pub input: InputFormat,
     pub event: EventSpec,
     /// Fields computed from the declared ones, in order; each may use the ones before it.
     pub derived: Vec<DerivedField>,
@@ -503,6 +507,7 @@ fn check(raw: raw::RawSpec, problems: &mut Problems) -> Option<Spec> {
             "name",
             "where",
             "topics",
+            "input",
             "event",
             "derive",
             "window",
@@ -528,6 +533,7 @@ fn check(raw: raw::RawSpec, problems: &mut Problems) -> Option<Spec> {
         );
     }
     check_topics(&raw.topics, problems);
+    let input = input::check_input(raw.input, problems);
     let event = fields::check_event(raw.event, problems);
     let window = window::check_window(&raw.window, problems);
     let window_columns = window::check_columns(raw.window.columns, problems);
@@ -546,6 +552,7 @@ fn check(raw: raw::RawSpec, problems: &mut Problems) -> Option<Spec> {
             output: raw.topics.output,
             dead_letter: raw.topics.dead_letter,
         },
+        input,
         event: event?,
         derived,
         filter,

@@ -13,6 +13,7 @@ pub(super) struct RawSpec {
     #[serde(rename = "where")]
     pub filter: Option<String>,
     pub topics: RawTopics,
+    pub input: Option<super::input::RawInput>,
     pub event: RawEvent,
     #[serde(default)]
     pub derive: Vec<RawDerive>,

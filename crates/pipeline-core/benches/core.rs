@@ -16,7 +16,9 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
+use pipeline_core::avro::Encoder;
 use pipeline_core::generator::{EventGenerator, GeneratorConfig};
+use pipeline_core::wire::{self, SchemaId};
 use pipeline_core::{Decoder, Partition, Record, STOCK_TICKS_SPEC, Spec};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -250,6 +252,62 @@ fn outputs(spec: &Spec, input: &Input) -> (Vec<String>, Vec<String>) {
     (general, special)
 }
 
+/// The same events as Avro in the Glue wire format (uncompressed), with the spec's Avro
+/// schema; a broken event that Avro cannot carry is sent as a body cut short (a dead letter
+/// `malformed`, as its JSON is one too).
+fn as_avro(spec: &Spec, json: &Input) -> (Input, Encoder) {
+    let encoder = Encoder::for_spec(spec).expect("the spec's schema");
+    let mut input = Input {
+        bytes: Vec::with_capacity(json.bytes.len()),
+        ranges: Vec::with_capacity(json.ranges.len()),
+        timestamps: json.timestamps.clone(),
+    };
+    for i in 0..json.ranges.len() {
+        let framed = match encoder.encode_json(json.payload(i)) {
+            Ok(body) => wire::frame(AVRO_ID, false, &body),
+            Err(_) => wire::frame(AVRO_ID, false, &[2, b'x']),
+        };
+        let start = input.bytes.len();
+        input.bytes.extend_from_slice(&framed);
+        input.ranges.push((start, input.bytes.len()));
+    }
+    (input, encoder)
+}
+
+const AVRO_ID: SchemaId = SchemaId::Glue([7; 16]);
+
+/// The general core on Avro input; returns the bytes of aggregate JSON produced.
+fn avro_core(spec: &Spec, schema: &str, input: &Input) -> usize {
+    let mut partition = Partition::new(spec);
+    partition.learn_schema(AVRO_ID, Ok(schema));
+    let mut closed = Vec::new();
+    let mut encoded = 0;
+    for i in 0..input.ranges.len() {
+        let record = Record {
+            offset: i as i64,
+            timestamp_ms: input.timestamps[i],
+            payload: Some(input.payload(i)),
+        };
+        black_box(partition.process(record, &mut closed));
+        for aggregate in closed.drain(..) {
+            encoded += aggregate.to_json(spec).len();
+        }
+    }
+    partition.close_all(&mut closed);
+    encoded + closed.iter().map(|a| a.to_json(spec).len()).sum::<usize>()
+}
+
+/// apache-avro's reader alone over the same bodies (a `Value` tree per record, no checks):
+/// what decoding with the crate would cost before any validation.
+fn apache_avro_only(schema: &apache_avro::Schema, input: &Input) -> usize {
+    (0..input.ranges.len())
+        .filter(|&i| {
+            let mut body = &input.payload(i)[wire::GLUE_HEADER_LEN..];
+            apache_avro::from_avro_datum(schema, &mut body, None).is_ok()
+        })
+        .count()
+}
+
 fn syntax_only(input: &Input) -> usize {
     (0..input.ranges.len())
         .filter(|&i| serde_json::from_slice::<IgnoredAny>(input.payload(i)).is_ok())
@@ -366,10 +424,32 @@ fn main() {
     // back every 20 s on average against a 30 s gap: sessions of about four views.
     let pages = shipped("page-views");
     let pages_input = generate(&pages, n, 20_000);
-    let mut rates: [Rate; 10] = Default::default();
+    let avro_spec = Spec::from_toml(
+        &format!(
+            "{STOCK_TICKS_SPEC}\n[input]\nformat = \"avro\"\n[input.glue]\nregistry = \"r\"\nschema = \"s\"\n"
+        ),
+        "stock-ticks-avro",
+    )
+    .expect("the Avro spec");
+    let (avro_input, encoder) = as_avro(&avro_spec, &input);
+    let avro_schema = apache_avro::Schema::parse_str(encoder.schema_text()).expect("schema");
+    assert_eq!(
+        avro_core(&avro_spec, encoder.schema_text(), &avro_input),
+        core(&spec, &input),
+        "JSON and Avro input must give the same aggregates"
+    );
+    println!(
+        "the same ticks as Avro in the Glue wire format: {:.0} B mean; the same aggregates as from JSON",
+        avro_input.bytes.len() as f64 / n as f64
+    );
+    let mut rates: [Rate; 12] = Default::default();
     for run in 0..runs {
-        for step in 0..10 {
-            match (run + step) % 10 {
+        for step in 0..12 {
+            match (run + step) % 12 {
+                10 => rates[10].sample(n, || {
+                    avro_core(&avro_spec, encoder.schema_text(), &avro_input)
+                }),
+                11 => rates[11].sample(n, || apache_avro_only(&avro_schema, &avro_input)),
                 0 => rates[0].sample(n, || parse_only(&input)),
                 1 => rates[1].sample(n, || decode_only(&mut decoder, &input)),
                 2 => rates[2].sample(n, || core(&spec, &input)),
@@ -408,6 +488,19 @@ fn main() {
     println!("\nstock-ticks, the general core against the specialised one:");
     header("specialised");
     row("general core", &rates[2], &rates[3]);
+    println!("\nstock-ticks, Avro input (Glue wire format) against JSON input:");
+    header("JSON core");
+    row("general core on JSON", &rates[2], &rates[2]);
+    row(
+        "general core on Avro: header, decode, validate, window",
+        &rates[10],
+        &rates[2],
+    );
+    row(
+        "apache-avro from_avro_datum alone (Value tree, no checks)",
+        &rates[11],
+        &rates[2],
+    );
     println!("\nthe other shipped specs, against a syntax-only parse of their bytes:");
     header("syntax parse");
     row(

@@ -735,6 +735,44 @@ fn product_of_fields(expr: &Expr, slots: &[crate::spec::Slot]) -> Option<[(usize
     }
 }
 
+/// How a decimal field's value was written, for a rejection's detail.
+enum Shown<'t> {
+    Text(&'t str),
+    Int(i64),
+    Fixed(Fixed),
+}
+
+fn out_of_bounds(
+    units: i64,
+    lower: Option<&crate::spec::Bound>,
+    upper: Option<&crate::spec::Bound>,
+) -> bool {
+    let below = lower.is_some_and(|b| units < b.units || (units == b.units && !b.inclusive));
+    let above = upper.is_some_and(|b| units > b.units || (units == b.units && !b.inclusive));
+    below || above
+}
+
+/// `units` at `from` decimals as units of `to` decimals, exactly: more significant decimals
+/// than `to` are refused, as in a JSON number's text.
+fn scale_units(units: i128, from: u32, to: u32) -> Result<i64, DecimalError> {
+    let exact = if from <= to {
+        expr::rescale_up(units, from, to).map_err(|_| DecimalError::Overflow)?
+    } else {
+        let d = 10_i128.pow(from - to);
+        if units % d != 0 {
+            let mut decimals = from as usize;
+            let mut rest = units;
+            while rest % 10 == 0 {
+                rest /= 10;
+                decimals -= 1;
+            }
+            return Err(DecimalError::TooPrecise { decimals });
+        }
+        units / d
+    };
+    i64::try_from(exact).map_err(|_| DecimalError::Overflow)
+}
+
 /// A number's text written on the stack: `None` when it does not fit (a double of extreme
 /// magnitude, which no spec's fixed-point type holds anyway; the caller then allocates).
 struct NumberText {
@@ -870,34 +908,48 @@ fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Checked<'a>, Rej
             lower,
             upper,
         } => {
-            // A binary format's number is read as its exact decimal text, as JSON's is: a
-            // double as the shortest text that reads back as it (Rust's `Display`).
-            let mut int_text = itoa::Buffer::new();
+            // A binary format's integer or decimal is scaled exactly; a double is read as the
+            // shortest text that reads back as it (Rust's `Display`), as JSON's text would be.
             let mut float_text = NumberText::default();
             let owned;
-            let raw: &str = match json {
-                Json::Num(raw) => raw,
-                Json::Int(v) => int_text.format(v),
+            let (parsed, shown) = match json {
+                Json::Num(raw) => (decimal::parse_units(raw, *scale), Shown::Text(raw)),
+                Json::Int(v) => (scale_units(i128::from(v), 0, *scale), Shown::Int(v)),
+                Json::Units(units, s) => (
+                    scale_units(units, s, *scale),
+                    Shown::Fixed(Fixed::new(units, s)),
+                ),
                 Json::Float(f) if !f.is_finite() => {
                     return Err(Rejection::new(
                         Reason::InvalidValue,
                         format!("{name}: {f} is not a finite number"),
                     ));
                 }
-                Json::Float(f) => match float_text.write(f) {
-                    Some(text) => text,
-                    None => {
-                        owned = f.to_string();
-                        &owned
-                    }
-                },
-                Json::Units(units, s) => {
-                    owned = Fixed::new(units, s).to_string();
-                    &owned
+                Json::Float(f) => {
+                    let text = match float_text.write(f) {
+                        Some(text) => text,
+                        None => {
+                            owned = f.to_string();
+                            &owned
+                        }
+                    };
+                    (decimal::parse_units(text, *scale), Shown::Text(text))
                 }
                 other => return Err(wrong_type("a decimal number", &other)),
             };
-            let units = decimal::parse_units(raw, *scale).map_err(|e| match e {
+            // Written out only for a rejection's detail.
+            let raw = &*match shown {
+                _ if parsed
+                    .as_ref()
+                    .is_ok_and(|units| !out_of_bounds(*units, lower.as_ref(), upper.as_ref())) =>
+                {
+                    Cow::Borrowed("")
+                }
+                Shown::Text(text) => Cow::Borrowed(text),
+                Shown::Int(v) => Cow::Owned(v.to_string()),
+                Shown::Fixed(f) => Cow::Owned(f.to_string()),
+            };
+            let units = parsed.map_err(|e| match e {
                 DecimalError::NotANumber => wrong_type("a decimal number", &Json::Num(raw)),
                 DecimalError::Exponent => Rejection::new(
                     Reason::InvalidValue,
@@ -921,11 +973,7 @@ fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Checked<'a>, Rej
                     ),
                 ),
             })?;
-            let below =
-                lower.is_some_and(|b| units < b.units || (units == b.units && !b.inclusive));
-            let above =
-                upper.is_some_and(|b| units > b.units || (units == b.units && !b.inclusive));
-            if below || above {
+            if out_of_bounds(units, lower.as_ref(), upper.as_ref()) {
                 let show = |b: &Option<crate::spec::Bound>, incl: &str, excl: &str| {
                     b.map(|b| {
                         format!(

@@ -130,3 +130,51 @@ fn a_composite_key_hopping_windows_and_a_filter_allocate_nothing_either() {
     );
     assert!(closed.is_empty());
 }
+
+#[test]
+fn avro_events_in_the_glue_wire_format_allocate_nothing_either() {
+    use pipeline_core::avro::Encoder;
+    use pipeline_core::wire::{self, SchemaId};
+    let text = format!(
+        "{STOCK_TICKS_SPEC}\n[input]\nformat = \"avro\"\n[input.glue]\nregistry = \"r\"\nschema = \"s\"\n"
+    );
+    let spec = Spec::from_toml(&text, "stock-ticks-avro").unwrap();
+    let encoder = Encoder::for_spec(&spec).unwrap();
+    let id = SchemaId::Glue([3; 16]);
+    let mut generator = EventGenerator::new(&spec, GeneratorConfig::default());
+    let base = 1_795_271_400_000i64;
+    let mut buf = Vec::new();
+    let payloads: Vec<Vec<u8>> = (0..4_000)
+        .map(|i| {
+            generator.next_into(base + i * 5, &mut buf);
+            wire::frame(id, false, &encoder.encode_json(&buf).unwrap())
+        })
+        .collect();
+    let mut partition = Partition::new(&spec);
+    partition.learn_schema(id, Ok(encoder.schema_text()));
+    let mut closed = Vec::with_capacity(16);
+    let feed = |partition: &mut Partition, closed: &mut Vec<_>, range: std::ops::Range<usize>| {
+        for (i, payload) in payloads
+            .iter()
+            .enumerate()
+            .take(range.end)
+            .skip(range.start)
+        {
+            let record = Record {
+                offset: i as i64,
+                timestamp_ms: base + 20_000,
+                payload: Some(payload),
+            };
+            let outcome = partition.process(record, closed);
+            assert!(matches!(outcome, Outcome::Accepted { .. }), "{outcome:?}");
+        }
+    };
+    feed(&mut partition, &mut closed, 0..400);
+    let before = allocations();
+    feed(&mut partition, &mut closed, 400..payloads.len());
+    assert_eq!(
+        allocations() - before,
+        0,
+        "allocations while processing Avro events"
+    );
+}

@@ -224,7 +224,7 @@ impl FeatureStoreDouble {
     }
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Value)> {
+pub(crate) fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Value)> {
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let mut parts = line.split_whitespace();

@@ -9,6 +9,7 @@
 //! - [`tansu`]: a tansu broker on a free loopback port, for the broker suites.
 //! - [`debian`]: servers and tools from Debian's packages (Chromium, Prometheus).
 
+pub mod confluent;
 pub mod debian;
 pub mod double;
 pub mod emulator;

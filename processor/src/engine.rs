@@ -15,6 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pipeline_core::spec::InputFormat;
+use pipeline_core::wire;
 use pipeline_core::{Aggregate, Checkpoint, Outcome, Partition, Record, Spec};
 use pipeline_kafka::{IamContext, KafkaSettings};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -62,6 +64,8 @@ pub struct Engine {
     sent: u64,
     /// Until when the batch being delivered may wait for room in the producer's queue.
     send_deadline: Instant,
+    /// Avro input: where schema versions new to a partition are looked up.
+    registry: Option<pipeline_registry::Resolver>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -149,6 +153,7 @@ impl Engine {
             first_assigned_at: None,
             sent: 0,
             send_deadline: Instant::now(),
+            registry: None,
         })
     }
 
@@ -247,6 +252,18 @@ impl Engine {
             backlog.behind += (high - position).max(0);
         }
         Some(backlog)
+    }
+
+    /// The schema registry of an Avro spec (see `crate::registry::open`): each schema version
+    /// a partition has not met is looked up there (once per process) before its record is
+    /// decoded.
+    pub fn set_registry(&mut self, registry: Option<pipeline_registry::Resolver>) {
+        self.registry = registry;
+    }
+
+    /// How many schema versions were looked up in the registry since start.
+    pub fn schema_lookups(&self) -> u64 {
+        self.registry.as_ref().map_or(0, |r| r.lookups())
     }
 
     /// One cycle: collect a batch, process it, deliver and commit. Returns the number of
@@ -502,6 +519,10 @@ impl Engine {
             timestamp_ms,
             payload: message.payload(),
         };
+        if let Some(id) = state.schema_to_learn(record.payload) {
+            let registry = self.registry.as_mut().ok_or(EngineError::NoRegistry)?;
+            state.learn_schema(id, registry.resolve(id)?.map_err(|why| why.to_owned()));
+        }
         let mut closed = std::mem::take(&mut self.closed);
         let outcome = state.process(record, &mut closed);
         self.stats.records_in += 1;
@@ -517,6 +538,18 @@ impl Engine {
                 now_ms(),
             );
             let payload = message.payload();
+            let headers = match (&self.spec.input, payload) {
+                (InputFormat::Avro(input), Some(p)) => {
+                    match wire::parse(input.registry.wire(), p) {
+                        Ok(framed) => headers.insert(Header {
+                            key: records::SCHEMA_VERSION,
+                            value: Some(framed.schema.to_string().as_str()),
+                        }),
+                        Err(_) => headers,
+                    }
+                }
+                _ => headers,
+            };
             let headers = match payload {
                 Some(p) if p.len() > MAX_DEAD_LETTER_BYTES => headers.insert(Header {
                     key: records::TRUNCATED,

@@ -13,6 +13,7 @@ pub mod local;
 pub mod metrics;
 pub mod prometheus;
 pub mod records;
+pub mod registry;
 pub mod replay;
 pub mod service;
 pub mod tail;

@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use pipeline_core::Spec;
+use pipeline_core::avro::{Encoder, Framer};
 use pipeline_core::features::record_from_aggregate;
 use pipeline_core::generator::GeneratorConfig;
+use pipeline_core::spec::InputFormat;
 use pipeline_core::store::FeatureStore as _;
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
 use pipeline_local::{LakeConfig, LakeReport, SqliteFeatureStore, StoreCounts};
@@ -24,7 +26,9 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
 use self::drain::{Drain, ReadProgress, join_drain, spawn_drain};
-use self::produce::{EMBEDDED_BUDGET, Pacing, ReadPositions, event_producer, produce_events};
+use self::produce::{
+    Destination, EMBEDDED_BUDGET, Pacing, ReadPositions, event_producer, produce_events,
+};
 use crate::engine::{Delivery, Engine, EngineConfig, EngineStats, dead_letters_by_reason};
 use crate::lake::{LakeDelivery, run_until};
 
@@ -55,6 +59,27 @@ pub const LOCAL_FEATURE_GROUP: &str = "local";
 pub const DEFAULT_EVENTS: u64 = 720_000;
 /// Events per second of simulated event time by default.
 pub const DEFAULT_RATE: u64 = 200;
+/// For an Avro spec: a registry in memory holding the spec's own schema (what the local
+/// producer registers), checked against the spec as `processor run` checks the real one, and
+/// the producer's framer. `(None, None)` for JSON.
+fn local_registry(
+    spec: &Spec,
+) -> anyhow::Result<(Option<pipeline_registry::Resolver>, Option<Framer>)> {
+    let InputFormat::Avro(input) = &spec.input else {
+        return Ok((None, None));
+    };
+    let memory = pipeline_registry::Memory::new(input.registry.wire());
+    let encoder =
+        Encoder::for_spec(spec).map_err(|e| anyhow::anyhow!("the spec's Avro schema: {e}"))?;
+    let id = memory.register(encoder.schema_text());
+    let options = pipeline_registry::Options {
+        memory: Some(memory),
+        ..Default::default()
+    };
+    let resolver = crate::registry::open(spec, &spec.name, &options)?;
+    Ok((resolver, Some(Framer::new(encoder, id, false))))
+}
+
 /// The share of deliberately broken events by default.
 pub const DEFAULT_MALFORMED: f64 = 0.01;
 /// The share of events delivered out of order by default, each by up to [`MAX_DISORDER_MS`].
@@ -172,7 +197,9 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
     let mut config = EngineConfig::new(format!("processor-local-{run_id}"), options.delivery);
     config.transactional_id = format!("processor-local-{run_id}");
     config.consumer_overrides = quick_fetch();
+    let (registry, framer) = local_registry(spec)?;
     let mut engine = Engine::start(Arc::clone(spec), &settings, None, config)?;
+    engine.set_registry(registry);
 
     // Each run writes its lake and feature store afresh, as it does the JSON-lines files.
     let lake_root = options.out_dir.join("lake");
@@ -285,12 +312,17 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         let (produced, positions) = (Arc::clone(&produced), Arc::clone(&positions));
         let stop = Arc::clone(&producer_stop);
         let (options, topic) = (options.clone(), spec.topics.input.clone());
+        let framer = framer.clone();
         std::thread::Builder::new()
             .name("producer".into())
             .spawn(move || -> anyhow::Result<()> {
+                let to = Destination {
+                    topic: &topic,
+                    avro: framer.as_ref(),
+                };
                 let result = produce_events(
                     &event_producer,
-                    &topic,
+                    to,
                     &options,
                     &produced,
                     &positions,

@@ -229,6 +229,11 @@ struct RunArgs {
     /// Extra librdkafka consumer settings, KEY=VALUE, repeatable (e.g. session.timeout.ms=10000).
     #[arg(long = "consumer-config", env = "KAFKA_CONSUMER_CONFIG", value_delimiter = ',', value_parser = key_value)]
     consumer_config: Vec<(String, String)>,
+    /// Avro input behind a Confluent-compatible registry: its URL, instead of the spec's
+    /// `input.confluent.url` (a `user:secret@` in it is sent as basic authentication). The
+    /// Glue registry is reached with the AWS configuration (role, region, AWS_ENDPOINT_URL).
+    #[arg(long, env = "SCHEMA_REGISTRY_URL")]
+    registry_url: Option<String>,
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {
@@ -249,15 +254,18 @@ enum Auth {
 /// The spec a run without `--spec` uses, if it is there (run from the repository's root).
 const DEFAULT_SPEC: &str = "config/pipelines/stock-ticks.toml";
 
-fn load_spec(path: Option<PathBuf>) -> anyhow::Result<Spec> {
+/// The spec, and its file's name for messages.
+fn load_spec(path: Option<PathBuf>) -> anyhow::Result<(Spec, String)> {
     let default = PathBuf::from(DEFAULT_SPEC);
-    match path {
-        Some(path) => Ok(Spec::load(path)?),
-        None if default.exists() => Ok(Spec::load(default)?),
-        None => Ok(Spec::from_toml(
-            pipeline_core::STOCK_TICKS_SPEC,
-            "built-in stock-ticks spec",
-        )?),
+    match path.or_else(|| default.exists().then_some(default)) {
+        Some(path) => Ok((Spec::load(&path)?, path.display().to_string())),
+        None => {
+            let file = "built-in stock-ticks spec";
+            Ok((
+                Spec::from_toml(pipeline_core::STOCK_TICKS_SPEC, file)?,
+                file.to_owned(),
+            ))
+        }
     }
 }
 
@@ -343,7 +351,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         });
     }
-    let mut spec = load_spec(cli.spec)?;
+    let (mut spec, spec_file) = load_spec(cli.spec)?;
     if let Command::Run(RunArgs {
         input_topic: Some(input),
         ..
@@ -360,7 +368,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         #[cfg(feature = "local")]
         Command::Local(args) => local_cli::local(spec, args),
-        Command::Run(args) => serve(spec, args),
+        Command::Run(args) => serve(spec, spec_file, args),
         #[cfg(feature = "local")]
         Command::Lake(args) => local_cli::lake(&spec, args),
         Command::Replay(args) => replay(&spec, args),
@@ -378,7 +386,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
+fn serve(spec: Arc<Spec>, spec_file: String, args: RunArgs) -> anyhow::Result<ExitCode> {
     let shutdown = Shutdown::on_signals(Duration::from_secs(args.shutdown_timeout_secs))
         .context("installing the signal handlers")?;
     // The service starts whether or not a broker answers yet (in ECS the cluster may still be
@@ -387,6 +395,11 @@ fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Err(problem) = settings.check_reachable(KafkaSettings::REACH_TIMEOUT) {
         tracing::warn!("{problem}; the client keeps trying");
     }
+    let registry_options = pipeline_registry::Options {
+        confluent_url: args.registry_url,
+        ..Default::default()
+    };
+    let registry = processor::registry::open(&spec, &spec_file, &registry_options)?;
     let health = Arc::new(Health::new(Duration::from_secs(args.stall_secs)));
     let listener = TcpListener::bind(&args.health_addr)
         .with_context(|| format!("binding the health endpoint to {}", args.health_addr))?;
@@ -412,6 +425,7 @@ fn serve(spec: Arc<Spec>, args: RunArgs) -> anyhow::Result<ExitCode> {
         spec,
         &settings,
         iam,
+        registry,
         config,
         shutdown.flag(),
         &health,

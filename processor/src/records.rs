@@ -14,6 +14,9 @@ pub const SOURCE_PARTITION: &str = "dlq.source.partition";
 pub const SOURCE_OFFSET: &str = "dlq.source.offset";
 /// When the processor refused the record (RFC 3339, UTC).
 pub const TIME: &str = "dlq.time";
+/// On a dead letter of Avro input whose header could be read: the schema version it names
+/// (a Glue version id, or a Confluent schema id).
+pub const SCHEMA_VERSION: &str = "dlq.schema_version";
 /// On a dead letter that carries only the first [`MAX_DEAD_LETTER_BYTES`] of its record: the
 /// record's full length. The whole record stays in the source topic at the source offset.
 pub const TRUNCATED: &str = "dlq.truncated";

@@ -33,16 +33,19 @@ pub struct ServiceConfig {
 ///
 /// Nothing is kept in memory past a commit: aggregates reach the lake and the Feature Group by
 /// being read from the output topic (Firehose's MSK source, the feature-writer's trigger).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     spec: Arc<Spec>,
     settings: &KafkaSettings,
     iam: Option<IamContext>,
+    registry: Option<pipeline_registry::Resolver>,
     config: ServiceConfig,
     stop: &AtomicBool,
     health: &Health,
     metrics_out: &mut dyn Write,
 ) -> Result<EngineStats, EngineError> {
     let mut engine = Engine::start(spec, settings, iam, config.engine.clone())?;
+    engine.set_registry(registry);
     health.set_started();
     tracing::info!(
         group = %config.engine.group_id,

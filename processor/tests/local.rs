@@ -58,6 +58,33 @@ fn stock_ticks_past_the_embedded_retention_on_one_partition_lose_nothing() {
 }
 
 #[test]
+fn stock_ticks_as_avro_through_the_local_registry_reach_the_lake_and_the_feature_store() {
+    use pipeline_core::spec::{InputFormat, Registry, RegistrySpec, SchemaVersion};
+    let mut options = options("stock-ticks", 20_000, 200);
+    let mut spec = (*options.spec).clone();
+    spec.input = InputFormat::Avro(RegistrySpec {
+        registry: Registry::Confluent {
+            url: "http://127.0.0.1:9".into(),
+            subject: "ticks-value".into(),
+        },
+        version: SchemaVersion::Latest,
+    });
+    options.spec = Arc::new(spec);
+    options.out_dir = options.out_dir.with_extension("avro");
+    let summary = check(&options);
+    let dead = std::fs::read_to_string(&summary.dead_letters_file).unwrap();
+    std::fs::remove_dir_all(&options.out_dir).unwrap();
+    for line in dead.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(value["schema_version"], "1", "{line}");
+    }
+    assert!(
+        summary.stats.dead_letters.contains_key("malformed"),
+        "broken events that Avro cannot carry"
+    );
+}
+
+#[test]
 fn orders_are_aggregated_by_country_and_channel_without_the_cancelled() {
     let summary = check_and_clean(&options("orders", 8_000, 50));
     assert!(summary.stats.filtered > 100, "{}", summary.stats.filtered);

@@ -22,7 +22,7 @@ use crate::json::Json;
 use crate::spec::{FieldKind, FieldSpec};
 
 mod encode;
-pub use encode::Encoder;
+pub use encode::{Encoder, Framer};
 
 /// How to read one value of the writer's schema.
 #[derive(Debug, Clone, PartialEq)]

@@ -20,9 +20,11 @@ use pipeline_core::wire::SchemaId;
 
 mod confluent;
 mod glue;
+mod memory;
 
 pub use confluent::Confluent;
 pub use glue::Glue;
+pub use memory::Memory;
 
 /// Why a registry call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +56,8 @@ pub struct Options {
     pub aws_emulator: Option<String>,
     /// Overrides the spec's Confluent registry URL (per environment).
     pub confluent_url: Option<String>,
+    /// Use this registry in memory instead of the spec's (the local run).
+    pub memory: Option<Memory>,
 }
 
 /// A registry client.
@@ -61,10 +65,14 @@ pub struct Options {
 pub enum Client {
     Glue(Glue),
     Confluent(Box<Confluent>),
+    Memory(Memory),
 }
 
 impl Client {
     pub async fn connect(registry: &Registry, options: &Options) -> Result<Self, LookupError> {
+        if let Some(memory) = &options.memory {
+            return Ok(Client::Memory(memory.clone()));
+        }
         Ok(match registry {
             Registry::Glue { registry, schema } => {
                 Client::Glue(Glue::connect(registry, schema, options.aws_emulator.as_deref()).await)
@@ -81,6 +89,7 @@ impl Client {
         match (self, id) {
             (Client::Glue(g), SchemaId::Glue(uuid)) => g.schema(uuid).await,
             (Client::Confluent(c), SchemaId::Confluent(n)) => c.schema(n).await,
+            (Client::Memory(m), id) => m.schema(id),
             _ => Err(LookupError::Unknown(format!(
                 "{id} is not an id of {}",
                 self.describe()
@@ -93,6 +102,7 @@ impl Client {
         match self {
             Client::Glue(g) => g.version(version).await,
             Client::Confluent(c) => c.version(version).await,
+            Client::Memory(m) => m.version(version),
         }
     }
 
@@ -102,6 +112,7 @@ impl Client {
         match self {
             Client::Glue(g) => g.register(schema).await,
             Client::Confluent(c) => c.register(schema).await,
+            Client::Memory(m) => Ok(m.register(schema)),
         }
     }
 
@@ -110,6 +121,7 @@ impl Client {
         match self {
             Client::Glue(g) => g.describe(),
             Client::Confluent(c) => c.describe(),
+            Client::Memory(m) => m.describe(),
         }
     }
 }
@@ -219,6 +231,13 @@ impl Resolver {
             self.known.insert(id, entry);
         }
         Ok(self.known[&id].as_deref().map_err(Clone::clone))
+    }
+
+    /// Registers `schema` (or finds it registered), retried while transient: its id.
+    pub fn register(&self, schema: &str) -> Result<SchemaId, LookupError> {
+        let what = format!("registering a schema in {}", self.client.describe());
+        self.runtime
+            .block_on(self.retry.run(&what, || self.client.register(schema)))
     }
 
     /// Remembers a version already fetched (the one checked at start).

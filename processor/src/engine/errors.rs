@@ -34,6 +34,13 @@ pub enum EngineError {
         context: &'static str,
         source: KafkaError,
     },
+    /// The schema registry could not say what a record's schema version is (transient failures
+    /// past the retries, or a refusal): nothing past the last commit counts; restart.
+    #[error("schema registry: {0}")]
+    Registry(#[from] pipeline_registry::LookupError),
+    /// An Avro spec, and no registry was given to the engine.
+    #[error("the spec's input is Avro, and the engine has no schema registry")]
+    NoRegistry,
     /// The timeouts contradict each other (see [`EngineConfig::check`]).
     #[error(
         "the {what} ({value:?}) must be longer than the longest batch cycle ({longest:?}: the \
@@ -93,6 +100,8 @@ pub(super) fn is_fenced(error: &EngineError) -> bool {
         EngineError::Settings(_)
         | EngineError::ProtectedSetting(_)
         | EngineError::NoTransactions { .. }
+        | EngineError::Registry(_)
+        | EngineError::NoRegistry
         | EngineError::Timeouts { .. } => false,
         EngineError::Kafka { source, .. } => {
             let fenced = matches!(

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use pipeline_core::avro::Framer;
 use pipeline_core::generator::EventGenerator;
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
@@ -155,18 +156,27 @@ pub(super) fn event_producer(
         .context("creating the event producer")
 }
 
-/// Produces `options.events` generated events into `topic`. With `pacing` (the embedded
+/// Where generated events go: a topic, as JSON or (with a framer) as Avro framed for the
+/// registry.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Destination<'a> {
+    pub(super) topic: &'a str,
+    pub(super) avro: Option<&'a Framer>,
+}
+
+/// Produces `options.events` generated events to `to`. With `pacing` (the embedded
 /// broker), each event waits for room on its partition; a processor that reads nothing for
 /// the stall limit fails the run.
 pub(super) fn produce_events(
     producer: &ThreadedProducer<DefaultProducerContext>,
-    topic: &str,
+    to: Destination<'_>,
     options: &LocalOptions,
     produced: &AtomicU64,
     positions: &ReadPositions,
     mut pacing: Option<Pacing>,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
+    let Destination { topic, avro } = to;
     let mut generator = EventGenerator::new(&options.spec, options.generator.clone());
     let mut payload = Vec::new();
     let rate = options.rate.max(1);
@@ -176,6 +186,9 @@ pub(super) fn produce_events(
     for i in 0..options.events {
         let nominal = start_ms + (i * 1_000 / rate) as i64;
         let generated = generator.next_into(nominal, &mut payload);
+        if let Some(framer) = avro {
+            payload = framer.record(&payload);
+        }
         let key = generator.key(generated.key);
         let mut record = BaseRecord::to(topic)
             .key(key)
@@ -313,7 +326,16 @@ mod tests {
             let pacing = Some(Pacing::new(1, EMBEDDED_BUDGET));
             let producing = s.spawn(|| {
                 produce_events(
-                    &producer, "ticks", &options, &produced, &positions, pacing, &stop,
+                    &producer,
+                    Destination {
+                        topic: "ticks",
+                        avro: None,
+                    },
+                    &options,
+                    &produced,
+                    &positions,
+                    pacing,
+                    &stop,
                 )
             });
             let twice_retention =

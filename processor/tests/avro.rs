@@ -1,0 +1,269 @@
+//! Avro input end to end on the embedded broker: the shared ticks as Avro in the Glue wire
+//! format (registry on `moto_server`) and in the Confluent wire format (the registry double),
+//! some written with an evolved schema version, plus records whose header names no version
+//! the registry has, or cannot be read. The processor must give the aggregates and dead
+//! letters the JSON ticks give, and dead-letter the rest with their reasons, original bytes
+//! and schema version. Then `processor run` against a registry whose schema does not serve the
+//! spec: it stops at start naming the spec file, the version and the field.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+
+use common::{TICKERS, cluster, expected, finish, inputs, produce, read_all};
+use pipeline_core::avro::{Encoder, Framer};
+use pipeline_core::wire::{self, SchemaId};
+use pipeline_core::{STOCK_TICKS_SPEC, Spec};
+use pipeline_registry::{Options, Resolver, Retry};
+use pipeline_testkit::confluent::ConfluentDouble;
+use pipeline_testkit::moto::MotoServer;
+
+fn avro_spec(input: &str) -> Arc<Spec> {
+    Arc::new(
+        Spec::from_toml(
+            &format!("{STOCK_TICKS_SPEC}{input}"),
+            "stock-ticks-avro.toml",
+        )
+        .unwrap(),
+    )
+}
+
+const GLUE: &str =
+    "\n[input]\nformat = \"avro\"\n[input.glue]\nregistry = \"pipeline\"\nschema = \"ticks\"\n";
+const CONFLUENT: &str = "\n[input]\nformat = \"avro\"\n[input.confluent]\nurl = \"http://127.0.0.1:9\"\nsubject = \"ticks-value\"\n";
+
+/// Glue's registry `pipeline` and schema `ticks`, created as Terraform creates them, with the
+/// spec's schema as version 1.
+fn create_glue_schema(moto: &MotoServer, first: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(moto.url())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "test", "test", None, None, "t",
+            ))
+            .load()
+            .await;
+        let glue = aws_sdk_glue::Client::new(&config);
+        glue.create_registry()
+            .registry_name("pipeline")
+            .send()
+            .await
+            .unwrap();
+        glue.create_schema()
+            .registry_id(
+                aws_sdk_glue::types::RegistryId::builder()
+                    .registry_name("pipeline")
+                    .build(),
+            )
+            .schema_name("ticks")
+            .data_format(aws_sdk_glue::types::DataFormat::Avro)
+            .compatibility(aws_sdk_glue::types::Compatibility::Backward)
+            .schema_definition(first)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+/// Runs the shared ticks through the processor as Avro; `options` reach the registry.
+fn avro_run(spec: Arc<Spec>, options: Options) {
+    let json_spec = common::spec();
+    let cluster = cluster();
+    let json_inputs = inputs();
+    let encoder = Encoder::for_spec(&spec).unwrap();
+    // The evolved version: the same fields in another order (a producer's newer schema).
+    let mut reordered = spec.event.fields.clone();
+    reordered.reverse();
+    let evolved = Encoder::with_fields(&spec, &reordered).unwrap();
+    let registry = Resolver::connect(
+        match &spec.input {
+            pipeline_core::spec::InputFormat::Avro(r) => &r.registry,
+            _ => unreachable!(),
+        },
+        &options,
+        Retry::default(),
+    )
+    .unwrap();
+    let v1 = registry.register(encoder.schema_text()).unwrap();
+    let v2 = registry.register(evolved.schema_text()).unwrap();
+    assert_ne!(v1, v2);
+    let (first, second) = (
+        Framer::new(encoder, v1, false),
+        Framer::new(evolved, v2, true),
+    );
+    let mut avro_inputs: Vec<common::Input> = json_inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| common::Input {
+            partition: input.partition,
+            timestamp_ms: input.timestamp_ms,
+            payload: if i % 2 == 0 {
+                first.record(&input.payload)
+            } else {
+                second.record(&input.payload)
+            },
+        })
+        .collect();
+    // On each partition, after its ticks: a record naming a version the registry never
+    // issued, and one whose header is cut short.
+    let unknown = match v1 {
+        SchemaId::Glue(_) => SchemaId::parse_uuid("0badc0de-0000-4000-8000-000000000000").unwrap(),
+        SchemaId::Confluent(_) => SchemaId::Confluent(4_000),
+    };
+    let last = json_inputs.last().unwrap().timestamp_ms;
+    for p in 0..TICKERS.len() as i32 {
+        for payload in [
+            wire::frame(unknown, false, b"\x02a"),
+            vec![wire::GLUE_VERSION],
+        ] {
+            avro_inputs.push(common::Input {
+                partition: p,
+                timestamp_ms: last,
+                payload,
+            });
+        }
+    }
+    produce(&cluster.settings, "ticks", &avro_inputs);
+
+    let mut config = processor::EngineConfig::new("avro", processor::Delivery::AtLeastOnce);
+    config.max_batch = 64;
+    let mut engine =
+        processor::Engine::start(Arc::clone(&spec), &cluster.settings, None, config).unwrap();
+    engine
+        .set_registry(processor::registry::open(&spec, "stock-ticks-avro.toml", &options).unwrap());
+    finish(&mut engine, &avro_inputs);
+    assert_eq!(
+        engine.schema_lookups(),
+        2,
+        "the version before the latest and the unknown one, once each"
+    );
+
+    let (want_aggregates, want_dead) = expected(&json_spec, &json_inputs);
+    let mut got: Vec<String> = read_all(&cluster.settings, "aggregates", 3, want_aggregates.len())
+        .into_iter()
+        .map(|(_, payload, _)| String::from_utf8(payload).unwrap())
+        .collect();
+    got.sort();
+    assert_eq!(
+        got, want_aggregates,
+        "the aggregates of the same ticks as JSON"
+    );
+
+    let per_partition = json_inputs.len() as i64 / 3;
+    let dead = read_all(&cluster.settings, "ticks.dlq", 1, want_dead.len() + 6);
+    let mut got_dead = Vec::new();
+    for (_, payload, headers) in &dead {
+        let partition: i32 = headers["dlq.source.partition"].parse().unwrap();
+        let offset: i64 = headers["dlq.source.offset"].parse().unwrap();
+        let original = avro_inputs
+            .iter()
+            .filter(|i| i.partition == partition)
+            .nth(offset as usize)
+            .unwrap();
+        assert_eq!(
+            payload, &original.payload,
+            "a dead letter carries the original bytes"
+        );
+        let reason = headers["dlq.reason"].clone();
+        match offset - per_partition {
+            0 => {
+                assert_eq!(reason, "unknown_schema");
+                assert_eq!(headers["dlq.schema_version"], unknown.to_string());
+            }
+            1 => assert!(
+                !headers.contains_key("dlq.schema_version"),
+                "no header, no version"
+            ),
+            _ => assert!(
+                [v1.to_string(), v2.to_string()].contains(&headers["dlq.schema_version"]),
+                "{headers:?}"
+            ),
+        }
+        got_dead.push((partition, offset, reason));
+    }
+    got_dead.sort();
+    let mut want = want_dead.clone();
+    for p in 0..3 {
+        want.push((p, per_partition, "unknown_schema".into()));
+        want.push((p, per_partition + 1, "malformed".into()));
+    }
+    // The JSON ticks' syntax error and missing volume cannot be written in Avro: the producer
+    // sends them cut short, and they are malformed.
+    for entry in &mut want {
+        if entry.2 == "missing_field" {
+            entry.2 = "malformed".into();
+        }
+    }
+    want.sort();
+    assert_eq!(got_dead, want);
+}
+
+#[test]
+fn avro_in_the_glue_wire_format_gives_the_aggregates_of_json() {
+    let moto = MotoServer::start();
+    let spec = avro_spec(GLUE);
+    create_glue_schema(&moto, Encoder::for_spec(&spec).unwrap().schema_text());
+    avro_run(
+        spec,
+        Options {
+            aws_emulator: Some(moto.url().to_owned()),
+            ..Options::default()
+        },
+    );
+}
+
+#[test]
+fn avro_in_the_confluent_wire_format_gives_the_aggregates_of_json() {
+    let double = ConfluentDouble::start();
+    avro_run(
+        avro_spec(CONFLUENT),
+        Options {
+            confluent_url: Some(double.url().to_owned()),
+            ..Options::default()
+        },
+    );
+}
+
+#[test]
+fn run_stops_at_start_when_the_registry_schema_does_not_serve_the_spec() {
+    let double = ConfluentDouble::start();
+    double.register(
+        "ticks-value",
+        r#"{"type":"record","name":"T","fields":[{"name":"event_id","type":"string"},{"name":"ticker","type":"long"}]}"#,
+    );
+    let dir = std::env::temp_dir().join(format!("avro-spec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ticks-avro.toml");
+    std::fs::write(&file, format!("{STOCK_TICKS_SPEC}{CONFLUENT}")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_processor"))
+        .args([
+            "--spec",
+            file.to_str().unwrap(),
+            "run",
+            "--brokers",
+            "127.0.0.1:9",
+            "--health-addr",
+            "127.0.0.1:0",
+        ])
+        .env("SCHEMA_REGISTRY_URL", double.url())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    for needle in [
+        file.to_str().unwrap(),
+        "subject ticks-value version 1 (id 1)",
+        "ticker: the schema has long",
+        "price: the spec declares it; the schema has no such field",
+    ] {
+        assert!(stderr.contains(needle), "`{needle}` not in:\n{stderr}");
+    }
+}

@@ -15,8 +15,11 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pipeline_aws::{Env, EnvError, KafkaEndpoint};
 use pipeline_core::Spec;
+use pipeline_core::avro::{Encoder, Framer};
 use pipeline_core::generator::{EventGenerator, GeneratorConfig};
+use pipeline_core::spec::InputFormat;
 use pipeline_kafka::{Published, Publisher};
+use pipeline_registry::{Client, LookupError, Options, Retry};
 use serde::Serialize;
 
 /// Read once at cold start.
@@ -34,6 +37,10 @@ pub struct Config {
     /// The generator's seed; by default the cold start's time, so that two execution
     /// environments do not send the same walk.
     pub seed: Option<u64>,
+    /// Avro input behind a Confluent-compatible registry: its URL instead of the spec's.
+    pub registry_url: Option<String>,
+    /// Avro input in the Glue wire format: zlib-compress the bodies.
+    pub glue_zlib: bool,
 }
 
 impl Config {
@@ -45,7 +52,8 @@ impl Config {
     /// [`Env::spec`]); `TOPIC` (default: the spec's input topic); `KEYS` (1–100,000 distinct
     /// keys, default: the key fields' listed values); `EVENTS_PER_INVOCATION` (1–100,000,
     /// default 600); `MALFORMED_SHARE` (0–1, default 0); `DELIVERY_TIMEOUT_SECONDS` (1–300,
-    /// default 30); `SEED`.
+    /// default 30); `SEED`; for an Avro spec, `SCHEMA_REGISTRY_URL` (a Confluent-compatible
+    /// registry's URL instead of the spec's) and `GLUE_ZLIB` (`true` to compress Glue bodies).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
         let mut env = Env::new(lookup);
         let kafka = KafkaEndpoint::from_env(&mut env);
@@ -84,6 +92,8 @@ impl Config {
                     None
                 }
             });
+        let registry_url = env.optional("SCHEMA_REGISTRY_URL");
+        let glue_zlib = env.parsed("GLUE_ZLIB", false, "true or false", |_| true);
         let config = spec.map(|spec| Self {
             kafka,
             topic: topic.unwrap_or_else(|| spec.topics.input.clone()),
@@ -93,6 +103,8 @@ impl Config {
             malformed_share,
             delivery_timeout_secs,
             seed,
+            registry_url,
+            glue_zlib,
         });
         env.finish_some(config)
     }
@@ -178,6 +190,27 @@ pub fn generate(
     (records, malformed)
 }
 
+/// For an Avro spec, at cold start: the spec's schema registered in its registry (found there
+/// when it is already), and the framer that writes events with it. `None` for JSON.
+pub async fn framer(config: &Config) -> Result<Option<Framer>, LookupError> {
+    let InputFormat::Avro(input) = &config.spec.input else {
+        return Ok(None);
+    };
+    let options = Options {
+        confluent_url: config.registry_url.clone(),
+        ..Options::default()
+    };
+    let client = Client::connect(&input.registry, &options).await?;
+    let encoder = Encoder::for_spec(&config.spec).map_err(LookupError::Refused)?;
+    let id = Retry::default()
+        .run("registering the spec's schema", || {
+            client.register(encoder.schema_text())
+        })
+        .await?;
+    tracing::info!(registry = %client.describe(), %id, "schema registered");
+    Ok(Some(Framer::new(encoder, id, config.glue_zlib)))
+}
+
 /// One invocation for the schedule's time: generate, send, wait, report. Fails if any event was
 /// not delivered.
 pub fn handle(
@@ -186,8 +219,24 @@ pub fn handle(
     sink: &mut impl EventSink,
     scheduled: DateTime<Utc>,
 ) -> Result<Summary, ProduceError> {
+    handle_framed(config, generator, None, sink, scheduled)
+}
+
+/// [`handle`], with each event written as Avro by `framer` when it is given.
+pub fn handle_framed(
+    config: &Config,
+    generator: &mut EventGenerator,
+    framer: Option<&Framer>,
+    sink: &mut impl EventSink,
+    scheduled: DateTime<Utc>,
+) -> Result<Summary, ProduceError> {
     let scheduled = minute_end(scheduled);
-    let (records, malformed) = generate(generator, config.events_per_invocation, scheduled);
+    let (mut records, malformed) = generate(generator, config.events_per_invocation, scheduled);
+    if let Some(framer) = framer {
+        for (_, payload) in &mut records {
+            *payload = framer.record(payload);
+        }
+    }
     let published = sink.send(&config.topic, &records);
     let total = records.len() as u64;
     let time = |ms: i64| {

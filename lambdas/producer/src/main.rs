@@ -27,6 +27,7 @@ async fn main() -> Result<(), pipeline_aws::lambda::StartError> {
     let (settings, iam) = KafkaSettings::with_auth(brokers, auth, &config.kafka.region)?;
     let timeout = Duration::from_secs(config.delivery_timeout_secs);
     let publisher = Publisher::new(&settings, iam, timeout)?;
+    let framer = Arc::new(producer::framer(&config).await?);
     // Kept for the life of the execution environment: the walk continues across invocations.
     let state = Arc::new(Mutex::new((
         config.generator(chrono::Utc::now()),
@@ -34,13 +35,20 @@ async fn main() -> Result<(), pipeline_aws::lambda::StartError> {
     )));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
         let (config, state) = (Arc::clone(&config), Arc::clone(&state));
+        let framer = Arc::clone(&framer);
         async move {
             let scheduled = event.payload.time.unwrap_or_else(chrono::Utc::now);
             // Producing blocks while it waits for deliveries.
             tokio::task::spawn_blocking(move || {
                 let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
                 let (generator, publisher) = &mut *state;
-                producer::handle(&config, generator, publisher, scheduled)
+                producer::handle_framed(
+                    &config,
+                    generator,
+                    framer.as_ref().as_ref(),
+                    publisher,
+                    scheduled,
+                )
             })
             .await?
             .map_err(lambda_runtime::Error::from)

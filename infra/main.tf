@@ -83,6 +83,19 @@ module "delivery" {
   log_retention_days       = var.log_retention_days
 }
 
+# Avro input through the Glue Schema Registry: the registries and schemas the specs name.
+module "schemas" {
+  source = "./modules/schemas"
+  name   = local.name
+  pipelines = {
+    for name, spec in local.specs : name => {
+      registry   = spec.input.glue_registry
+      schema     = spec.input.glue_schema
+      definition = spec.input.avro_schema
+    } if spec.input.format == "avro" && spec.input.registry == "glue"
+  }
+}
+
 module "feature_store" {
   source          = "./modules/feature_store"
   for_each        = local.specs
@@ -120,6 +133,7 @@ module "lambdas" {
       feature_group_arn  = module.feature_store[name].arn
       keys               = p.keys
       producer           = p.producer
+      glue_schema        = lookup(module.schemas.schemas, name, null)
       feature_writer = {
         batch_size       = var.lambdas.feature_writer_batch_size
         batching_seconds = var.lambdas.feature_writer_batching_seconds
@@ -175,6 +189,7 @@ module "processor" {
   output_topic       = local.specs[each.key].topics.output
   dead_letter_topic  = local.specs[each.key].topics.dead_letter
   replay_topic       = local.specs[each.key].topics.replay
+  glue_schema        = lookup(module.schemas.schemas, each.key, null)
   metrics_namespace  = local.metrics_namespace
   image_tag          = var.processor.image_tag
   delivery           = var.processor.delivery

@@ -38,6 +38,9 @@ run "stack" {
         !contains(flatten([s.Resource]), "*") || alltrue([
           for a in flatten([s.Action]) :
           contains(["ecr:GetAuthorizationToken", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces"], a) ||
+          # Glue authorises a schema version lookup by id only on "*" (AWS Glue Developer Guide,
+          # "Getting started with schema registry", IAM examples for deserializers).
+          a == "glue:GetSchemaVersion" ||
           (a == "cloudwatch:PutMetricData" && can(s.Condition.StringEquals["cloudwatch:namespace"]))
         ])
       ]

@@ -234,6 +234,10 @@ struct RunArgs {
     /// Glue registry is reached with the AWS configuration (role, region, AWS_ENDPOINT_URL).
     #[arg(long, env = "SCHEMA_REGISTRY_URL")]
     registry_url: Option<String>,
+    /// Avro input behind Glue: the registry's name, instead of the spec's `input.glue.registry`
+    /// (Terraform sets it to the name it created: the environment's prefix, then the spec's).
+    #[arg(long, env = "GLUE_REGISTRY_NAME")]
+    glue_registry: Option<String>,
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {
@@ -396,7 +400,8 @@ fn serve(spec: Arc<Spec>, spec_file: String, args: RunArgs) -> anyhow::Result<Ex
         tracing::warn!("{problem}; the client keeps trying");
     }
     let registry_options = pipeline_registry::Options {
-        confluent_url: args.registry_url,
+        confluent_url: args.registry_url.filter(|u| !u.is_empty()),
+        glue_registry: args.glue_registry.filter(|r| !r.is_empty()),
         ..Default::default()
     };
     let registry = processor::registry::open(&spec, &spec_file, &registry_options)?;

@@ -44,10 +44,59 @@ pub struct SchemaDocument {
     /// The spec's name: it names the pipeline's resources.
     pub pipeline: String,
     pub topics: TopicNames,
+    /// How the input is encoded, and the registry Terraform creates and grants for Avro.
+    pub input: Input,
     pub lake: Lake,
     pub feature_group: FeatureGroup,
     /// The checker's rules, as written: the sanity alarm's description quotes them.
     pub checks: Vec<String>,
+}
+
+/// The input's encoding: `format` is `json` or `avro`; for Avro, `registry` is `glue` (with
+/// the Glue registry and schema names and the schema the producer registers, which Terraform
+/// creates as the schema's first version) or `confluent` (with its URL and subject). Fields that
+/// do not apply are null.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Input {
+    pub format: &'static str,
+    pub registry: Option<&'static str>,
+    pub glue_registry: Option<String>,
+    pub glue_schema: Option<String>,
+    pub avro_schema: Option<String>,
+    pub confluent_url: Option<String>,
+    pub confluent_subject: Option<String>,
+}
+
+fn input(spec: &Spec) -> Input {
+    use crate::spec::{InputFormat, Registry};
+    let mut input = Input {
+        format: "json",
+        registry: None,
+        glue_registry: None,
+        glue_schema: None,
+        avro_schema: None,
+        confluent_url: None,
+        confluent_subject: None,
+    };
+    if let InputFormat::Avro(avro) = &spec.input {
+        input.format = "avro";
+        input.avro_schema = crate::avro::Encoder::for_spec(spec)
+            .ok()
+            .map(|e| e.schema_text().to_owned());
+        match &avro.registry {
+            Registry::Glue { registry, schema } => {
+                input.registry = Some("glue");
+                input.glue_registry = Some(registry.clone());
+                input.glue_schema = Some(schema.clone());
+            }
+            Registry::Confluent { url, subject } => {
+                input.registry = Some("confluent");
+                input.confluent_url = Some(url.clone());
+                input.confluent_subject = Some(subject.clone());
+            }
+        }
+    }
+    input
 }
 
 /// The pipeline's topics.
@@ -114,6 +163,7 @@ pub fn schema(spec: &Spec) -> SchemaDocument {
             dead_letter: spec.topics.dead_letter.clone(),
             replay: spec.replay_topic(),
         },
+        input: input(spec),
         lake: Lake {
             columns,
             partition_keys: PARTITION_KEYS

@@ -56,6 +56,9 @@ pub struct Options {
     pub aws_emulator: Option<String>,
     /// Overrides the spec's Confluent registry URL (per environment).
     pub confluent_url: Option<String>,
+    /// Overrides the spec's Glue registry name (Terraform prefixes it with the environment's
+    /// name).
+    pub glue_registry: Option<String>,
     /// Use this registry in memory instead of the spec's (the local run).
     pub memory: Option<Memory>,
 }

@@ -74,8 +74,26 @@ locals {
           MALFORMED_SHARE       = tostring(c.producer.malformed_share)
         },
         c.keys == null ? {} : { KEYS = tostring(c.keys) },
+        c.glue_schema == null ? {} : { GLUE_REGISTRY_NAME = c.glue_schema.registry_name },
       )
-      statements = [
+      # Avro input through Glue: at cold start the producer finds its schema's version by its
+      # definition, or registers it (both on the registry and the schema only), then reads the
+      # version's status (GetSchemaVersion by version id, which Glue authorises only on "*":
+      # see the processor module).
+      statements = concat(c.glue_schema == null ? [] : [
+        {
+          Sid      = "RegisterTheSchema"
+          Effect   = "Allow"
+          Action   = ["glue:GetSchemaByDefinition", "glue:RegisterSchemaVersion"]
+          Resource = [c.glue_schema.registry_arn, c.glue_schema.schema_arn]
+        },
+        {
+          Sid      = "ReadSchemaVersions"
+          Effect   = "Allow"
+          Action   = ["glue:GetSchemaVersion"]
+          Resource = ["*"]
+        },
+        ], [
         {
           Sid      = "FindTheBrokers"
           Effect   = "Allow"
@@ -94,7 +112,7 @@ locals {
           Action   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
           Resource = ["${local.topic_arn}${c.input_topic}"]
         },
-      ]
+      ])
     } if c.producer.enabled
   }
 

@@ -51,6 +51,12 @@ variable "pipelines" {
     feature_group_name = string
     feature_group_arn  = string
     keys               = optional(number)
+    # Avro input through Glue: the registry (as created) and schema the producer registers in.
+    glue_schema = optional(object({
+      registry_name = string
+      registry_arn  = string
+      schema_arn    = string
+    }))
     producer = object({
       enabled               = bool
       events_per_invocation = number

@@ -20,9 +20,24 @@ locals {
 
   topic_arn = "${format(var.kafka_arn_pattern, "topic")}/"
 
+  # Avro input through Glue: the processor reads schema versions (GetSchemaVersion, by the id a
+  # record names and by the spec's schema and version number). Glue does not authorise a lookup
+  # by version id against the registry's or schema's ARN: AWS's own deserializer example
+  # ("Getting started with schema registry", IAM examples for deserializers) grants
+  # GetSchemaVersion on "*", and awslabs/aws-glue-schema-registry#68 records the denial when
+  # scoped. It reads schemas only, nothing else of Glue.
+  glue_statements = var.glue_schema == null ? [] : [
+    {
+      Sid      = "ReadSchemaVersions"
+      Effect   = "Allow"
+      Action   = ["glue:GetSchemaVersion"]
+      Resource = ["*"]
+    },
+  ]
+
   task_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat(local.glue_statements, [
       {
         Sid      = "ConnectAndProduceIdempotently"
         Effect   = "Allow"
@@ -68,7 +83,7 @@ locals {
         Action   = ["kafka-cluster:DescribeTransactionalId", "kafka-cluster:AlterTransactionalId"]
         Resource = ["${format(var.kafka_arn_pattern, "transactional-id")}/${local.group}*"]
       },
-    ]
+    ])
   })
 
   execution_policy = jsonencode({
@@ -169,6 +184,7 @@ resource "aws_ecs_task_definition" "this" {
       { name = "KAFKA_AUTH", value = "msk-iam" },
       { name = "AWS_REGION", value = var.region },
       { name = "PIPELINE_SPEC", value = "/etc/pipelines/${var.pipeline}.toml" },
+      { name = "GLUE_REGISTRY_NAME", value = var.glue_schema == null ? "" : var.glue_schema.registry_name },
       { name = "PROCESSOR_GROUP", value = local.group },
       { name = "PROCESSOR_DELIVERY", value = var.delivery },
       { name = "HEALTH_ADDR", value = "0.0.0.0:8080" },

@@ -137,3 +137,13 @@ variable "topics_ready" {
   description = "The topic-creator's answer: the service is created only after it, so its tasks find their topics."
   type        = string
 }
+
+variable "glue_schema" {
+  description = "For a spec that reads Avro through Glue: the registry (its name as created, with the environment's prefix, and ARN) and the schema. Null for JSON input."
+  type = object({
+    registry_name = string
+    registry_arn  = string
+    schema_arn    = string
+  })
+  default = null
+}

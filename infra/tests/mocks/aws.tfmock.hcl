@@ -48,3 +48,9 @@ mock_resource "aws_ecs_task_definition" {
 mock_resource "aws_sns_topic" {
   defaults = { arn = "arn:aws:sns:eu-west-1:111111111111:mock" }
 }
+mock_resource "aws_glue_registry" {
+  defaults = { arn = "arn:aws:glue:eu-west-1:111111111111:registry/mock" }
+}
+mock_resource "aws_glue_schema" {
+  defaults = { arn = "arn:aws:glue:eu-west-1:111111111111:schema/mock/mock" }
+}

@@ -34,6 +34,9 @@ fn config(brokers: &str, count: u32) -> Config {
         malformed_share: 0.01,
         delivery_timeout_secs: 60,
         seed: Some(3),
+        registry_url: None,
+        glue_zlib: false,
+        glue_registry: None,
     }
 }
 

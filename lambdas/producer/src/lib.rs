@@ -41,6 +41,8 @@ pub struct Config {
     pub registry_url: Option<String>,
     /// Avro input in the Glue wire format: zlib-compress the bodies.
     pub glue_zlib: bool,
+    /// Avro input behind Glue: the registry's name as created, instead of the spec's.
+    pub glue_registry: Option<String>,
 }
 
 impl Config {
@@ -53,7 +55,8 @@ impl Config {
     /// keys, default: the key fields' listed values); `EVENTS_PER_INVOCATION` (1–100,000,
     /// default 600); `MALFORMED_SHARE` (0–1, default 0); `DELIVERY_TIMEOUT_SECONDS` (1–300,
     /// default 30); `SEED`; for an Avro spec, `SCHEMA_REGISTRY_URL` (a Confluent-compatible
-    /// registry's URL instead of the spec's) and `GLUE_ZLIB` (`true` to compress Glue bodies).
+    /// registry's URL instead of the spec's), `GLUE_REGISTRY_NAME` (the Glue registry's name as
+    /// Terraform created it) and `GLUE_ZLIB` (`true` to compress Glue bodies).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
         let mut env = Env::new(lookup);
         let kafka = KafkaEndpoint::from_env(&mut env);
@@ -94,6 +97,7 @@ impl Config {
             });
         let registry_url = env.optional("SCHEMA_REGISTRY_URL");
         let glue_zlib = env.parsed("GLUE_ZLIB", false, "true or false", |_| true);
+        let glue_registry = env.optional("GLUE_REGISTRY_NAME");
         let config = spec.map(|spec| Self {
             kafka,
             topic: topic.unwrap_or_else(|| spec.topics.input.clone()),
@@ -105,6 +109,7 @@ impl Config {
             seed,
             registry_url,
             glue_zlib,
+            glue_registry,
         });
         env.finish_some(config)
     }
@@ -198,6 +203,7 @@ pub async fn framer(config: &Config) -> Result<Option<Framer>, LookupError> {
     };
     let options = Options {
         confluent_url: config.registry_url.clone(),
+        glue_registry: config.glue_registry.clone(),
         ..Options::default()
     };
     let client = Client::connect(&input.registry, &options).await?;

@@ -46,6 +46,7 @@ fn config(brokers: &str, count: u32, malformed_share: f64) -> Config {
         seed: Some(11),
         registry_url: None,
         glue_zlib: false,
+        glue_registry: None,
     }
 }
 

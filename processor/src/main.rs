@@ -120,6 +120,8 @@ impl BrokerArgs {
 struct ReplayArgs {
     #[command(flatten)]
     broker: BrokerArgs,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// The topic to read [default: the spec's dead-letter topic].
     #[arg(long)]
     from_topic: Option<String>,
@@ -229,6 +231,13 @@ struct RunArgs {
     /// Extra librdkafka consumer settings, KEY=VALUE, repeatable (e.g. session.timeout.ms=10000).
     #[arg(long = "consumer-config", env = "KAFKA_CONSUMER_CONFIG", value_delimiter = ',', value_parser = key_value)]
     consumer_config: Vec<(String, String)>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+/// Where an Avro spec's schema registry is, beyond what the spec says.
+#[derive(clap::Args)]
+struct RegistryArgs {
     /// Avro input behind a Confluent-compatible registry: its URL, instead of the spec's
     /// `input.confluent.url` (a `user:secret@` in it is sent as basic authentication). The
     /// Glue registry is reached with the AWS configuration (role, region, AWS_ENDPOINT_URL).
@@ -238,6 +247,16 @@ struct RunArgs {
     /// (Terraform sets it to the name it created: the environment's prefix, then the spec's).
     #[arg(long, env = "GLUE_REGISTRY_NAME")]
     glue_registry: Option<String>,
+}
+
+impl RegistryArgs {
+    fn options(self) -> pipeline_registry::Options {
+        pipeline_registry::Options {
+            confluent_url: self.registry_url.filter(|u| !u.is_empty()),
+            glue_registry: self.glue_registry.filter(|r| !r.is_empty()),
+            ..Default::default()
+        }
+    }
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {
@@ -375,7 +394,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => serve(spec, spec_file, args),
         #[cfg(feature = "local")]
         Command::Lake(args) => local_cli::lake(&spec, args),
-        Command::Replay(args) => replay(&spec, args),
+        Command::Replay(args) => replay(&spec, &spec_file, args),
         Command::Tail(args) => tail(&spec, args),
         Command::Schema => {
             print!("{}", pipeline_core::catalog::schema_file(&spec));
@@ -399,12 +418,7 @@ fn serve(spec: Arc<Spec>, spec_file: String, args: RunArgs) -> anyhow::Result<Ex
     if let Err(problem) = settings.check_reachable(KafkaSettings::REACH_TIMEOUT) {
         tracing::warn!("{problem}; the client keeps trying");
     }
-    let registry_options = pipeline_registry::Options {
-        confluent_url: args.registry_url.filter(|u| !u.is_empty()),
-        glue_registry: args.glue_registry.filter(|r| !r.is_empty()),
-        ..Default::default()
-    };
-    let registry = processor::registry::open(&spec, &spec_file, &registry_options)?;
+    let registry = processor::registry::open(&spec, &spec_file, &args.registry.options())?;
     let health = Arc::new(Health::new(Duration::from_secs(args.stall_secs)));
     let listener = TcpListener::bind(&args.health_addr)
         .with_context(|| format!("binding the health endpoint to {}", args.health_addr))?;
@@ -478,7 +492,7 @@ fn tail(spec: &Spec, args: TailArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn replay(spec: &Spec, args: ReplayArgs) -> anyhow::Result<ExitCode> {
+fn replay(spec: &Spec, spec_file: &str, args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let (settings, iam) = args.broker.connect()?;
     let options = ReplayOptions {
         source: args
@@ -492,7 +506,8 @@ fn replay(spec: &Spec, args: ReplayArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         timeout: Duration::from_secs(args.timeout_secs.max(1)),
     };
-    let report = processor::replay::replay(spec, &settings, iam, &options)?;
+    let mut registry = processor::registry::open(spec, spec_file, &args.registry.options())?;
+    let report = processor::replay::replay_with(spec, &settings, iam, &options, registry.as_mut())?;
     if options.dry_run {
         let mut out = std::io::stdout().lock();
         for chosen in &report.chosen {

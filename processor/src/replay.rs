@@ -189,6 +189,19 @@ pub fn replay(
     iam: Option<IamContext>,
     options: &ReplayOptions,
 ) -> Result<ReplayReport, ReplayError> {
+    replay_with(spec, settings, iam, options, None)
+}
+
+/// [`replay`] for an Avro spec: each record's schema version is looked up in `registry`
+/// (once each) before the current spec judges it. A version the registry cannot give is
+/// judged `unknown_schema`, with the registry's answer as the detail.
+pub fn replay_with(
+    spec: &Spec,
+    settings: &KafkaSettings,
+    iam: Option<IamContext>,
+    options: &ReplayOptions,
+    mut registry: Option<&mut pipeline_registry::Resolver>,
+) -> Result<ReplayReport, ReplayError> {
     check_options(spec, options)?;
     let dead_letters = options.source == spec.topics.dead_letter;
     let consumer: BaseConsumer<AuthContext> = settings
@@ -206,6 +219,16 @@ pub fn replay(
     let mut decoder = Decoder::new(spec);
     read_range(&consumer, options, source_partitions, |message| {
         report.read += 1;
+        if let Some(id) = decoder.schema_to_learn(message.payload()) {
+            let schema = match registry.as_deref_mut() {
+                Some(registry) => match registry.resolve(id) {
+                    Ok(found) => found.map(str::to_owned),
+                    Err(e) => Err(format!("the registry did not answer: {e}")),
+                },
+                None => Err("no schema registry was given".to_owned()),
+            };
+            decoder.learn_schema(id, schema.as_deref().map_err(Clone::clone));
+        }
         let chosen = choose(message, dead_letters, &mut decoder);
         if dead_letters && !options.reasons.is_empty() {
             let reason = chosen.dead_letter.as_ref().map(|(r, _)| r.as_str());

@@ -204,6 +204,41 @@ fn avro_run(spec: Arc<Spec>, options: Options) {
     }
     want.sort();
     assert_eq!(got_dead, want);
+
+    // `processor replay` judges Avro dead letters through the registry: the late ones are
+    // valid events, the unknown version stays refused.
+    cluster.kafka.create_topic("ticks.replay", 3).unwrap();
+    let mut resolver = Resolver::connect(registry_of(&spec), &options, Retry::default()).unwrap();
+    let mut dry_run = |reason| {
+        let range = processor::replay::ReplayOptions {
+            source: "ticks.dlq".into(),
+            target: "ticks.replay".into(),
+            since_ms: None,
+            until_ms: None,
+            reasons: vec![reason],
+            include_refused: false,
+            dry_run: true,
+            timeout: std::time::Duration::from_secs(10),
+        };
+        processor::replay::replay_with(&spec, &cluster.settings, None, &range, Some(&mut resolver))
+            .unwrap()
+    };
+    let late = dry_run(pipeline_core::Reason::Late);
+    assert_eq!(late.chosen.len(), 6, "{late:?}");
+    assert!(late.chosen.iter().all(|c| c.refused.is_none()), "{late:?}");
+    let unknown = dry_run(pipeline_core::Reason::UnknownSchema);
+    assert_eq!(
+        unknown.still_refused.get("unknown_schema"),
+        Some(&3),
+        "{unknown:?}"
+    );
+}
+
+fn registry_of(spec: &Spec) -> &pipeline_core::spec::Registry {
+    match &spec.input {
+        pipeline_core::spec::InputFormat::Avro(r) => &r.registry,
+        pipeline_core::spec::InputFormat::Json => panic!("not an Avro spec"),
+    }
 }
 
 #[test]

@@ -35,44 +35,6 @@ const GLUE: &str =
     "\n[input]\nformat = \"avro\"\n[input.glue]\nregistry = \"pipeline\"\nschema = \"ticks\"\n";
 const CONFLUENT: &str = "\n[input]\nformat = \"avro\"\n[input.confluent]\nurl = \"http://127.0.0.1:9\"\nsubject = \"ticks-value\"\n";
 
-/// Glue's registry `pipeline` and schema `ticks`, created as Terraform creates them, with the
-/// spec's schema as version 1.
-fn create_glue_schema(moto: &MotoServer, first: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(moto.url())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "test", "test", None, None, "t",
-            ))
-            .load()
-            .await;
-        let glue = aws_sdk_glue::Client::new(&config);
-        glue.create_registry()
-            .registry_name("pipeline")
-            .send()
-            .await
-            .unwrap();
-        glue.create_schema()
-            .registry_id(
-                aws_sdk_glue::types::RegistryId::builder()
-                    .registry_name("pipeline")
-                    .build(),
-            )
-            .schema_name("ticks")
-            .data_format(aws_sdk_glue::types::DataFormat::Avro)
-            .compatibility(aws_sdk_glue::types::Compatibility::Backward)
-            .schema_definition(first)
-            .send()
-            .await
-            .unwrap();
-    });
-}
-
 /// Runs the shared ticks through the processor as Avro; `options` reach the registry.
 fn avro_run(spec: Arc<Spec>, options: Options) {
     let json_spec = common::spec();
@@ -245,7 +207,11 @@ fn registry_of(spec: &Spec) -> &pipeline_core::spec::Registry {
 fn avro_in_the_glue_wire_format_gives_the_aggregates_of_json() {
     let moto = MotoServer::start();
     let spec = avro_spec(GLUE);
-    create_glue_schema(&moto, Encoder::for_spec(&spec).unwrap().schema_text());
+    moto.create_glue_schema(
+        "pipeline",
+        "ticks",
+        Encoder::for_spec(&spec).unwrap().schema_text(),
+    );
     avro_run(
         spec,
         Options {

@@ -38,33 +38,7 @@ async fn glue_with_v1(moto: &MotoServer) -> Client {
         schema: "ticks".into(),
     };
     let client = Client::connect(&registry, &options).await.unwrap();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto.url())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "t",
-        ))
-        .load()
-        .await;
-    let glue = aws_sdk_glue::Client::new(&config);
-    glue.create_registry()
-        .registry_name("pipeline")
-        .send()
-        .await
-        .unwrap();
-    glue.create_schema()
-        .registry_id(
-            aws_sdk_glue::types::RegistryId::builder()
-                .registry_name("pipeline")
-                .build(),
-        )
-        .schema_name("ticks")
-        .data_format(aws_sdk_glue::types::DataFormat::Avro)
-        .compatibility(aws_sdk_glue::types::Compatibility::Backward)
-        .schema_definition(V1)
-        .send()
-        .await
-        .unwrap();
+    moto.create_glue_schema("pipeline", "ticks", V1);
     client
 }
 

@@ -76,16 +76,30 @@ impl MotoServer {
     /// service and account from the credential scope and does not check the signature): the
     /// status and the body.
     pub fn http(&self, method: &str, path: &str) -> (u16, Vec<u8>) {
+        self.request(method, path, "s3", "", b"")
+    }
+
+    /// One request to `service` (its credential scope), with extra header lines and a body.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        service: &str,
+        headers: &str,
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
         use std::io::{Read as _, Write as _};
         let host = self.url.trim_start_matches("http://").trim_end_matches('/');
         let mut stream = std::net::TcpStream::connect(host).expect("connect to moto_server");
         write!(
             stream,
             "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: AWS4-HMAC-SHA256 \
-             Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, \
-             Signature=0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+             Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, \
+             Signature=0\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
         )
         .unwrap();
+        stream.write_all(body).unwrap();
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).unwrap();
         let split = answer
@@ -103,6 +117,37 @@ impl MotoServer {
             .to_ascii_lowercase()
             .contains("transfer-encoding: chunked");
         (status, if chunked { dechunk(&body) } else { body })
+    }
+
+    /// One call of Glue's JSON API (`AWSGlue.<operation>`); panics unless it succeeds.
+    pub fn glue(&self, operation: &str, input: serde_json::Value) -> serde_json::Value {
+        let headers = format!(
+            "X-Amz-Target: AWSGlue.{operation}\r\nContent-Type: application/x-amz-json-1.1\r\n"
+        );
+        let (status, body) =
+            self.request("POST", "/", "glue", &headers, input.to_string().as_bytes());
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(status, 200, "Glue {operation}: {text}");
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A Glue registry with one Avro schema (BACKWARD compatibility) whose first version is
+    /// `definition`, as Terraform creates them for an Avro spec.
+    pub fn create_glue_schema(&self, registry: &str, schema: &str, definition: &str) {
+        self.glue(
+            "CreateRegistry",
+            serde_json::json!({"RegistryName": registry}),
+        );
+        self.glue(
+            "CreateSchema",
+            serde_json::json!({
+                "RegistryId": {"RegistryName": registry},
+                "SchemaName": schema,
+                "DataFormat": "AVRO",
+                "Compatibility": "BACKWARD",
+                "SchemaDefinition": definition,
+            }),
+        );
     }
 
     /// Creates an S3 bucket.

@@ -233,18 +233,87 @@ pub struct Observation {
     pub stranded_backlog: i64,
 }
 
+/// What an observation reads as, by the catalogue's (EMF) names: the one derivation both the
+/// EMF lines (as deltas between readings) and the Prometheus page (as they are) report, so the
+/// two cannot disagree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Readings {
+    /// Counters: running totals since the engine started.
+    pub totals: Vec<(&'static str, u64)>,
+    /// Dead letters by reason, every reason (zero when none), running totals.
+    pub dead_letters: Vec<(Reason, u64)>,
+    /// Gauges: values now; `None` when there is nothing to measure (no partition's lag).
+    pub gauges: Vec<(&'static str, Option<i64>)>,
+}
+
+impl Readings {
+    fn total(&self, name: &str) -> u64 {
+        self.totals
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, v)| *v)
+    }
+
+    fn dead(&self, reason: Reason) -> u64 {
+        self.dead_letters
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, v)| *v)
+    }
+}
+
+impl Observation {
+    pub fn readings(&self) -> Readings {
+        let stats = &self.stats;
+        let dead_letters: Vec<(Reason, u64)> = Reason::ALL
+            .iter()
+            .map(|r| (*r, stats.dead_letters.get(r.code()).copied().unwrap_or(0)))
+            .collect();
+        let dead = stats.dead_letters_total();
+        let late = stats
+            .dead_letters
+            .get(Reason::Late.code())
+            .copied()
+            .unwrap_or(0);
+        Readings {
+            totals: vec![
+                ("RecordsIn", stats.records_in),
+                ("EventsFiltered", stats.filtered),
+                ("RecordsOut", stats.aggregates_out + dead),
+                ("WindowsEmitted", stats.aggregates_out),
+                ("DeadLetters", dead),
+                ("LateEvents", late),
+                ("BatchesCommitted", stats.batches_committed),
+                ("CommitsDeferred", stats.commits_deferred),
+                ("IdleAdvances", stats.idle_advances),
+            ],
+            dead_letters,
+            // Handled lag, not the committed offset's: the committed offset trails by the open
+            // windows (a minute of input with one-minute windows) even when nothing waits.
+            gauges: vec![
+                ("OpenWindows", Some(self.open_windows as i64)),
+                ("AssignedPartitions", Some(self.assigned as i64)),
+                ("ConsumerLagTotal", Some(self.lag.values().sum::<i64>())),
+                ("ConsumerLagMax", self.lag.values().max().copied()),
+                ("StrandedBacklog", Some(self.stranded_backlog)),
+            ],
+        }
+    }
+}
+
 /// Turns successive observations into EMF lines.
 #[derive(Debug)]
 pub struct EmfReporter {
     config: MetricsConfig,
-    last: EngineStats,
+    /// The last report's readings: counters are reported as the change since.
+    last: Readings,
 }
 
 impl EmfReporter {
     pub fn new(config: MetricsConfig) -> Self {
         Self {
             config,
-            last: EngineStats::default(),
+            last: Readings::default(),
         }
     }
 
@@ -254,65 +323,24 @@ impl EmfReporter {
 
     /// The lines for the interval ending at `now_ms` (milliseconds since the epoch).
     pub fn report(&mut self, now_ms: i64, now: &Observation) -> Vec<String> {
-        let stats = &now.stats;
+        let readings = now.readings();
         let last = &self.last;
         // Counters only grow while the engine lives; saturate rather than wrap if handed an
         // older observation.
-        let reason =
-            |s: &EngineStats, r: Reason| s.dead_letters.get(r.code()).copied().unwrap_or(0);
-        let late = reason(stats, Reason::Late).saturating_sub(reason(last, Reason::Late));
-        let dead = stats
-            .dead_letters_total()
-            .saturating_sub(last.dead_letters_total());
-        let windows = stats.aggregates_out.saturating_sub(last.aggregates_out);
-        let mut counters: Vec<(&str, &str, Value)> = vec![
-            (
-                "RecordsIn",
-                "Count",
-                json!(stats.records_in.saturating_sub(last.records_in)),
-            ),
-            (
-                "EventsFiltered",
-                "Count",
-                json!(stats.filtered.saturating_sub(last.filtered)),
-            ),
-            ("RecordsOut", "Count", json!(windows + dead)),
-            ("WindowsEmitted", "Count", json!(windows)),
-            ("DeadLetters", "Count", json!(dead)),
-            ("LateEvents", "Count", json!(late)),
-            (
-                "BatchesCommitted",
-                "Count",
-                json!(
-                    stats
-                        .batches_committed
-                        .saturating_sub(last.batches_committed)
-                ),
-            ),
-            (
-                "CommitsDeferred",
-                "Count",
-                json!(stats.commits_deferred.saturating_sub(last.commits_deferred)),
-            ),
-            (
-                "IdleAdvances",
-                "Count",
-                json!(stats.idle_advances.saturating_sub(last.idle_advances)),
-            ),
-            ("OpenWindows", "Count", json!(now.open_windows)),
-            ("AssignedPartitions", "Count", json!(now.assigned)),
-        ];
-        // Handled lag, not the committed offset's: the committed offset trails by the open
-        // windows (a minute of input with one-minute windows) even when nothing waits.
-        counters.push((
-            "ConsumerLagTotal",
-            "Count",
-            json!(now.lag.values().sum::<i64>()),
-        ));
-        if let Some(max) = now.lag.values().max() {
-            counters.push(("ConsumerLagMax", "Count", json!(max)));
-        }
-        counters.push(("StrandedBacklog", "Count", json!(now.stranded_backlog)));
+        let mut counters: Vec<(&str, &str, Value)> = readings
+            .totals
+            .iter()
+            .map(|(name, total)| {
+                let delta = total.saturating_sub(last.total(name));
+                (*name, "Count", json!(delta))
+            })
+            .collect();
+        counters.extend(
+            readings
+                .gauges
+                .iter()
+                .filter_map(|(name, value)| Some((*name, "Count", json!((*value)?)))),
+        );
         let latencies: Vec<f64> = now
             .commit_latencies
             .iter()
@@ -328,8 +356,8 @@ impl EmfReporter {
             lines.push(self.document(now_ms, &[], metrics));
         }
         // Every reason, seen or not, so that an alarm on one always has data.
-        for r in Reason::ALL {
-            let count = reason(stats, r).saturating_sub(reason(last, r));
+        for (r, total) in &readings.dead_letters {
+            let count = total.saturating_sub(last.dead(*r));
             let metrics = vec![("DeadLetters", "Count", json!(count))];
             lines.push(self.document(now_ms, &[("Reason", r.code().into())], metrics));
         }
@@ -337,7 +365,7 @@ impl EmfReporter {
             let metrics = vec![("ConsumerLag", "Count", json!(lag))];
             lines.push(self.document(now_ms, &[("Partition", partition.to_string())], metrics));
         }
-        self.last = stats.clone();
+        self.last = readings;
         lines
     }
 

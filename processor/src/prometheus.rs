@@ -5,7 +5,6 @@
 //! labels, and are updated with the EMF lines, at each metrics interval.
 
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
-use pipeline_core::Reason;
 
 use crate::metrics::{CATALOGUE, Kind, Observation, catalogued};
 
@@ -51,47 +50,24 @@ pub fn describe() {
 /// Records an observation into the facade (a no-op when no recorder is installed): counters
 /// as the engine's running totals, gauges as they are now, each commit's latency.
 pub fn record(observation: &Observation) {
-    let stats = &observation.stats;
-    let counter = |emf: &str, total: u64| {
-        metrics::counter!(catalogued(emf).prometheus).absolute(total);
-    };
-    let gauge = |emf: &str, value: f64| {
-        metrics::gauge!(catalogued(emf).prometheus).set(value);
-    };
-    let late = stats
-        .dead_letters
-        .get(Reason::Late.code())
-        .copied()
-        .unwrap_or(0);
-    counter("RecordsIn", stats.records_in);
-    counter("EventsFiltered", stats.filtered);
-    counter(
-        "RecordsOut",
-        stats.aggregates_out + stats.dead_letters_total(),
-    );
-    counter("WindowsEmitted", stats.aggregates_out);
-    counter("LateEvents", late);
-    counter("BatchesCommitted", stats.batches_committed);
-    counter("CommitsDeferred", stats.commits_deferred);
-    counter("IdleAdvances", stats.idle_advances);
+    let readings = observation.readings();
+    // A metric the catalogue splits by a label (DeadLetters by reason) is only recorded split:
+    // an unlabelled total beside it would be counted twice by a sum.
+    for (emf, total) in &readings.totals {
+        let metric = catalogued(emf);
+        if metric.split.is_none() {
+            metrics::counter!(metric.prometheus).absolute(*total);
+        }
+    }
     // Every reason, seen or not, as in the EMF lines: a query or alert on one always has data.
     let dead = catalogued("DeadLetters");
     let label = dead.split.map_or("reason", |(_, label)| label);
-    for reason in Reason::ALL {
-        let total = stats.dead_letters.get(reason.code()).copied().unwrap_or(0);
-        metrics::counter!(dead.prometheus, label => reason.code()).absolute(total);
+    for (reason, total) in &readings.dead_letters {
+        metrics::counter!(dead.prometheus, label => reason.code()).absolute(*total);
     }
-    gauge("OpenWindows", observation.open_windows as f64);
-    gauge("AssignedPartitions", observation.assigned as f64);
-    gauge(
-        "ConsumerLagTotal",
-        observation.lag.values().sum::<i64>() as f64,
-    );
-    gauge(
-        "ConsumerLagMax",
-        observation.lag.values().max().copied().unwrap_or(0) as f64,
-    );
-    gauge("StrandedBacklog", observation.stranded_backlog as f64);
+    for (emf, value) in &readings.gauges {
+        metrics::gauge!(catalogued(emf).prometheus).set(value.unwrap_or(0) as f64);
+    }
     let lag = catalogued("ConsumerLag");
     let label = lag.split.map_or("partition", |(_, label)| label);
     for (partition, records) in &observation.lag {

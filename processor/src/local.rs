@@ -59,27 +59,6 @@ pub const LOCAL_FEATURE_GROUP: &str = "local";
 pub const DEFAULT_EVENTS: u64 = 720_000;
 /// Events per second of simulated event time by default.
 pub const DEFAULT_RATE: u64 = 200;
-/// For an Avro spec: a registry in memory holding the spec's own schema (what the local
-/// producer registers), checked against the spec as `processor run` checks the real one, and
-/// the producer's framer. `(None, None)` for JSON.
-fn local_registry(
-    spec: &Spec,
-) -> anyhow::Result<(Option<pipeline_registry::Resolver>, Option<Framer>)> {
-    let InputFormat::Avro(input) = &spec.input else {
-        return Ok((None, None));
-    };
-    let memory = pipeline_registry::Memory::new(input.registry.wire());
-    let encoder =
-        Encoder::for_spec(spec).map_err(|e| anyhow::anyhow!("the spec's Avro schema: {e}"))?;
-    let id = memory.register(encoder.schema_text());
-    let options = pipeline_registry::Options {
-        memory: Some(memory),
-        ..Default::default()
-    };
-    let resolver = crate::registry::open(spec, &spec.name, &options)?;
-    Ok((resolver, Some(Framer::new(encoder, id, false))))
-}
-
 /// The share of deliberately broken events by default.
 pub const DEFAULT_MALFORMED: f64 = 0.01;
 /// The share of events delivered out of order by default, each by up to [`MAX_DISORDER_MS`].
@@ -346,24 +325,30 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
         if options.brokers.is_none() {
             // The outputs, too, must stay within the embedded broker's retention of their
             // slowest reader (the lake, the feature store's reader, the files).
-            let waiting = Instant::now();
-            loop {
-                let stats = engine.stats();
-                let lake_read = lake_consumed.load(Ordering::Acquire);
-                let ahead = aggregates_read
-                    .unread_bytes(stats.aggregates_out, lake_read)
-                    .max(dead_letters_read.unread_bytes(stats.dead_letters_total(), u64::MAX));
-                if ahead <= OUTPUT_BUDGET {
-                    break;
-                }
-                if waiting.elapsed() > STALL_LIMIT {
-                    bail!(
-                        "the outputs' readers stopped reading ({ahead} bytes unread for {} s)",
-                        STALL_LIMIT.as_secs()
+            let ahead = std::cell::Cell::new(0);
+            wait_until(
+                || {
+                    let stats = engine.stats();
+                    let lake_read = lake_consumed.load(Ordering::Acquire);
+                    ahead.set(
+                        aggregates_read
+                            .unread_bytes(stats.aggregates_out, lake_read)
+                            .max(
+                                dead_letters_read
+                                    .unread_bytes(stats.dead_letters_total(), u64::MAX),
+                            ),
                     );
-                }
-                std::thread::park_timeout(Duration::from_millis(2));
-            }
+                    ahead.get() <= OUTPUT_BUDGET
+                },
+                || false,
+                || std::thread::park_timeout(Duration::from_millis(2)),
+                || {
+                    format!(
+                        "the outputs' readers stopped reading ({} bytes unread)",
+                        ahead.get()
+                    )
+                },
+            )?;
         }
         engine.run_batch()?;
         let records_in = engine.stats().records_in;
@@ -561,5 +546,56 @@ fn futures_block_on<F: Future>(future: F) -> F::Output {
             Poll::Ready(output) => return output,
             Poll::Pending => std::thread::park(),
         }
+    }
+}
+
+/// For an Avro spec: a registry in memory holding the spec's own schema (what the local
+/// producer registers), checked against the spec as `processor run` checks the real one, and
+/// the producer's framer. `(None, None)` for JSON.
+fn local_registry(
+    spec: &Spec,
+) -> anyhow::Result<(Option<pipeline_registry::Resolver>, Option<Framer>)> {
+    let InputFormat::Avro(input) = &spec.input else {
+        return Ok((None, None));
+    };
+    let memory = pipeline_registry::Memory::new(input.registry.wire());
+    let encoder =
+        Encoder::for_spec(spec).map_err(|e| anyhow::anyhow!("the spec's Avro schema: {e}"))?;
+    let id = memory.register(encoder.schema_text());
+    let options = pipeline_registry::Options {
+        memory: Some(memory),
+        ..Default::default()
+    };
+    let resolver = crate::registry::open(spec, &spec.name, &options)?;
+    Ok((resolver, Some(Framer::new(encoder, id, false))))
+}
+
+/// How a wait bounded by [`STALL_LIMIT`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waited {
+    Ready,
+    Stopped,
+}
+
+/// Waits until `ready` holds, or `stopped` does, with `pause` between checks; once
+/// [`STALL_LIMIT`] has passed without either, the run fails with what `stalled` says stopped.
+fn wait_until(
+    mut ready: impl FnMut() -> bool,
+    stopped: impl Fn() -> bool,
+    mut pause: impl FnMut(),
+    stalled: impl FnOnce() -> String,
+) -> anyhow::Result<Waited> {
+    let waiting = Instant::now();
+    loop {
+        if ready() {
+            return Ok(Waited::Ready);
+        }
+        if stopped() {
+            return Ok(Waited::Stopped);
+        }
+        if waiting.elapsed() > STALL_LIMIT {
+            bail!("{} for {} s", stalled(), STALL_LIMIT.as_secs());
+        }
+        pause();
     }
 }

@@ -4,16 +4,16 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use pipeline_core::avro::Framer;
 use pipeline_core::generator::EventGenerator;
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::{LocalOptions, STALL_LIMIT};
+use super::{LocalOptions, Waited, wait_until};
 
 /// What one record may take in the embedded broker's log beyond its key and value, counted
 /// generously: the record's own framing (about 20 bytes) and, if it went alone, a whole batch
@@ -197,23 +197,25 @@ pub(super) fn produce_events(
         if let Some(pacing) = &mut pacing {
             let partition = partition_of(key.as_bytes(), partitions);
             let size = Pacing::counted(key.as_bytes(), &payload);
-            let waiting = Instant::now();
-            loop {
-                pacing.read_up_to(partition, positions.get(partition));
-                if pacing.fits(partition, size) {
-                    break;
-                }
-                if stop.load(Ordering::Acquire) {
-                    return Ok(());
-                }
-                if waiting.elapsed() > STALL_LIMIT {
-                    bail!(
+            let waiting = std::cell::Cell::new(0);
+            let waited = wait_until(
+                || {
+                    pacing.read_up_to(partition, positions.get(partition));
+                    waiting.set(pacing.in_flight(partition));
+                    pacing.fits(partition, size)
+                },
+                || stop.load(Ordering::Acquire),
+                || positions.wait(),
+                || {
+                    format!(
                         "the processor stopped reading partition {partition} ({} bytes waiting, \
                          {i} events produced)",
-                        pacing.in_flight(partition)
-                    );
-                }
-                positions.wait();
+                        waiting.get()
+                    )
+                },
+            )?;
+            if waited == Waited::Stopped {
+                return Ok(());
             }
             pacing.sent(partition, size);
             record = record.partition(partition as i32);
@@ -241,6 +243,8 @@ pub(super) fn produce_events(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     #[test]

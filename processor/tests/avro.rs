@@ -268,3 +268,76 @@ fn run_stops_at_start_when_the_registry_schema_does_not_serve_the_spec() {
         assert!(stderr.contains(needle), "`{needle}` not in:\n{stderr}");
     }
 }
+
+/// `processor run` as ECS runs it, reaching Glue through the environment's AWS configuration
+/// (here `AWS_ENDPOINT_URL` to moto_server) and the registry Terraform created under its
+/// prefixed name (`GLUE_REGISTRY_NAME`): a valid tick is taken in, a record naming a version
+/// the registry never issued is dead-lettered `unknown_schema` with that version.
+#[test]
+fn run_reaches_glue_through_the_environment() {
+    let moto = MotoServer::start();
+    let spec = avro_spec(GLUE);
+    let schema = Encoder::for_spec(&spec).unwrap();
+    moto.create_glue_schema("sp-dev-pipeline", "ticks", schema.schema_text());
+    let options = Options {
+        aws_emulator: Some(moto.url().to_owned()),
+        glue_registry: Some("sp-dev-pipeline".into()),
+        ..Options::default()
+    };
+    let v1 = Resolver::connect(registry_of(&spec), &options, Retry::default())
+        .unwrap()
+        .version(pipeline_core::spec::SchemaVersion::Latest)
+        .unwrap();
+    let cluster = cluster();
+    let framer = Framer::new(schema, v1.id, true);
+    let unknown = SchemaId::parse_uuid("0badc0de-0000-4000-8000-000000000000").unwrap();
+    let tick = inputs().into_iter().next().unwrap();
+    produce(
+        &cluster.settings,
+        "ticks",
+        &[
+            common::Input {
+                payload: framer.record(&tick.payload),
+                ..tick
+            },
+            common::Input {
+                partition: 0,
+                timestamp_ms: common::BASE_MS,
+                payload: wire::frame(unknown, false, b"\x02a"),
+            },
+        ],
+    );
+    let dir = std::env::temp_dir().join(format!("avro-glue-spec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ticks-avro.toml");
+    std::fs::write(&file, format!("{STOCK_TICKS_SPEC}{GLUE}")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_processor"))
+        .args(["--spec", file.to_str().unwrap(), "run"])
+        .args(["--brokers", &cluster.kafka.bootstrap_servers()])
+        .args([
+            "--delivery",
+            "at-least-once",
+            "--health-addr",
+            "127.0.0.1:0",
+        ])
+        .env("GLUE_REGISTRY_NAME", "sp-dev-pipeline")
+        .env("AWS_ENDPOINT_URL", moto.url())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let dead = read_all(&cluster.settings, "ticks.dlq", 1, 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(dead.len(), 1, "the valid tick is not a dead letter");
+    let headers = &dead[0].2;
+    assert_eq!(headers["dlq.reason"], "unknown_schema");
+    assert_eq!(headers["dlq.schema_version"], unknown.to_string());
+    assert!(
+        headers["dlq.detail"].contains("EntityNotFoundException"),
+        "{headers:?}"
+    );
+}

@@ -77,9 +77,14 @@ impl Client {
             return Ok(Client::Memory(memory.clone()));
         }
         Ok(match registry {
-            Registry::Glue { registry, schema } => {
-                Client::Glue(Glue::connect(registry, schema, options.aws_emulator.as_deref()).await)
-            }
+            Registry::Glue { registry, schema } => Client::Glue(
+                Glue::connect(
+                    options.glue_registry.as_deref().unwrap_or(registry),
+                    schema,
+                    options.aws_emulator.as_deref(),
+                )
+                .await,
+            ),
             Registry::Confluent { url, subject } => Client::Confluent(Box::new(Confluent::new(
                 options.confluent_url.as_deref().unwrap_or(url),
                 subject,

@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use apache_avro::Schema;
 use apache_avro::types::Value;
 use proptest::prelude::*;

@@ -36,11 +36,16 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
     operation: &str,
     error: SdkError<E, aws_sdk_glue::config::http::HttpResponse>,
 ) -> LookupError {
-    let message = format!("Glue {operation}: {}", DisplayErrorContext(&error));
     match &error {
         SdkError::ServiceError(service) => {
+            // The code and Glue's message: what a dead letter's detail and a log line need
+            // (the error's full chain would carry the raw response).
             let code = service.err().code().unwrap_or_default();
             let status = service.raw().status().as_u16();
+            let message = format!(
+                "Glue {operation}: {code}: {}",
+                service.err().message().unwrap_or("no message")
+            );
             if code == "EntityNotFoundException" {
                 LookupError::Unknown(message)
             } else if status >= 500 || status == 429 || TRANSIENT.contains(&code) {
@@ -50,9 +55,9 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
             }
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            LookupError::Transient(message)
+            LookupError::Transient(format!("Glue {operation}: {}", DisplayErrorContext(&error)))
         }
-        _ => LookupError::Refused(message),
+        _ => LookupError::Refused(format!("Glue {operation}: {}", DisplayErrorContext(&error))),
     }
 }
 

@@ -174,7 +174,11 @@ fn decode_only(decoder: &mut Decoder, input: &Input) -> usize {
 
 /// The whole core, as the processor drives it; returns the bytes of aggregate JSON produced.
 fn core(spec: &Spec, input: &Input) -> usize {
-    let mut partition = Partition::new(spec);
+    core_of(spec, Partition::new(spec), input)
+}
+
+/// [`core`] with a partition made by the caller.
+fn core_of(spec: &Spec, mut partition: Partition, input: &Input) -> usize {
     let mut closed = Vec::new();
     let mut encoded = 0;
     for i in 0..input.ranges.len() {
@@ -280,21 +284,7 @@ const AVRO_ID: SchemaId = SchemaId::Glue([7; 16]);
 fn avro_core(spec: &Spec, schema: &str, input: &Input) -> usize {
     let mut partition = Partition::new(spec);
     partition.learn_schema(AVRO_ID, Ok(schema));
-    let mut closed = Vec::new();
-    let mut encoded = 0;
-    for i in 0..input.ranges.len() {
-        let record = Record {
-            offset: i as i64,
-            timestamp_ms: input.timestamps[i],
-            payload: Some(input.payload(i)),
-        };
-        black_box(partition.process(record, &mut closed));
-        for aggregate in closed.drain(..) {
-            encoded += aggregate.to_json(spec).len();
-        }
-    }
-    partition.close_all(&mut closed);
-    encoded + closed.iter().map(|a| a.to_json(spec).len()).sum::<usize>()
+    core_of(spec, partition, input)
 }
 
 /// apache-avro's reader alone over the same bodies (a `Value` tree per record, no checks):

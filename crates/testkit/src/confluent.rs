@@ -44,18 +44,12 @@ impl ConfluentDouble {
     /// Starts on a free loopback port.
     pub fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let url = format!("http://{}", listener.local_addr().expect("local address"));
         let double = Self {
-            url,
+            url: format!("http://{}", listener.local_addr().expect("local address")),
             state: Arc::default(),
         };
         let serving = double.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let serving = serving.clone();
-                std::thread::spawn(move || serving.serve(stream));
-            }
-        });
+        crate::double::serve_each(listener, move |stream| serving.serve(stream));
         double
     }
 

@@ -75,20 +75,14 @@ impl FeatureStoreDouble {
     /// record identifier and event time feature names.
     pub fn start(identifier: &str, event_time: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let url = format!("http://{}", listener.local_addr().expect("local address"));
         let double = Self {
-            url,
+            url: format!("http://{}", listener.local_addr().expect("local address")),
             state: Arc::default(),
             identifier: identifier.into(),
             event_time: event_time.into(),
         };
         let serving = double.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let serving = serving.clone();
-                std::thread::spawn(move || serving.serve(stream));
-            }
-        });
+        serve_each(listener, move |stream| serving.serve(stream));
         double
     }
 
@@ -222,6 +216,19 @@ impl FeatureStoreDouble {
         }
         bad(&format!("the double does not serve {method} {path}"))
     }
+}
+
+/// Answers every connection to `listener` on a thread of its own, with `serve`.
+pub(crate) fn serve_each(
+    listener: TcpListener,
+    serve: impl Fn(TcpStream) + Clone + Send + 'static,
+) {
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let serve = serve.clone();
+            std::thread::spawn(move || serve(stream));
+        }
+    });
 }
 
 pub(crate) fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Value)> {

@@ -22,36 +22,82 @@ resource "aws_s3_bucket" "lake" {
   bucket = "${var.name}-lake-${var.account_id}"
 }
 
-locals {
-  buckets = {
-    lake        = aws_s3_bucket.lake
-    access_logs = aws_s3_bucket.access_logs
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "this" {
-  for_each                = local.buckets
-  bucket                  = each.value.id
+# Each bucket's public access block, ownership and versioning, written out per bucket rather
+# than as one for_each over the two bucket resources: checkov links a for_each over resource
+# objects to its buckets unreliably (it stopped finding these once the stack gained the schemas
+# module), and then reports both buckets as unprotected.
+resource "aws_s3_bucket_public_access_block" "lake" {
+  bucket                  = aws_s3_bucket.lake.id
   block_public_acls       = true
   block_public_policy     = true
   ignore_public_acls      = true
   restrict_public_buckets = true
 }
 
-resource "aws_s3_bucket_ownership_controls" "this" {
-  for_each = local.buckets
-  bucket   = each.value.id
+resource "aws_s3_bucket_ownership_controls" "lake" {
+  bucket = aws_s3_bucket.lake.id
   rule {
     object_ownership = "BucketOwnerEnforced"
   }
 }
 
-resource "aws_s3_bucket_versioning" "this" {
-  for_each = local.buckets
-  bucket   = each.value.id
+resource "aws_s3_bucket_versioning" "lake" {
+  bucket = aws_s3_bucket.lake.id
   versioning_configuration {
     status = "Enabled"
   }
+}
+
+resource "aws_s3_bucket_public_access_block" "access_logs" {
+  bucket                  = aws_s3_bucket.access_logs.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_versioning" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+moved {
+  from = aws_s3_bucket_public_access_block.this["lake"]
+  to   = aws_s3_bucket_public_access_block.lake
+}
+
+moved {
+  from = aws_s3_bucket_public_access_block.this["access_logs"]
+  to   = aws_s3_bucket_public_access_block.access_logs
+}
+
+moved {
+  from = aws_s3_bucket_ownership_controls.this["lake"]
+  to   = aws_s3_bucket_ownership_controls.lake
+}
+
+moved {
+  from = aws_s3_bucket_ownership_controls.this["access_logs"]
+  to   = aws_s3_bucket_ownership_controls.access_logs
+}
+
+moved {
+  from = aws_s3_bucket_versioning.this["lake"]
+  to   = aws_s3_bucket_versioning.lake
+}
+
+moved {
+  from = aws_s3_bucket_versioning.this["access_logs"]
+  to   = aws_s3_bucket_versioning.access_logs
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "lake" {
@@ -137,7 +183,7 @@ resource "aws_s3_bucket_policy" "lake" {
       Condition = { Bool = { "aws:SecureTransport" = "false" } }
     }]
   })
-  depends_on = [aws_s3_bucket_public_access_block.this]
+  depends_on = [aws_s3_bucket_public_access_block.lake, aws_s3_bucket_public_access_block.access_logs]
 }
 
 resource "aws_s3_bucket_policy" "access_logs" {
@@ -166,7 +212,7 @@ resource "aws_s3_bucket_policy" "access_logs" {
       },
     ]
   })
-  depends_on = [aws_s3_bucket_public_access_block.this]
+  depends_on = [aws_s3_bucket_public_access_block.lake, aws_s3_bucket_public_access_block.access_logs]
 }
 
 resource "aws_glue_catalog_database" "this" {

@@ -62,7 +62,10 @@ output "bucket_encryption" {
 output "public_access_blocked" {
   description = "Whether each bucket blocks every kind of public access."
   value = {
-    for k, b in aws_s3_bucket_public_access_block.this : k => b.block_public_acls && b.block_public_policy && b.ignore_public_acls && b.restrict_public_buckets
+    for k, b in {
+      lake        = aws_s3_bucket_public_access_block.lake
+      access_logs = aws_s3_bucket_public_access_block.access_logs
+    } : k => b.block_public_acls && b.block_public_policy && b.ignore_public_acls && b.restrict_public_buckets
   }
 }
 

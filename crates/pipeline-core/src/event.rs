@@ -300,8 +300,11 @@ impl Decoder {
         let Input::Avro(avro) = &self.input else {
             return None;
         };
-        let framed = wire::parse(avro.wire, payload?).ok()?;
-        (!avro.schemas.contains_key(&framed.schema)).then_some(framed.schema)
+        let id = wire::parse(avro.wire, payload?).ok()?.schema;
+        // A run of records of one version costs a comparison, not a lookup.
+        let known = avro.last.as_ref().is_some_and(|(last, _)| *last == id)
+            || avro.schemas.contains_key(&id);
+        (!known).then_some(id)
     }
 
     /// Learns schema version `id`: its Avro schema text as the registry returned it, or why the
@@ -476,25 +479,26 @@ impl Plan {
             scratch,
             ..
         } = avro;
-        if last.as_ref().is_none_or(|(known, _)| *known != id) {
-            match schemas.get(&id) {
-                Some(Ok(reader)) => *last = Some((id, Arc::clone(reader))),
-                Some(Err(why)) => {
-                    return Err(Rejection::new(
-                        Reason::UnknownSchema,
-                        format!("schema version {id}: {why}"),
-                    ));
-                }
-                None => {
-                    return Err(Rejection::new(
-                        Reason::UnknownSchema,
-                        format!("schema version {id} was not looked up in the registry"),
-                    ));
-                }
+        let reader: &avro::Reader = match last {
+            Some((known, reader)) if *known == id => reader,
+            _ => {
+                let found = match schemas.get(&id) {
+                    Some(Ok(reader)) => Arc::clone(reader),
+                    Some(Err(why)) => {
+                        return Err(Rejection::new(
+                            Reason::UnknownSchema,
+                            format!("schema version {id}: {why}"),
+                        ));
+                    }
+                    None => {
+                        return Err(Rejection::new(
+                            Reason::UnknownSchema,
+                            format!("schema version {id} was not looked up in the registry"),
+                        ));
+                    }
+                };
+                &last.insert((id, found)).1
             }
-        }
-        let Some((_, reader)) = last.as_ref() else {
-            return Ok(());
         };
         let (body, inflated) = match framed.body {
             wire::Body::Plain(body) => (body, false),

@@ -116,15 +116,23 @@ impl Glue {
             .build()
     }
 
-    pub async fn schema(&self, id: [u8; 16]) -> Result<String, LookupError> {
-        let text = uuid_text(id);
-        let out = self
-            .client
+    /// `GetSchemaVersion` of version `id`.
+    async fn by_id(
+        &self,
+        id: [u8; 16],
+    ) -> Result<aws_sdk_glue::operation::get_schema_version::GetSchemaVersionOutput, LookupError>
+    {
+        self.client
             .get_schema_version()
-            .schema_version_id(&text)
+            .schema_version_id(uuid_text(id))
             .send()
             .await
-            .map_err(|e| classify("GetSchemaVersion", e))?;
+            .map_err(|e| classify("GetSchemaVersion", e))
+    }
+
+    pub async fn schema(&self, id: [u8; 16]) -> Result<String, LookupError> {
+        let text = uuid_text(id);
+        let out = self.by_id(id).await?;
         avro_only(out.data_format(), &format!("schema version {text}"))?;
         out.schema_definition
             .ok_or_else(|| LookupError::Unknown(format!("schema version {text} has no definition")))
@@ -196,13 +204,7 @@ impl Glue {
             },
         };
         for _ in 0..PENDING_POLLS {
-            let out = self
-                .client
-                .get_schema_version()
-                .schema_version_id(uuid_text(id))
-                .send()
-                .await
-                .map_err(|e| classify("GetSchemaVersion", e))?;
+            let out = self.by_id(id).await?;
             match out.status() {
                 Some(SchemaVersionStatus::Available) | None => return Ok(SchemaId::Glue(id)),
                 Some(SchemaVersionStatus::Pending) => {

@@ -23,7 +23,7 @@ use crate::spec::{FieldKind, FieldSpec};
 mod cursor;
 mod encode;
 use cursor::Cursor;
-pub use encode::{Encoder, Framer};
+pub use encode::Encoder;
 
 /// How to read one value of the writer's schema.
 #[derive(Debug, Clone, PartialEq)]
@@ -284,7 +284,7 @@ impl Ty {
     }
 }
 
-fn kind_name(kind: &FieldKind) -> &'static str {
+pub(crate) fn kind_name(kind: &FieldKind) -> &'static str {
     match kind {
         FieldKind::String { .. } => "string",
         FieldKind::Integer { .. } => "integer",

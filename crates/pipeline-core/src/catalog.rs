@@ -62,7 +62,9 @@ pub struct Input {
     pub registry: Option<&'static str>,
     pub glue_registry: Option<String>,
     pub glue_schema: Option<String>,
-    pub avro_schema: Option<String>,
+    /// The schema the spec implies (Avro's JSON or `.proto` text): the registry's first
+    /// version.
+    pub schema_definition: Option<String>,
     pub confluent_url: Option<String>,
     pub confluent_subject: Option<String>,
 }
@@ -74,16 +76,17 @@ fn input(spec: &Spec) -> Input {
         registry: None,
         glue_registry: None,
         glue_schema: None,
-        avro_schema: None,
+        schema_definition: None,
         confluent_url: None,
         confluent_subject: None,
     };
-    if let InputFormat::Avro(avro) = &spec.input {
-        input.format = "avro";
-        input.avro_schema = crate::avro::Encoder::for_spec(spec)
-            .ok()
-            .map(|e| e.schema_text().to_owned());
-        match &avro.registry {
+    if let InputFormat::Registry(registered) = &spec.input {
+        input.format = registered.schema_type.name();
+        input.schema_definition =
+            crate::framer::SchemaEncoder::for_spec(spec, registered.schema_type)
+                .ok()
+                .map(|e| e.schema_text().to_owned());
+        match &registered.registry {
             Registry::Glue { registry, schema } => {
                 input.registry = Some("glue");
                 input.glue_registry = Some(registry.clone());

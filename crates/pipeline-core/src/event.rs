@@ -11,13 +11,16 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::avro;
+use crate::protobuf;
 use crate::wire::{self, SchemaId, Wire};
 
 use crate::expr::{self, Env, EvalError, Expr, Value};
 use crate::json::{Json, Scanner};
 use crate::key::{Key, KeyBuilder};
 use crate::reject::{Reason, Rejection, quote};
-use crate::spec::{DerivedField, FieldKind, FieldSpec, MAX_SLOTS, OnZero, SlotType, Spec};
+use crate::spec::{
+    DerivedField, FieldKind, FieldSpec, MAX_SLOTS, OnZero, SchemaType, SlotType, Spec,
+};
 
 mod check;
 use check::check_field;
@@ -117,18 +120,53 @@ pub struct Decoder {
 #[derive(Debug, Clone)]
 enum Input {
     Json,
-    Avro(Box<AvroInput>),
+    Registry(Box<RegistryInput>),
 }
 
-/// Avro input: the schema versions learnt so far (see [`Decoder::learn_schema`]).
+/// Registered Avro or Protobuf input: the schema versions learnt so far (see
+/// [`Decoder::learn_schema`]).
 #[derive(Debug, Clone)]
-struct AvroInput {
+struct RegistryInput {
     wire: Wire,
-    schemas: HashMap<SchemaId, Result<Arc<avro::Reader>, String>>,
+    schema_type: SchemaType,
+    /// Protobuf: the event's message type, if the spec names it.
+    message: Option<String>,
+    schemas: HashMap<SchemaId, Result<Arc<BodyReader>, String>>,
     /// The version of the last record, looked up once for a run of records of one version.
-    last: Option<(SchemaId, Arc<avro::Reader>)>,
+    last: Option<(SchemaId, Arc<BodyReader>)>,
     /// Where a zlib body is inflated.
     scratch: Vec<u8>,
+}
+
+/// A schema version compiled for the spec's fields, in its format.
+#[derive(Debug)]
+enum BodyReader {
+    Avro(avro::Reader),
+    Protobuf(protobuf::Reader),
+}
+
+impl BodyReader {
+    fn compile(
+        schema_type: SchemaType,
+        text: &str,
+        message: Option<&str>,
+        fields: &[FieldSpec],
+    ) -> Result<Self, String> {
+        Ok(match schema_type {
+            SchemaType::Avro => BodyReader::Avro(avro::Reader::compile(text, fields)?),
+            SchemaType::Protobuf => {
+                BodyReader::Protobuf(protobuf::Reader::compile(text, message, fields)?)
+            }
+        })
+    }
+
+    /// "an Avro", "a Protobuf": for a dead letter's detail.
+    fn describe(&self) -> &'static str {
+        match self {
+            BodyReader::Avro(_) => "an Avro",
+            BodyReader::Protobuf(_) => "a Protobuf",
+        }
+    }
 }
 
 /// Keys that passed every check, recently: a direct-mapped cache of [`MEMO_SLOTS`] keys by
@@ -278,8 +316,10 @@ impl Decoder {
         };
         let input = match &spec.input {
             crate::spec::InputFormat::Json => Input::Json,
-            crate::spec::InputFormat::Avro(registry) => Input::Avro(Box::new(AvroInput {
+            crate::spec::InputFormat::Registry(registry) => Input::Registry(Box::new(RegistryInput {
                 wire: registry.registry.wire(),
+                schema_type: registry.schema_type,
+                message: registry.message.clone(),
                 schemas: HashMap::new(),
                 last: None,
                 scratch: Vec::new(),
@@ -297,30 +337,35 @@ impl Decoder {
     /// [`Decoder::learn_schema`] before decoding the record. `None` for JSON input, a record
     /// whose header cannot be read (it is dead-lettered `malformed`) and a known version.
     pub fn schema_to_learn(&self, payload: Option<&[u8]>) -> Option<SchemaId> {
-        let Input::Avro(avro) = &self.input else {
+        let Input::Registry(input) = &self.input else {
             return None;
         };
-        let id = wire::parse(avro.wire, payload?).ok()?.schema;
+        let id = wire::parse(input.wire, payload?).ok()?.schema;
         // A run of records of one version costs a comparison, not a lookup.
-        let known = avro.last.as_ref().is_some_and(|(last, _)| *last == id)
-            || avro.schemas.contains_key(&id);
+        let known = input.last.as_ref().is_some_and(|(last, _)| *last == id)
+            || input.schemas.contains_key(&id);
         (!known).then_some(id)
     }
 
-    /// Learns schema version `id`: its Avro schema text as the registry returned it, or why the
+    /// Learns schema version `id`: its schema text as the registry returned it, or why the
     /// registry could not return it (then its records are dead-lettered `unknown_schema` with
     /// that reason). A schema that does not compile is remembered the same way.
     pub fn learn_schema(&mut self, id: SchemaId, schema: Result<&str, String>) {
-        let Input::Avro(avro) = &mut self.input else {
+        let Input::Registry(input) = &mut self.input else {
             return;
         };
         let reader = schema.and_then(|text| {
-            avro::Reader::compile(text, &self.plan.fields)
-                .map(Arc::new)
-                .map_err(|e| format!("its schema cannot be read: {e}"))
+            BodyReader::compile(
+                input.schema_type,
+                text,
+                input.message.as_deref(),
+                &self.plan.fields,
+            )
+            .map(Arc::new)
+            .map_err(|e| format!("its schema cannot be read: {e}"))
         });
-        avro.schemas.insert(id, reader);
-        avro.last = None;
+        input.schemas.insert(id, reader);
+        input.last = None;
     }
 
     /// Where slot `slot`'s text is kept in [`Event::texts`], if it is.
@@ -368,7 +413,9 @@ impl Decoder {
         let mut progress = Progress::default();
         match input {
             Input::Json => plan.json_fields(memo, &mut progress, event, bytes)?,
-            Input::Avro(avro) => plan.avro_fields(memo, &mut progress, event, bytes, avro)?,
+            Input::Registry(input) => {
+                plan.registry_fields(memo, &mut progress, event, bytes, input)?
+            }
         }
         if let Some(rejection) = progress.first_error {
             return Err(rejection);
@@ -461,25 +508,27 @@ impl Plan {
         Ok(())
     }
 
-    /// Reads an Avro record's fields into the event: its header, its schema version, its body.
-    fn avro_fields(
+    /// Reads an Avro or Protobuf record's fields into the event: its header, its schema
+    /// version, its body.
+    fn registry_fields(
         &self,
         memo: &mut KeyMemo,
         progress: &mut Progress,
         event: &mut Event,
         bytes: &[u8],
-        avro: &mut AvroInput,
+        input: &mut RegistryInput,
     ) -> Result<(), Rejection> {
-        let framed = wire::parse(avro.wire, bytes)
+        let framed = wire::parse(input.wire, bytes)
             .map_err(|e| Rejection::new(Reason::Malformed, e.to_string()))?;
         let id = framed.schema;
-        let AvroInput {
+        let RegistryInput {
+            wire: record_wire,
             schemas,
             last,
             scratch,
             ..
-        } = avro;
-        let reader: &avro::Reader = match last {
+        } = input;
+        let reader: &BodyReader = match last {
             Some((known, reader)) if *known == id => reader,
             _ => {
                 let found = match schemas.get(&id) {
@@ -508,19 +557,25 @@ impl Plan {
                 (scratch.as_slice(), true)
             }
         };
-        reader
-            .read(body, inflated, |i, value| {
-                progress.seen |= 1 << i;
-                if progress.first_error.is_none() {
-                    self.take(memo, progress, event, bytes, i, value);
-                }
-            })
-            .map_err(|e| {
-                Rejection::new(
-                    Reason::Malformed,
-                    format!("not an Avro record of schema version {id}: {e}"),
-                )
-            })
+        let take = |i: usize, value| {
+            progress.seen |= 1 << i;
+            if progress.first_error.is_none() {
+                self.take(memo, progress, event, bytes, i, value);
+            }
+        };
+        let read = match reader {
+            BodyReader::Avro(r) => r.read(body, inflated, take),
+            BodyReader::Protobuf(r) => r.read(*record_wire, body, inflated, take),
+        };
+        read.map_err(|e| {
+            Rejection::new(
+                Reason::Malformed,
+                format!(
+                    "not {} record of schema version {id}: {e}",
+                    reader.describe()
+                ),
+            )
+        })
     }
 
     fn text_index(&self, slot: usize) -> Option<usize> {

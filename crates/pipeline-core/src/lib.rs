@@ -57,12 +57,14 @@ pub mod enrich;
 pub mod event;
 pub mod expr;
 pub mod features;
+pub mod framer;
 pub mod generator;
 /// The JSON scanner of the decoder. Public only for the core benchmark's baseline (the
 /// specialised stock-ticks decoder the general one replaced); not an API.
 #[doc(hidden)]
 pub mod json;
 pub mod key;
+pub mod protobuf;
 pub mod reject;
 pub mod schema;
 pub mod spec;

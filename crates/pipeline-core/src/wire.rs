@@ -1,6 +1,7 @@
-//! The schema registries' wire formats: the few bytes in front of an Avro body that name the
-//! schema version it was written with. Written by hand (each is a fixed layout of a few bytes);
-//! the bodies are Avro (see [`crate::avro`]).
+//! The schema registries' wire formats: the few bytes in front of an Avro or Protobuf body that
+//! name the schema version it was written with. Written by hand (each is a fixed layout of a
+//! few bytes); the bodies are Avro (see [`crate::avro`]) or Protobuf (see [`crate::protobuf`],
+//! which also reads the message index a Protobuf body starts with).
 //!
 //! - AWS Glue Schema Registry (the layout of AWS's Java serializer): a header version byte
 //!   (`3`), a compression byte (`0` none, `5` zlib), the 16-byte schema version id (a UUID,
@@ -57,6 +58,14 @@ pub enum SchemaId {
 }
 
 impl SchemaId {
+    /// The wire format whose header carries this id.
+    pub fn wire(self) -> Wire {
+        match self {
+            SchemaId::Glue(_) => Wire::Glue,
+            SchemaId::Confluent(_) => Wire::Confluent,
+        }
+    }
+
     /// A Glue schema version id from its text form (`8-4-4-4-12` hex digits).
     pub fn parse_uuid(text: &str) -> Option<Self> {
         let hex: Vec<u8> = text.bytes().filter(|&b| b != b'-').collect();

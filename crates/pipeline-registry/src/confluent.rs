@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use pipeline_core::spec::SchemaVersion;
+use pipeline_core::spec::{SchemaType, SchemaVersion};
 use pipeline_core::wire::SchemaId;
 use serde_json::{Value, json};
 
@@ -29,10 +29,11 @@ pub struct Confluent {
     base: String,
     authorization: Option<String>,
     subject: String,
+    schema_type: SchemaType,
 }
 
 impl Confluent {
-    pub fn new(url: &str, subject: &str) -> Result<Self, LookupError> {
+    pub fn new(url: &str, subject: &str, schema_type: SchemaType) -> Result<Self, LookupError> {
         let refused = |why: &str| LookupError::Refused(format!("registry URL `{url}`: {why}"));
         let (scheme, rest) = url
             .split_once("://")
@@ -63,6 +64,7 @@ impl Confluent {
             base: format!("{scheme}://{host}{}", path.trim_end_matches('/')),
             authorization,
             subject: subject.to_owned(),
+            schema_type,
         })
     }
 
@@ -139,7 +141,7 @@ impl Confluent {
         let answer = self
             .call("GET", &format!("/schemas/ids/{id}"), None)
             .await?;
-        schema_of(&answer, &format!("schema id {id}"))
+        self.schema_of(&answer, &format!("schema id {id}"))
     }
 
     pub async fn version(&self, version: SchemaVersion) -> Result<Version, LookupError> {
@@ -156,15 +158,18 @@ impl Confluent {
         Ok(Version {
             id: SchemaId::Confluent(number("id")?),
             number: number("version")?,
-            schema: schema_of(&answer, &what)?,
+            schema: self.schema_of(&answer, &what)?,
         })
     }
 
     pub async fn register(&self, schema: &str) -> Result<SchemaId, LookupError> {
         let path = format!("/subjects/{}/versions", self.subject);
-        let answer = self
-            .call("POST", &path, Some(json!({"schema": schema})))
-            .await?;
+        // `schemaType` absent means Avro, and older registries know no other.
+        let body = match self.schema_type {
+            SchemaType::Avro => json!({"schema": schema}),
+            other => json!({"schema": schema, "schemaType": other.registry_name()}),
+        };
+        let answer = self.call("POST", &path, Some(body)).await?;
         answer
             .get("id")
             .and_then(Value::as_u64)
@@ -174,19 +179,23 @@ impl Confluent {
     }
 }
 
-/// The Avro schema text of an answer (`schemaType` absent or `AVRO`).
-fn schema_of(answer: &Value, what: &str) -> Result<String, LookupError> {
-    match answer.get("schemaType").and_then(Value::as_str) {
-        None | Some("AVRO") => {}
-        Some(other) => {
+impl Confluent {
+    /// The schema text of an answer, if its `schemaType` (absent: `AVRO`) is the spec's.
+    fn schema_of(&self, answer: &Value, what: &str) -> Result<String, LookupError> {
+        let found = answer
+            .get("schemaType")
+            .and_then(Value::as_str)
+            .unwrap_or("AVRO");
+        if found != self.schema_type.registry_name() {
             return Err(LookupError::Unknown(format!(
-                "{what} is a {other} schema; the spec reads Avro"
+                "{what}: its format is {found}; the spec reads {}",
+                self.schema_type.registry_name()
             )));
         }
+        answer
+            .get("schema")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| LookupError::Refused(format!("{what}: the answer has no `schema`")))
     }
-    answer
-        .get("schema")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| LookupError::Refused(format!("{what}: the answer has no `schema`")))
 }

@@ -8,7 +8,7 @@ use aws_sdk_glue::types::{
     DataFormat, SchemaId as GlueSchemaId, SchemaVersionNumber, SchemaVersionStatus,
 };
 use aws_smithy_types::error::display::DisplayErrorContext;
-use pipeline_core::spec::SchemaVersion;
+use pipeline_core::spec::{SchemaType, SchemaVersion};
 use pipeline_core::wire::SchemaId;
 
 use crate::{LookupError, Version};
@@ -18,6 +18,7 @@ pub struct Glue {
     client: aws_sdk_glue::Client,
     registry: String,
     schema: String,
+    schema_type: SchemaType,
 }
 
 /// Error codes Glue answers with that a retry may overcome.
@@ -74,20 +75,32 @@ fn parse_id(text: Option<&str>) -> Result<[u8; 16], LookupError> {
     }
 }
 
-fn avro_only(format: Option<&DataFormat>, what: &str) -> Result<(), LookupError> {
+/// A version of another data format than the spec's cannot be read: `Unknown` (its records
+/// become dead letters; at start, the check fails).
+fn expect_format(
+    format: Option<&DataFormat>,
+    expected: SchemaType,
+    what: &str,
+) -> Result<(), LookupError> {
     match format {
-        Some(DataFormat::Avro) | None => Ok(()),
-        Some(other) => Err(LookupError::Unknown(format!(
-            "{what} is a {} schema; the spec reads Avro",
-            other.as_str()
+        Some(f) if f.as_str() != expected.registry_name() => Err(LookupError::Unknown(format!(
+            "{what}: its format is {}; the spec reads {}",
+            f.as_str(),
+            expected.registry_name()
         ))),
+        _ => Ok(()),
     }
 }
 
 impl Glue {
     /// A client of `registry`'s `schema`, with the default AWS configuration (the task's or
     /// function's role), or fixed test credentials against `emulator`.
-    pub async fn connect(registry: &str, schema: &str, emulator: Option<&str>) -> Self {
+    pub async fn connect(
+        registry: &str,
+        schema: &str,
+        schema_type: SchemaType,
+        emulator: Option<&str>,
+    ) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(url) = emulator {
             loader = loader
@@ -102,6 +115,7 @@ impl Glue {
             client: aws_sdk_glue::Client::new(&config),
             registry: registry.to_owned(),
             schema: schema.to_owned(),
+            schema_type,
         }
     }
 
@@ -133,7 +147,11 @@ impl Glue {
     pub async fn schema(&self, id: [u8; 16]) -> Result<String, LookupError> {
         let text = uuid_text(id);
         let out = self.by_id(id).await?;
-        avro_only(out.data_format(), &format!("schema version {text}"))?;
+        expect_format(
+            out.data_format(),
+            self.schema_type,
+            &format!("schema version {text}"),
+        )?;
         out.schema_definition
             .ok_or_else(|| LookupError::Unknown(format!("schema version {text} has no definition")))
     }
@@ -154,7 +172,7 @@ impl Glue {
             .await
             .map_err(|e| classify("GetSchemaVersion", e))?;
         let what = format!("{} version {version}", self.describe());
-        avro_only(out.data_format(), &what)?;
+        expect_format(out.data_format(), self.schema_type, &what)?;
         Ok(Version {
             id: SchemaId::Glue(parse_id(out.schema_version_id())?),
             number: out

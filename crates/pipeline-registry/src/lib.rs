@@ -1,4 +1,4 @@
-//! The schema registries Avro input is framed for: the AWS Glue Schema Registry ([`Glue`]) and
+//! The schema registries Avro and Protobuf input is framed for: the AWS Glue Schema Registry ([`Glue`]) and
 //! Confluent-compatible registries ([`Confluent`]). Three calls: a schema by the id a record's
 //! header names, a subject's (or Glue schema's) version by number or the latest, and
 //! registering a producer's schema.
@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use pipeline_core::spec::{Registry, SchemaVersion};
+use pipeline_core::spec::{Registry, SchemaType, SchemaVersion};
 use pipeline_core::wire::SchemaId;
 
 mod confluent;
@@ -29,7 +29,7 @@ pub use memory::Memory;
 /// Why a registry call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LookupError {
-    /// The registry does not have it, or it is not an Avro schema: permanent.
+    /// The registry does not have it, or it is not a schema of the spec's format: permanent.
     #[error("{0}")]
     Unknown(String),
     /// Worth retrying: throttling, a 5xx, the network.
@@ -72,7 +72,13 @@ pub enum Client {
 }
 
 impl Client {
-    pub async fn connect(registry: &Registry, options: &Options) -> Result<Self, LookupError> {
+    /// A client of `registry`, whose schemas must be of `schema_type` (a version of another
+    /// format is `Unknown`).
+    pub async fn connect(
+        registry: &Registry,
+        schema_type: SchemaType,
+        options: &Options,
+    ) -> Result<Self, LookupError> {
         if let Some(memory) = &options.memory {
             return Ok(Client::Memory(memory.clone()));
         }
@@ -81,6 +87,7 @@ impl Client {
                 Glue::connect(
                     options.glue_registry.as_deref().unwrap_or(registry),
                     schema,
+                    schema_type,
                     options.aws_emulator.as_deref(),
                 )
                 .await,
@@ -88,6 +95,7 @@ impl Client {
             Registry::Confluent { url, subject } => Client::Confluent(Box::new(Confluent::new(
                 options.confluent_url.as_deref().unwrap_or(url),
                 subject,
+                schema_type,
             )?)),
         })
     }
@@ -193,6 +201,7 @@ pub struct Resolver {
 impl Resolver {
     pub fn connect(
         registry: &Registry,
+        schema_type: SchemaType,
         options: &Options,
         retry: Retry,
     ) -> Result<Self, LookupError> {
@@ -200,7 +209,7 @@ impl Resolver {
             .enable_all()
             .build()
             .map_err(|e| LookupError::Refused(format!("cannot start a runtime: {e}")))?;
-        let client = runtime.block_on(Client::connect(registry, options))?;
+        let client = runtime.block_on(Client::connect(registry, schema_type, options))?;
         Ok(Self {
             runtime,
             client,

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use pipeline_core::spec::{Registry, SchemaVersion};
+use pipeline_core::spec::{Registry, SchemaType, SchemaVersion};
 use pipeline_core::wire::SchemaId;
 use pipeline_registry::{Client, LookupError, Options, Resolver, Retry};
 use pipeline_testkit::confluent::ConfluentDouble;
@@ -37,7 +37,7 @@ async fn glue_with_v1(moto: &MotoServer) -> Client {
         registry: "pipeline".into(),
         schema: "ticks".into(),
     };
-    let client = Client::connect(&registry, &options).await.unwrap();
+    let client = Client::connect(&registry, SchemaType::Avro, &options).await.unwrap();
     moto.create_glue_schema("pipeline", "ticks", V1);
     client
 }
@@ -107,7 +107,7 @@ fn the_resolver_looks_each_id_up_once() {
         aws_emulator: Some(moto.url().to_owned()),
         ..Options::default()
     };
-    let mut resolver = Resolver::connect(&registry, &options, QUICK).unwrap();
+    let mut resolver = Resolver::connect(&registry, SchemaType::Avro, &options, QUICK).unwrap();
     let unknown = SchemaId::parse_uuid("0badc0de-0000-4000-8000-000000000000").unwrap();
     for _ in 0..3 {
         assert_eq!(resolver.resolve(v1.id).unwrap(), Ok(V1));
@@ -138,7 +138,7 @@ fn a_confluent_registry_is_read_and_written_and_its_failures_classified() {
     };
     let rt = runtime();
     rt.block_on(async {
-        let client = Client::connect(&registry, &options).await.unwrap();
+        let client = Client::connect(&registry, SchemaType::Avro, &options).await.unwrap();
         let v1 = client.version(SchemaVersion::Latest).await.unwrap();
         assert_eq!((v1.id, v1.number, v1.schema.as_str()), (SchemaId::Confluent(v1_id), 1, V1));
         let v2 = client.register(V2).await.unwrap();
@@ -179,7 +179,7 @@ fn an_unreachable_registry_is_transient_and_a_bad_url_refused() {
             url: format!("http://{closed}"),
             subject: "s".into(),
         };
-        let client = Client::connect(&registry, &Options::default())
+        let client = Client::connect(&registry, SchemaType::Avro, &Options::default())
             .await
             .unwrap();
         assert!(matches!(
@@ -191,8 +191,85 @@ fn an_unreachable_registry_is_transient_and_a_bad_url_refused() {
             subject: "s".into(),
         };
         assert!(matches!(
-            Client::connect(&bad, &Options::default()).await,
+            Client::connect(&bad, SchemaType::Avro, &Options::default()).await,
             Err(LookupError::Refused(_))
+        ));
+    });
+}
+
+const PROTO_V1: &str = "syntax = \"proto3\";\nmessage Tick { string ticker = 1; }\n";
+const PROTO_V2: &str =
+    "syntax = \"proto3\";\nmessage Tick { string ticker = 1; optional string venue = 2; }\n";
+
+#[test]
+fn protobuf_schemas_are_served_and_a_format_mismatch_is_unknown() {
+    let moto = MotoServer::start();
+    moto.create_glue_schema_of("pipeline", "proto-ticks", "PROTOBUF", PROTO_V1);
+    moto.create_glue_schema("pipeline2", "avro-ticks", V1);
+    let double = ConfluentDouble::start();
+    double.register("avro-value", V1);
+    let rt = runtime();
+    rt.block_on(async {
+        let glue = |registry: &str, schema: &str, schema_type| {
+            let registry = Registry::Glue {
+                registry: registry.into(),
+                schema: schema.into(),
+            };
+            let options = Options {
+                aws_emulator: Some(moto.url().to_owned()),
+                ..Options::default()
+            };
+            async move {
+                Client::connect(&registry, schema_type, &options)
+                    .await
+                    .unwrap()
+            }
+        };
+        let client = glue("pipeline", "proto-ticks", SchemaType::Protobuf).await;
+        let v1 = client.version(SchemaVersion::Latest).await.unwrap();
+        assert_eq!(v1.schema, PROTO_V1);
+        let v2 = client.register(PROTO_V2).await.unwrap();
+        assert_eq!(client.schema(v2).await.unwrap(), PROTO_V2);
+        // The same versions, read by a client that expects Avro.
+        let avro = glue("pipeline", "proto-ticks", SchemaType::Avro).await;
+        let err = avro.schema(v2).await.unwrap_err();
+        assert!(
+            matches!(&err, LookupError::Unknown(m) if m.contains("its format is PROTOBUF; the spec reads AVRO")),
+            "{err:?}"
+        );
+        let proto_reading_avro = glue("pipeline2", "avro-ticks", SchemaType::Protobuf).await;
+        assert!(matches!(
+            proto_reading_avro.version(SchemaVersion::Latest).await,
+            Err(LookupError::Unknown(m)) if m.contains("its format is AVRO; the spec reads PROTOBUF")
+        ));
+
+        let confluent = |subject: &str, schema_type| {
+            let registry = Registry::Confluent {
+                url: double.url().to_owned(),
+                subject: subject.into(),
+            };
+            async move {
+                Client::connect(&registry, schema_type, &Options::default())
+                    .await
+                    .unwrap()
+            }
+        };
+        let client = confluent("proto-value", SchemaType::Protobuf).await;
+        let id = client.register(PROTO_V1).await.unwrap();
+        assert_eq!(client.schema(id).await.unwrap(), PROTO_V1);
+        assert_eq!(
+            client.version(SchemaVersion::Latest).await.unwrap().id,
+            id
+        );
+        let avro = confluent("proto-value", SchemaType::Avro).await;
+        assert!(matches!(
+            avro.schema(id).await,
+            Err(LookupError::Unknown(m)) if m.contains("its format is PROTOBUF")
+        ));
+        let proto = confluent("avro-value", SchemaType::Protobuf).await;
+        assert!(matches!(
+            proto.version(SchemaVersion::Latest).await,
+            Err(LookupError::Unknown(m)) if m.contains("its format is AVRO")
         ));
     });
 }

@@ -2,11 +2,12 @@
 //! installs here (Karapace is not on PyPI's index as this machine sees it, and Confluent's own
 //! needs a JVM distribution). It serves the four calls the pipeline makes, with the registry's
 //! paths, bodies and error codes (Confluent's REST API reference):
-//! - `GET /schemas/ids/{id}` → `{"schema": …}`, or 404 with `error_code` 40403;
+//! - `GET /schemas/ids/{id}` → `{"schema": …}` (and `"schemaType"` when not `AVRO`), or 404
+//!   with `error_code` 40403;
 //! - `GET /subjects/{subject}/versions/{version|latest}` → `{"subject", "id", "version",
 //!   "schema"}`, or 404 with 40401 (no subject) or 40402 (no version);
-//! - `POST /subjects/{subject}/versions` `{"schema": …}` → `{"id": …}` (the existing id when
-//!   the subject already has that schema);
+//! - `POST /subjects/{subject}/versions` `{"schema": …, "schemaType": …}` → `{"id": …}` (the
+//!   existing id when the subject already has that schema; `schemaType` absent is `AVRO`);
 //! - `POST /subjects/{subject}` `{"schema": …}` → the version of the subject holding it, or 404
 //!   with 40403.
 //!
@@ -23,8 +24,8 @@ use serde_json::{Value, json};
 
 #[derive(Debug, Default)]
 struct State {
-    /// id → schema text.
-    schemas: Vec<String>,
+    /// id → schema text and type (`AVRO`, `PROTOBUF`).
+    schemas: Vec<(String, String)>,
     /// subject → ids of its versions, in order.
     subjects: BTreeMap<String, Vec<u32>>,
     /// Statuses to answer the next requests with (a 5xx to test retries).
@@ -57,9 +58,14 @@ impl ConfluentDouble {
         &self.url
     }
 
-    /// Registers `schema` under `subject` directly; its id.
+    /// Registers Avro `schema` under `subject` directly; its id.
     pub fn register(&self, subject: &str, schema: &str) -> u32 {
-        register(&mut self.state.lock().unwrap(), subject, schema)
+        self.register_typed(subject, schema, "AVRO")
+    }
+
+    /// Registers `schema` of `schema_type` under `subject` directly; its id.
+    pub fn register_typed(&self, subject: &str, schema: &str, schema_type: &str) -> u32 {
+        register(&mut self.state.lock().unwrap(), subject, schema, schema_type)
     }
 
     /// Answers the next requests with these HTTP statuses, in order.
@@ -109,7 +115,7 @@ impl ConfluentDouble {
                     .ok()
                     .and_then(|i| state.schemas.get(i.checked_sub(1)?))
                 {
-                    Some(schema) => (200, json!({"schema": schema})),
+                    Some(schema) => (200, described(schema, json!({}))),
                     None => not_found(40403, "Schema not found"),
                 }
             }
@@ -124,8 +130,10 @@ impl ConfluentDouble {
                 match index.and_then(|i| Some((i, *ids.get(i)?))) {
                     Some((i, id)) => (
                         200,
-                        json!({"subject": subject, "id": id, "version": i + 1,
-                               "schema": state.schemas[id as usize - 1]}),
+                        described(
+                            &state.schemas[id as usize - 1],
+                            json!({"subject": subject, "id": id, "version": i + 1}),
+                        ),
                     ),
                     None => not_found(40402, "Version not found"),
                 }
@@ -137,7 +145,11 @@ impl ConfluentDouble {
                         json!({"error_code": 42201, "message": "Invalid schema"}),
                     );
                 };
-                let id = register(&mut state, subject, schema);
+                let schema_type = body
+                    .get("schemaType")
+                    .and_then(Value::as_str)
+                    .unwrap_or("AVRO");
+                let id = register(&mut state, subject, schema, schema_type);
                 (200, json!({"id": id}))
             }
             ("POST", ["subjects", subject]) => {
@@ -148,7 +160,7 @@ impl ConfluentDouble {
                 let found = state.subjects.get(*subject).and_then(|ids| {
                     ids.iter()
                         .enumerate()
-                        .find(|(_, id)| state.schemas[**id as usize - 1] == schema)
+                        .find(|(_, id)| state.schemas[**id as usize - 1].0 == schema)
                         .map(|(i, id)| (i, *id))
                 });
                 match found {
@@ -167,19 +179,29 @@ impl ConfluentDouble {
     }
 }
 
-fn register(state: &mut State, subject: &str, schema: &str) -> u32 {
+/// `answer` with the schema's text and, unless Avro, its type.
+fn described((text, schema_type): &(String, String), mut answer: Value) -> Value {
+    answer["schema"] = json!(text);
+    if schema_type != "AVRO" {
+        answer["schemaType"] = json!(schema_type);
+    }
+    answer
+}
+
+fn register(state: &mut State, subject: &str, schema: &str, schema_type: &str) -> u32 {
+    let entry = (schema.to_owned(), schema_type.to_owned());
     let existing = state.subjects.get(subject).and_then(|ids| {
         ids.iter()
-            .find(|id| state.schemas[**id as usize - 1] == schema)
+            .find(|id| state.schemas[**id as usize - 1] == entry)
             .copied()
     });
     if let Some(id) = existing {
         return id;
     }
-    let id = match state.schemas.iter().position(|s| s == schema) {
+    let id = match state.schemas.iter().position(|s| *s == entry) {
         Some(i) => i as u32 + 1,
         None => {
-            state.schemas.push(schema.to_owned());
+            state.schemas.push(entry);
             state.schemas.len() as u32
         }
     };

@@ -134,6 +134,17 @@ impl MotoServer {
     /// A Glue registry with one Avro schema (BACKWARD compatibility) whose first version is
     /// `definition`, as Terraform creates them for an Avro spec.
     pub fn create_glue_schema(&self, registry: &str, schema: &str, definition: &str) {
+        self.create_glue_schema_of(registry, schema, "AVRO", definition);
+    }
+
+    /// [`MotoServer::create_glue_schema`] of `data_format` (`AVRO`, `PROTOBUF`).
+    pub fn create_glue_schema_of(
+        &self,
+        registry: &str,
+        schema: &str,
+        data_format: &str,
+        definition: &str,
+    ) {
         self.glue(
             "CreateRegistry",
             serde_json::json!({"RegistryName": registry}),
@@ -143,7 +154,7 @@ impl MotoServer {
             serde_json::json!({
                 "RegistryId": {"RegistryName": registry},
                 "SchemaName": schema,
-                "DataFormat": "AVRO",
+                "DataFormat": data_format,
                 "Compatibility": "BACKWARD",
                 "SchemaDefinition": definition,
             }),

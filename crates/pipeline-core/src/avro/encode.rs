@@ -8,7 +8,6 @@ use apache_avro::types::Value;
 use crate::decimal;
 use crate::spec::{FieldKind, FieldSpec, Spec};
 use crate::time::parse_rfc3339_millis;
-use crate::wire::{self, SchemaId};
 
 /// The decimal precision the spec's schema declares: every 64-bit unit count fits it.
 const DECIMAL_PRECISION: u32 = 19;
@@ -103,40 +102,6 @@ impl Encoder {
         apache_avro::to_avro_datum(&self.schema, Value::Record(record)).map_err(|e| e.to_string())
     }
 }
-
-/// What a producer sends: JSON events encoded with the spec's schema and framed for the
-/// registry that holds it.
-#[derive(Debug, Clone)]
-pub struct Framer {
-    encoder: Encoder,
-    id: SchemaId,
-    zlib: bool,
-}
-
-impl Framer {
-    /// Frames for schema version `id` (as the registry returned it for the encoder's schema);
-    /// a Glue body is zlib-compressed when `zlib`.
-    pub fn new(encoder: Encoder, id: SchemaId, zlib: bool) -> Self {
-        Self { encoder, id, zlib }
-    }
-
-    pub fn id(&self) -> SchemaId {
-        self.id
-    }
-
-    /// The record for one JSON event. An event Avro cannot carry (a deliberately broken one)
-    /// goes as a body cut short, which the processor dead-letters `malformed`, as it would
-    /// the broken JSON.
-    pub fn record(&self, json: &[u8]) -> Vec<u8> {
-        match self.encoder.encode_json(json) {
-            Ok(body) => wire::frame(self.id, self.zlib, &body),
-            Err(_) => wire::frame(self.id, self.zlib, CUT_SHORT),
-        }
-    }
-}
-
-/// A body that ends inside its first field: a string announced as one byte long, missing.
-const CUT_SHORT: &[u8] = &[2];
 
 fn convert(field: &FieldSpec, value: &serde_json::Value) -> Result<Value, String> {
     let name = &field.name;

@@ -476,7 +476,7 @@ fn every_type_reads_as_the_checks_expect() {
 fn an_avro_spec_reads_back_its_input_table() {
     let spec = spec_with(GLUE_INPUT);
     match &spec.input {
-        crate::spec::InputFormat::Avro(r) => {
+        crate::spec::InputFormat::Registry(r) => {
             assert_eq!(r.version, crate::spec::SchemaVersion::Latest);
             assert_eq!(r.registry.wire(), wire::Wire::Glue);
         }
@@ -510,6 +510,6 @@ fn an_avro_spec_reads_back_its_input_table() {
         "\n[input]\nformat = \"avro\"\nschema_version = 3\n[input.glue]\nregistry = \"r\"\nschema = \"s\"\n",
     );
     assert!(
-        matches!(&pinned.input, crate::spec::InputFormat::Avro(r) if r.version == crate::spec::SchemaVersion::Number(3))
+        matches!(&pinned.input, crate::spec::InputFormat::Registry(r) if r.version == crate::spec::SchemaVersion::Number(3))
     );
 }

@@ -104,6 +104,13 @@ pub(super) fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Check
     };
     let integer = |json: Json<'a>, want: &str| match json {
         Json::Int(v) => Ok(v),
+        // A Protobuf uint64 beyond i64's range.
+        Json::Units(units, 0) => i64::try_from(units).map_err(|_| {
+            Rejection::new(
+                Reason::OutOfRange,
+                format!("{name}: {units} does not fit a 64-bit integer"),
+            )
+        }),
         Json::Num(text) if !text.contains(['.', 'e', 'E']) => text.parse::<i64>().map_err(|_| {
             Rejection::new(
                 Reason::OutOfRange,

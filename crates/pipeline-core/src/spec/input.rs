@@ -1,5 +1,5 @@
-//! `[input]`: how the input topic's records are encoded. JSON by default; Avro behind a schema
-//! registry's wire format (`[input.glue]` or `[input.confluent]`).
+//! `[input]`: how the input topic's records are encoded. JSON by default; Avro or Protobuf
+//! behind a schema registry's wire format (`[input.glue]` or `[input.confluent]`).
 
 use serde::Deserialize;
 
@@ -13,13 +13,54 @@ pub enum InputFormat {
     /// One JSON object per record (the default).
     #[default]
     Json,
-    /// Avro, framed by a registry's wire format naming the writer's schema version.
-    Avro(RegistrySpec),
+    /// Avro or Protobuf, framed by a registry's wire format naming the writer's schema
+    /// version.
+    Registry(RegistrySpec),
 }
 
-/// Where the schemas live, and which version the processor checks the spec against at start.
+impl InputFormat {
+    /// The registry input, if the records are framed for one.
+    pub fn registry(&self) -> Option<&RegistrySpec> {
+        match self {
+            InputFormat::Json => None,
+            InputFormat::Registry(r) => Some(r),
+        }
+    }
+}
+
+/// What a registry's schemas describe, and so how a record's body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SchemaType {
+    Avro,
+    Protobuf,
+}
+
+impl SchemaType {
+    /// As the spec's `input.format` names it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SchemaType::Avro => "avro",
+            SchemaType::Protobuf => "protobuf",
+        }
+    }
+
+    /// As the registries name it (Glue's `DataFormat`, Confluent's `schemaType`).
+    pub const fn registry_name(self) -> &'static str {
+        match self {
+            SchemaType::Avro => "AVRO",
+            SchemaType::Protobuf => "PROTOBUF",
+        }
+    }
+}
+
+/// Where the schemas live, what they describe, and which version the processor checks the
+/// spec against at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrySpec {
+    pub schema_type: SchemaType,
+    /// Protobuf: the full name of the event's message type (`package.Message`). `None`: the
+    /// schema's only top-level message.
+    pub message: Option<String>,
     pub registry: Registry,
     pub version: SchemaVersion,
 }
@@ -62,6 +103,7 @@ impl std::fmt::Display for SchemaVersion {
 pub(super) struct RawInput {
     pub format: Option<String>,
     pub schema_version: Option<toml::Value>,
+    pub message: Option<String>,
     pub glue: Option<RawGlue>,
     pub confluent: Option<RawConfluent>,
     #[serde(flatten)]
@@ -94,7 +136,7 @@ pub(super) fn check_input(raw: Option<RawInput>, problems: &mut Problems) -> Inp
     problems.unknown(
         "input",
         &raw.extra,
-        &["format", "schema_version", "glue", "confluent"],
+        &["format", "schema_version", "message", "glue", "confluent"],
     );
     let format = raw.format.as_deref().unwrap_or("json");
     let registry = match (raw.glue, raw.confluent) {
@@ -161,32 +203,68 @@ pub(super) fn check_input(raw: Option<RawInput>, problems: &mut Problems) -> Inp
             SchemaVersion::Latest
         }
     };
-    match format {
+    let schema_type = match format {
         "json" => {
-            if registry.is_some() || raw.schema_version.is_some() {
+            if registry.is_some() || raw.schema_version.is_some() || raw.message.is_some() {
                 problems.push(
                     "input.format",
-                    "\"json\" takes no registry or schema_version; set format = \"avro\"",
+                    "\"json\" takes no registry, schema_version or message; set format = \"avro\" or \"protobuf\"",
                 );
             }
-            InputFormat::Json
+            return InputFormat::Json;
         }
-        "avro" => match registry {
-            Some(registry) => InputFormat::Avro(RegistrySpec { registry, version }),
-            None => {
-                problems.push(
-                    "input",
-                    "format \"avro\" needs a registry: an [input.glue] or [input.confluent] table",
-                );
-                InputFormat::Json
-            }
-        },
+        "avro" => SchemaType::Avro,
+        "protobuf" => SchemaType::Protobuf,
         other => {
             problems.push(
                 "input.format",
-                format!("`{other}`; expected \"json\" or \"avro\""),
+                format!("`{other}`; expected \"json\", \"avro\" or \"protobuf\""),
+            );
+            return InputFormat::Json;
+        }
+    };
+    if let Some(message) = &raw.message {
+        if schema_type != SchemaType::Protobuf {
+            problems.push(
+                "input.message",
+                "only a \"protobuf\" input names a message type",
+            );
+        } else if !is_proto_full_name(message) {
+            problems.push(
+                "input.message",
+                format!(
+                    "`{message}` is not a message type's full name; expected dot-separated identifiers such as `shop.Order`"
+                ),
+            );
+        }
+    }
+    match registry {
+        Some(registry) => InputFormat::Registry(RegistrySpec {
+            schema_type,
+            message: raw.message,
+            registry,
+            version,
+        }),
+        None => {
+            problems.push(
+                "input",
+                format!(
+                    "format \"{}\" needs a registry: an [input.glue] or [input.confluent] table",
+                    schema_type.name()
+                ),
             );
             InputFormat::Json
         }
     }
+}
+
+/// `a.b.C`: identifiers (a letter or `_`, then letters, digits, `_`) joined by dots.
+fn is_proto_full_name(name: &str) -> bool {
+    name.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
 }

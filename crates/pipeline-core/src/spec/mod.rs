@@ -27,7 +27,7 @@ mod window;
 
 pub(crate) use aggregates::column_type;
 pub(crate) use derive::{MAX_TIME_MS, MIN_TIME_MS};
-pub use input::{InputFormat, Registry, RegistrySpec, SchemaVersion};
+pub use input::{InputFormat, Registry, RegistrySpec, SchemaType, SchemaVersion};
 
 /// The most fields an event may declare.
 pub const MAX_FIELDS: usize = 32;

@@ -539,7 +539,7 @@ impl Engine {
             );
             let payload = message.payload();
             let headers = match (&self.spec.input, payload) {
-                (InputFormat::Avro(input), Some(p)) => {
+                (InputFormat::Registry(input), Some(p)) => {
                     match wire::parse(input.registry.wire(), p) {
                         Ok(framed) => headers.insert(Header {
                             key: records::SCHEMA_VERSION,

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use pipeline_core::Spec;
-use pipeline_core::avro::{Encoder, Framer};
 use pipeline_core::features::record_from_aggregate;
+use pipeline_core::framer::{Framer, SchemaEncoder};
 use pipeline_core::generator::GeneratorConfig;
 use pipeline_core::spec::InputFormat;
 use pipeline_core::store::FeatureStore as _;
@@ -297,7 +297,7 @@ pub fn run(options: &LocalOptions) -> anyhow::Result<LocalSummary> {
             .spawn(move || -> anyhow::Result<()> {
                 let to = Destination {
                     topic: &topic,
-                    avro: framer.as_ref(),
+                    framer: framer.as_ref(),
                 };
                 let result = produce_events(
                     &event_producer,
@@ -549,18 +549,22 @@ fn futures_block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// For an Avro spec: a registry in memory holding the spec's own schema (what the local
-/// producer registers), checked against the spec as `processor run` checks the real one, and
-/// the producer's framer. `(None, None)` for JSON.
+/// For an Avro or Protobuf spec: a registry in memory holding the spec's own schema (what the
+/// local producer registers), checked against the spec as `processor run` checks the real one,
+/// and the producer's framer. `(None, None)` for JSON.
 fn local_registry(
     spec: &Spec,
 ) -> anyhow::Result<(Option<pipeline_registry::Resolver>, Option<Framer>)> {
-    let InputFormat::Avro(input) = &spec.input else {
+    let InputFormat::Registry(input) = &spec.input else {
         return Ok((None, None));
     };
     let memory = pipeline_registry::Memory::new(input.registry.wire());
-    let encoder =
-        Encoder::for_spec(spec).map_err(|e| anyhow::anyhow!("the spec's Avro schema: {e}"))?;
+    let encoder = SchemaEncoder::for_spec(spec, input.schema_type).map_err(|e| {
+        anyhow::anyhow!(
+            "the spec's {} schema: {e}",
+            input.schema_type.registry_name()
+        )
+    })?;
     let id = memory.register(encoder.schema_text());
     let options = pipeline_registry::Options {
         memory: Some(memory),

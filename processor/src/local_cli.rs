@@ -55,9 +55,10 @@ pub(crate) struct LocalArgs {
     pub(crate) brokers: Option<String>,
     #[arg(long, value_enum, default_value_t = Delivery::ExactlyOnce)]
     pub(crate) delivery: Delivery,
-    /// The input's encoding [default: the spec's]. `avro` on a JSON spec sends the events as
-    /// Avro in the Glue wire format, registered in the run's own registry (in memory); an
-    /// Avro spec always uses that registry, in the spec's wire format.
+    /// The input's encoding [default: the spec's]. `avro` or `protobuf` on a JSON spec sends
+    /// the events in that format in the Glue wire format, registered in the run's own
+    /// registry (in memory); a spec that names a registry always uses that local registry, in
+    /// the spec's wire format.
     #[arg(long, value_enum)]
     pub(crate) format: Option<Format>,
 }
@@ -66,6 +67,7 @@ pub(crate) struct LocalArgs {
 pub(crate) enum Format {
     Json,
     Avro,
+    Protobuf,
 }
 
 /// A whole number in `min..=max`; the message names the range (clap names the flag).
@@ -166,20 +168,31 @@ pub(crate) fn local(spec: Arc<Spec>, args: LocalArgs) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// The spec with its input in `format`: Avro behind a local Glue registry for a JSON spec
-/// run with `--format avro`; JSON for an Avro spec run with `--format json`.
+/// The spec with its input in `format`: JSON as it is; Avro or Protobuf behind a local Glue
+/// registry for the spec's own schema (or the spec's registry, when it names one in that
+/// format).
 fn with_format(spec: Arc<Spec>, format: Option<Format>) -> Arc<Spec> {
-    use pipeline_core::spec::{InputFormat, Registry, RegistrySpec, SchemaVersion};
-    let input = match (format, &spec.input) {
-        (Some(Format::Avro), InputFormat::Json) => InputFormat::Avro(RegistrySpec {
+    use pipeline_core::spec::{InputFormat, Registry, RegistrySpec, SchemaType, SchemaVersion};
+    let schema_type = match format {
+        None => return spec,
+        Some(Format::Json) => None,
+        Some(Format::Avro) => Some(SchemaType::Avro),
+        Some(Format::Protobuf) => Some(SchemaType::Protobuf),
+    };
+    let input = match (schema_type, &spec.input) {
+        (None, InputFormat::Json) => return spec,
+        (Some(t), InputFormat::Registry(r)) if r.schema_type == t => return spec,
+        (None, InputFormat::Registry(_)) => InputFormat::Json,
+        (Some(schema_type), _) => InputFormat::Registry(RegistrySpec {
+            schema_type,
+            // The spec's own schema has one message type.
+            message: None,
             registry: Registry::Glue {
                 registry: "local".into(),
                 schema: spec.name.clone(),
             },
             version: SchemaVersion::Latest,
         }),
-        (Some(Format::Json), InputFormat::Avro(_)) => InputFormat::Json,
-        _ => return spec,
     };
     let mut spec = (*spec).clone();
     spec.input = input;

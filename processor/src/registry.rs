@@ -1,11 +1,11 @@
-//! Avro input at start: connect to the spec's schema registry, fetch the version the spec names
+//! Avro or Protobuf input at start: connect to the spec's schema registry, fetch the version the spec names
 //! (the latest unless pinned) and check the spec's declared fields against it. A mismatch stops
 //! the processor before it reads a record, naming the spec file, the schema version and each
 //! field; records written with other versions are looked up as they arrive (see
 //! `Engine::set_registry`).
 
 use pipeline_core::Spec;
-use pipeline_core::avro::Reader;
+use pipeline_core::event::check_schema;
 use pipeline_core::spec::InputFormat;
 use pipeline_registry::{LookupError, Options, Resolver, Retry};
 
@@ -26,18 +26,23 @@ pub enum RegistryStartError {
     },
 }
 
-/// The registry of an Avro spec, checked; `None` for JSON input.
+/// The registry of an Avro or Protobuf spec, checked; `None` for JSON input.
 pub fn open(
     spec: &Spec,
     spec_file: &str,
     options: &Options,
 ) -> Result<Option<Resolver>, RegistryStartError> {
-    let InputFormat::Avro(input) = &spec.input else {
+    let InputFormat::Registry(input) = &spec.input else {
         return Ok(None);
     };
-    let mut resolver = Resolver::connect(&input.registry, options, Retry::default())?;
+    let mut resolver = Resolver::connect(
+        &input.registry,
+        input.schema_type,
+        options,
+        Retry::default(),
+    )?;
     let version = resolver.version(input.version)?;
-    if let Err(problems) = Reader::compile_strict(&version.schema, &spec.event.fields) {
+    if let Err(problems) = check_schema(input, &version.schema, &spec.event.fields) {
         return Err(RegistryStartError::Mismatch {
             spec_file: spec_file.to_owned(),
             registry: resolver.client().describe(),

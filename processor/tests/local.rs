@@ -59,10 +59,12 @@ fn stock_ticks_past_the_embedded_retention_on_one_partition_lose_nothing() {
 
 #[test]
 fn stock_ticks_as_avro_through_the_local_registry_reach_the_lake_and_the_feature_store() {
-    use pipeline_core::spec::{InputFormat, Registry, RegistrySpec, SchemaVersion};
+    use pipeline_core::spec::{InputFormat, Registry, RegistrySpec, SchemaType, SchemaVersion};
     let mut options = options("stock-ticks", 20_000, 200);
     let mut spec = (*options.spec).clone();
-    spec.input = InputFormat::Avro(RegistrySpec {
+    spec.input = InputFormat::Registry(RegistrySpec {
+        schema_type: SchemaType::Avro,
+        message: None,
         registry: Registry::Confluent {
             url: "http://127.0.0.1:9".into(),
             subject: "ticks-value".into(),
@@ -82,6 +84,36 @@ fn stock_ticks_as_avro_through_the_local_registry_reach_the_lake_and_the_feature
         summary.stats.dead_letters.contains_key("malformed"),
         "broken events that Avro cannot carry"
     );
+}
+
+/// Another domain in Protobuf, in the Glue wire format: orders, whose spec names its message
+/// type, through the local registry into the lake and the feature store.
+#[test]
+fn orders_as_protobuf_through_the_local_registry_reach_the_lake_and_the_feature_store() {
+    use pipeline_core::spec::{InputFormat, Registry, RegistrySpec, SchemaType, SchemaVersion};
+    let mut options = options("orders", 8_000, 50);
+    let mut spec = (*options.spec).clone();
+    spec.input = InputFormat::Registry(RegistrySpec {
+        schema_type: SchemaType::Protobuf,
+        message: Some("shop.v1.Order".into()),
+        registry: Registry::Glue {
+            registry: "shop".into(),
+            schema: "orders".into(),
+        },
+        version: SchemaVersion::Latest,
+    });
+    options.spec = Arc::new(spec);
+    options.out_dir = options.out_dir.with_extension("protobuf");
+    let summary = check(&options);
+    let dead = std::fs::read_to_string(&summary.dead_letters_file).unwrap();
+    std::fs::remove_dir_all(&options.out_dir).unwrap();
+    assert!(!dead.is_empty(), "the broken orders are dead letters");
+    for line in dead.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let version = value["schema_version"].as_str().unwrap_or_default();
+        assert_eq!(version.len(), 36, "a Glue version id: {line}");
+    }
+    assert!(summary.stats.filtered > 100, "{}", summary.stats.filtered);
 }
 
 #[test]

@@ -138,6 +138,22 @@ struct RegistryInput {
     scratch: Vec<u8>,
 }
 
+/// The start-time check of a registered schema version against the spec's fields: every
+/// declared field is in it (for Protobuf, in the event's message type), with a type its checks
+/// accept. One line per field that is not.
+pub fn check_schema(
+    input: &crate::spec::RegistrySpec,
+    schema: &str,
+    fields: &[FieldSpec],
+) -> Result<(), Vec<String>> {
+    match input.schema_type {
+        SchemaType::Avro => avro::Reader::compile_strict(schema, fields).map(drop),
+        SchemaType::Protobuf => {
+            protobuf::Reader::compile_strict(schema, input.message.as_deref(), fields).map(drop)
+        }
+    }
+}
+
 /// A schema version compiled for the spec's fields, in its format.
 #[derive(Debug)]
 enum BodyReader {
@@ -316,14 +332,16 @@ impl Decoder {
         };
         let input = match &spec.input {
             crate::spec::InputFormat::Json => Input::Json,
-            crate::spec::InputFormat::Registry(registry) => Input::Registry(Box::new(RegistryInput {
-                wire: registry.registry.wire(),
-                schema_type: registry.schema_type,
-                message: registry.message.clone(),
-                schemas: HashMap::new(),
-                last: None,
-                scratch: Vec::new(),
-            })),
+            crate::spec::InputFormat::Registry(registry) => {
+                Input::Registry(Box::new(RegistryInput {
+                    wire: registry.registry.wire(),
+                    schema_type: registry.schema_type,
+                    message: registry.message.clone(),
+                    schemas: HashMap::new(),
+                    last: None,
+                    scratch: Vec::new(),
+                }))
+            }
         };
         Self {
             plan,

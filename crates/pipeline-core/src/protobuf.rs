@@ -269,7 +269,10 @@ impl Reader {
         let i = if number < DENSE {
             self.dense[number as usize]
         } else {
-            let at = self.sparse.binary_search_by_key(&number, |(n, _)| *n).ok()?;
+            let at = self
+                .sparse
+                .binary_search_by_key(&number, |(n, _)| *n)
+                .ok()?;
             self.sparse[at].1
         };
         (i != NONE).then_some(usize::from(i))
@@ -321,7 +324,9 @@ fn glue_index(file: &prost_reflect::FileDescriptor, target: &MessageDescriptor) 
         all.push(m.full_name().to_owned());
     }
     all.sort();
-    all.iter().position(|n| n == target.full_name()).unwrap_or(0) as u64
+    all.iter()
+        .position(|n| n == target.full_name())
+        .unwrap_or(0) as u64
 }
 
 /// Confluent's path to `target`: its index among the file's top-level types, then among each

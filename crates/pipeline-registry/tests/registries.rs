@@ -37,7 +37,9 @@ async fn glue_with_v1(moto: &MotoServer) -> Client {
         registry: "pipeline".into(),
         schema: "ticks".into(),
     };
-    let client = Client::connect(&registry, SchemaType::Avro, &options).await.unwrap();
+    let client = Client::connect(&registry, SchemaType::Avro, &options)
+        .await
+        .unwrap();
     moto.create_glue_schema("pipeline", "ticks", V1);
     client
 }

@@ -65,7 +65,12 @@ impl ConfluentDouble {
 
     /// Registers `schema` of `schema_type` under `subject` directly; its id.
     pub fn register_typed(&self, subject: &str, schema: &str, schema_type: &str) -> u32 {
-        register(&mut self.state.lock().unwrap(), subject, schema, schema_type)
+        register(
+            &mut self.state.lock().unwrap(),
+            subject,
+            schema,
+            schema_type,
+        )
     }
 
     /// Answers the next requests with these HTTP statuses, in order.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pipeline_aws::{Env, EnvError, KafkaEndpoint};
 use pipeline_core::Spec;
-use pipeline_core::avro::{Encoder, Framer};
+use pipeline_core::framer::{Framer, SchemaEncoder};
 use pipeline_core::generator::{EventGenerator, GeneratorConfig};
 use pipeline_core::spec::InputFormat;
 use pipeline_kafka::{Published, Publisher};
@@ -195,10 +195,11 @@ pub fn generate(
     (records, malformed)
 }
 
-/// For an Avro spec, at cold start: the spec's schema registered in its registry (found there
-/// when it is already), and the framer that writes events with it. `None` for JSON.
+/// For an Avro or Protobuf spec, at cold start: the spec's schema registered in its registry
+/// (found there when it is already), and the framer that writes events with it. `None` for
+/// JSON.
 pub async fn framer(config: &Config) -> Result<Option<Framer>, LookupError> {
-    let InputFormat::Avro(input) = &config.spec.input else {
+    let InputFormat::Registry(input) = &config.spec.input else {
         return Ok(None);
     };
     let options = Options {
@@ -206,8 +207,9 @@ pub async fn framer(config: &Config) -> Result<Option<Framer>, LookupError> {
         glue_registry: config.glue_registry.clone(),
         ..Options::default()
     };
-    let client = Client::connect(&input.registry, &options).await?;
-    let encoder = Encoder::for_spec(&config.spec).map_err(LookupError::Refused)?;
+    let client = Client::connect(&input.registry, input.schema_type, &options).await?;
+    let encoder =
+        SchemaEncoder::for_spec(&config.spec, input.schema_type).map_err(LookupError::Refused)?;
     let id = Retry::default()
         .run("registering the spec's schema", || {
             client.register(encoder.schema_text())
@@ -228,7 +230,7 @@ pub fn handle(
     handle_framed(config, generator, None, sink, scheduled)
 }
 
-/// [`handle`], with each event written as Avro by `framer` when it is given.
+/// [`handle`], with each event written as Avro or Protobuf by `framer` when it is given.
 pub fn handle_framed(
     config: &Config,
     generator: &mut EventGenerator,

@@ -267,74 +267,93 @@ fn configuration_names_every_bad_variable_and_defaults_the_rest() {
     assert_eq!(config.malformed_share, 0.0);
 }
 
-/// An Avro spec: at cold start the producer registers the spec's schema in the Confluent
-/// registry (the double; the Glue path is the same `register` call, tested against
-/// moto_server in pipeline-registry), then every event goes framed with that schema's id,
-/// and the core reads back what it sent, broken events included.
+/// An Avro or Protobuf spec: at cold start the producer registers the spec's schema, of its
+/// type, in the Confluent registry (the double; the Glue path is the same `register` call,
+/// tested against moto_server in pipeline-registry), then every event goes framed with that
+/// schema's id, and the core reads back what it sent, broken events included.
 #[test]
-fn an_avro_spec_registers_its_schema_and_sends_framed_avro() {
-    use pipeline_core::spec::{InputFormat, Registry, RegistrySpec, SchemaVersion};
+fn a_registry_spec_registers_its_schema_and_sends_framed_events() {
+    use pipeline_core::framer::SchemaEncoder;
+    use pipeline_core::spec::{InputFormat, Registry, RegistrySpec, SchemaType, SchemaVersion};
     use pipeline_core::wire::{self, SchemaId};
     use pipeline_core::{Outcome, Partition, Record};
-    let double = pipeline_testkit::confluent::ConfluentDouble::start();
-    let mut config = config("127.0.0.1:1", 400, 0.05);
-    let mut spec = (*config.spec).clone();
-    spec.input = InputFormat::Avro(RegistrySpec {
-        registry: Registry::Confluent {
+    for schema_type in [SchemaType::Avro, SchemaType::Protobuf] {
+        let double = pipeline_testkit::confluent::ConfluentDouble::start();
+        let mut config = config("127.0.0.1:1", 400, 0.05);
+        let mut spec = (*config.spec).clone();
+        let registry = Registry::Confluent {
             url: "http://127.0.0.1:9".into(),
             subject: "ticks-value".into(),
-        },
-        version: SchemaVersion::Latest,
-    });
-    config.spec = Arc::new(spec);
-    config.registry_url = Some(double.url().to_owned());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let framer = rt.block_on(producer::framer(&config)).unwrap().unwrap();
-    assert_eq!(framer.id(), SchemaId::Confluent(1));
-    // A second cold start finds the schema registered.
-    let again = rt.block_on(producer::framer(&config)).unwrap().unwrap();
-    assert_eq!(again.id(), framer.id());
-    assert_eq!(
-        double.requests(),
-        [
-            "POST /subjects/ticks-value/versions",
-            "POST /subjects/ticks-value/versions"
-        ]
-    );
-
-    let mut sink = Recording::default();
-    let mut generator = config.generator(Utc::now());
-    let summary = producer::handle_framed(
-        &config,
-        &mut generator,
-        Some(&framer),
-        &mut sink,
-        scheduled(),
-    )
-    .unwrap();
-    let mut partition = Partition::new(&config.spec);
-    let schema = pipeline_core::avro::Encoder::for_spec(&config.spec).unwrap();
-    partition.learn_schema(framer.id(), Ok(schema.schema_text()));
-    let mut rejected = 0;
-    for (offset, (_, payload)) in sink.0[0].iter().enumerate() {
-        let framed = wire::parse(wire::Wire::Confluent, payload).unwrap();
-        assert_eq!(framed.schema, framer.id());
-        let record = Record {
-            offset: offset as i64,
-            timestamp_ms: scheduled().timestamp_millis(),
-            payload: Some(payload),
         };
-        rejected += u64::from(matches!(
-            partition.process(record, &mut Vec::new()),
-            Outcome::Rejected(_)
-        ));
+        spec.input = InputFormat::Registry(RegistrySpec {
+            schema_type,
+            message: None,
+            registry: registry.clone(),
+            version: SchemaVersion::Latest,
+        });
+        config.spec = Arc::new(spec);
+        config.registry_url = Some(double.url().to_owned());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let framer = rt.block_on(producer::framer(&config)).unwrap().unwrap();
+        assert_eq!(framer.id(), SchemaId::Confluent(1));
+        // A second cold start finds the schema registered.
+        let again = rt.block_on(producer::framer(&config)).unwrap().unwrap();
+        assert_eq!(again.id(), framer.id());
+        assert_eq!(
+            double.requests(),
+            [
+                "POST /subjects/ticks-value/versions",
+                "POST /subjects/ticks-value/versions"
+            ]
+        );
+        // Registered as its type: a reader of that type finds it.
+        let schema = SchemaEncoder::for_spec(&config.spec, schema_type).unwrap();
+        let options = pipeline_registry::Options {
+            confluent_url: Some(double.url().to_owned()),
+            ..Default::default()
+        };
+        let registered = rt.block_on(async {
+            pipeline_registry::Client::connect(&registry, schema_type, &options)
+                .await
+                .unwrap()
+                .schema(framer.id())
+                .await
+        });
+        assert_eq!(registered.as_deref(), Ok(schema.schema_text()));
+
+        let mut sink = Recording::default();
+        let mut generator = config.generator(Utc::now());
+        let summary = producer::handle_framed(
+            &config,
+            &mut generator,
+            Some(&framer),
+            &mut sink,
+            scheduled(),
+        )
+        .unwrap();
+        let mut partition = Partition::new(&config.spec);
+        partition.learn_schema(framer.id(), Ok(schema.schema_text()));
+        let mut rejected = 0;
+        for (offset, (_, payload)) in sink.0[0].iter().enumerate() {
+            let framed = wire::parse(wire::Wire::Confluent, payload).unwrap();
+            assert_eq!(framed.schema, framer.id());
+            let record = Record {
+                offset: offset as i64,
+                timestamp_ms: scheduled().timestamp_millis(),
+                payload: Some(payload),
+            };
+            rejected += u64::from(matches!(
+                partition.process(record, &mut Vec::new()),
+                Outcome::Rejected(_)
+            ));
+        }
+        assert!(summary.malformed > 0);
+        assert_eq!(
+            rejected, summary.malformed,
+            "{schema_type:?}: the broken events are the rejected ones"
+        );
     }
-    assert!(summary.malformed > 0);
-    assert_eq!(
-        rejected, summary.malformed,
-        "the broken events are the rejected ones"
-    );
 }

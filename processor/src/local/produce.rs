@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use pipeline_core::avro::Framer;
+use pipeline_core::framer::Framer;
 use pipeline_core::generator::EventGenerator;
 use pipeline_kafka::{EmbeddedKafka, KafkaSettings};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
@@ -161,7 +161,7 @@ pub(super) fn event_producer(
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Destination<'a> {
     pub(super) topic: &'a str,
-    pub(super) avro: Option<&'a Framer>,
+    pub(super) framer: Option<&'a Framer>,
 }
 
 /// Produces `options.events` generated events to `to`. With `pacing` (the embedded
@@ -176,7 +176,7 @@ pub(super) fn produce_events(
     mut pacing: Option<Pacing>,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
-    let Destination { topic, avro } = to;
+    let Destination { topic, framer } = to;
     let mut generator = EventGenerator::new(&options.spec, options.generator.clone());
     let mut payload = Vec::new();
     let rate = options.rate.max(1);
@@ -186,7 +186,7 @@ pub(super) fn produce_events(
     for i in 0..options.events {
         let nominal = start_ms + (i * 1_000 / rate) as i64;
         let generated = generator.next_into(nominal, &mut payload);
-        if let Some(framer) = avro {
+        if let Some(framer) = framer {
             payload = framer.record(&payload);
         }
         let key = generator.key(generated.key);
@@ -333,7 +333,7 @@ mod tests {
                     &producer,
                     Destination {
                         topic: "ticks",
-                        avro: None,
+                        framer: None,
                     },
                     &options,
                     &produced,

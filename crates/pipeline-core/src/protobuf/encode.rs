@@ -23,8 +23,8 @@ pub struct ProtoEncoder {
 }
 
 impl ProtoEncoder {
-    /// The schema the spec implies: proto3, package `pipeline`, one message named after the
-    /// pipeline with one `optional` field per declared field, numbered in order (so an absent
+    /// The schema the spec implies: proto3, one message (the spec's `input.message`, or
+    /// `pipeline.<the pipeline's name>`) with one `optional` field per declared field, numbered in order (so an absent
     /// field is absent, not zero). Strings are `string`, integers `int64`, decimals `double`
     /// (exact for values of up to 15 significant digits), timestamps `int64` epoch
     /// milliseconds (no import: AWS's Glue serializers do not resolve them), booleans `bool`.
@@ -34,15 +34,30 @@ impl ProtoEncoder {
 
     /// An encoder of only `fields` (for tests of schema evolution).
     pub fn with_fields(spec: &Spec, fields: &[FieldSpec]) -> Result<Self, String> {
-        let mut name: String = spec
-            .name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            name.insert(0, 'E');
+        let named = spec
+            .input
+            .registry()
+            .and_then(|r| r.message.as_deref())
+            .map(|full| full.rsplit_once('.').unwrap_or(("", full)));
+        let (package, name) = match named {
+            Some((package, name)) => (package.to_owned(), name.to_owned()),
+            None => {
+                let mut name: String = spec
+                    .name
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                    name.insert(0, 'E');
+                }
+                ("pipeline".to_owned(), name)
+            }
+        };
+        let mut text = "syntax = \"proto3\";\n\n".to_owned();
+        if !package.is_empty() {
+            text.push_str(&format!("package {package};\n\n"));
         }
-        let mut text = format!("syntax = \"proto3\";\n\npackage pipeline;\n\nmessage {name} {{\n");
+        text.push_str(&format!("message {name} {{\n"));
         for (i, field) in fields.iter().enumerate() {
             let ty = match field.kind {
                 FieldKind::String { .. } => "string",
@@ -55,7 +70,11 @@ impl ProtoEncoder {
         text.push_str("}\n");
         let pool = compile_pool(&text)?;
         let message = pool
-            .get_message_by_name(&format!("pipeline.{name}"))
+            .get_message_by_name(&if package.is_empty() {
+                name.clone()
+            } else {
+                format!("{package}.{name}")
+            })
             .ok_or("the generated schema lost its message")?;
         let file = pool
             .get_file_by_name(SCHEMA_FILE)

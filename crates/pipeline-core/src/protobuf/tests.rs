@@ -1,8 +1,8 @@
 use std::borrow::Cow;
 
+use proptest::prelude::*;
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, Value};
-use proptest::prelude::*;
 
 use super::*;
 use crate::framer::{Framer, SchemaEncoder};
@@ -111,10 +111,7 @@ fn the_same_events_as_json_and_as_protobuf_give_identical_aggregates() {
 
 #[test]
 fn every_message_fault_is_dead_lettered_with_its_reason() {
-    for (input, id) in [
-        (GLUE_INPUT, V1),
-        (CONFLUENT_INPUT, SchemaId::Confluent(4)),
-    ] {
+    for (input, id) in [(GLUE_INPUT, V1), (CONFLUENT_INPUT, SchemaId::Confluent(4))] {
         let spec = spec_with(input);
         let encoder = ProtoEncoder::for_spec(&spec).unwrap();
         let body = encoder.encode_json(TICK, id.wire()).unwrap();
@@ -150,8 +147,11 @@ fn every_message_fault_is_dead_lettered_with_its_reason() {
             ([&body[..], &[0x20][..], &[0xff; 10][..]].concat(), "varint"),
         ];
         for (i, (body, expected)) in cases.into_iter().enumerate() {
-            let (reason, detail) =
-                rejected(outcome(&mut p, i as i64 + 1, &wire::frame(id, false, &body)));
+            let (reason, detail) = rejected(outcome(
+                &mut p,
+                i as i64 + 1,
+                &wire::frame(id, false, &body),
+            ));
             assert_eq!(reason, Reason::Malformed, "{detail}");
             assert!(
                 detail.contains(expected) && detail.contains("not a Protobuf record"),
@@ -161,11 +161,11 @@ fn every_message_fault_is_dead_lettered_with_its_reason() {
         // Undeclared fields of every wire type, a group included, are skipped.
         let extra = [
             &body[..],
-            &[0xa8, 0x1f, 0x05][..],                 // field 501, varint
-            &[0xb1, 0x1f][..],                       // field 502, 64-bit
-            &[1, 2, 3, 4, 5, 6, 7, 8][..],           //
-            &[0xbd, 0x1f, 1, 2, 3, 4][..],           // field 503, 32-bit
-            &[0xc2, 0x1f, 0x02, 0x08, 0x01][..],     // field 504, bytes
+            &[0xa8, 0x1f, 0x05][..],                   // field 501, varint
+            &[0xb1, 0x1f][..],                         // field 502, 64-bit
+            &[1, 2, 3, 4, 5, 6, 7, 8][..],             //
+            &[0xbd, 0x1f, 1, 2, 3, 4][..],             // field 503, 32-bit
+            &[0xc2, 0x1f, 0x02, 0x08, 0x01][..],       // field 504, bytes
             &[0xcb, 0x1f, 0x08, 0x01, 0xcc, 0x1f][..], // field 505, a group
         ]
         .concat();
@@ -216,27 +216,30 @@ fn message_types_are_named_by_glue_index_and_confluent_path() {
     // A record of shop.B.A.D reads in both framings; one of shop.Z does not.
     let d = Reader::compile(NESTED, Some("shop.B.A.D"), fields).unwrap();
     let message = [0x0a, 0x02, b'I', b'B', 0x10, 0x07];
-    for (wire, prefix) in [
-        (Wire::Glue, vec![2u8]),
-        (Wire::Confluent, vec![6, 0, 2, 0]),
-    ] {
+    for (wire, prefix) in [(Wire::Glue, vec![2u8]), (Wire::Confluent, vec![6, 0, 2, 0])] {
         let body = [&prefix[..], &message].concat();
         let mut seen = Vec::new();
-        d.read(wire, &body, false, |i, v| {
-            seen.push((i, v))
-        })
-        .unwrap();
+        d.read(wire, &body, false, |i, v| seen.push((i, v)))
+            .unwrap();
         assert_eq!(
             seen,
             vec![(1, Json::Str(Cow::Borrowed("IB"))), (3, Json::Int(7))]
         );
     }
     let err = d
-        .read(Wire::Confluent, &[&[0u8][..], &message].concat(), false, |_, _| {})
+        .read(
+            Wire::Confluent,
+            &[&[0u8][..], &message].concat(),
+            false,
+            |_, _| {},
+        )
         .unwrap_err();
     assert!(err.contains("[0]") && err.contains("shop.B.A.D"), "{err}");
     let err = Reader::compile(NESTED, None, fields).unwrap_err();
-    assert!(err.contains("shop.B, shop.Z") && err.contains("input.message"), "{err}");
+    assert!(
+        err.contains("shop.B, shop.Z") && err.contains("input.message"),
+        "{err}"
+    );
     let err = Reader::compile(NESTED, Some("shop.Y"), fields).unwrap_err();
     assert!(err.contains("no message type shop.Y"), "{err}");
     assert!(
@@ -396,10 +399,7 @@ fn a_protobuf_spec_reads_back_its_input_table() {
 
 #[test]
 fn a_framer_writes_what_the_decoder_reads_in_both_wire_formats() {
-    for (input, id) in [
-        (GLUE_INPUT, V1),
-        (CONFLUENT_INPUT, SchemaId::Confluent(1)),
-    ] {
+    for (input, id) in [(GLUE_INPUT, V1), (CONFLUENT_INPUT, SchemaId::Confluent(1))] {
         let spec = spec_with(input);
         let encoder = SchemaEncoder::for_spec(&spec, SchemaType::Protobuf).unwrap();
         let text = encoder.schema_text().to_owned();

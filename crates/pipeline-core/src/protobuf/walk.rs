@@ -31,7 +31,10 @@ enum Val {
     /// A string's place in the body.
     Str(usize, usize),
     Enum(i32),
-    Time { seconds: i64, nanos: i32 },
+    Time {
+        seconds: i64,
+        nanos: i32,
+    },
     Bytes,
     Object,
     Array,
@@ -218,15 +221,11 @@ impl<'a> Walk<'a> {
         match &slot.ty {
             Ty::List => {
                 self.skip(number, wire, 0)?;
-                return Ok(Val::Array);
+                Ok(Val::Array)
             }
-            Ty::Map if wire == LEN => {
+            Ty::Map | Ty::Message if wire == LEN => {
                 self.len_delimited()?;
-                return Ok(Val::Object);
-            }
-            Ty::Message if wire == LEN => {
-                self.len_delimited()?;
-                return Ok(Val::Object);
+                Ok(Val::Object)
             }
             Ty::Timestamp | Ty::Wrapper(_) if wire == LEN => {
                 let (start, end) = self.len_delimited()?;
@@ -235,15 +234,11 @@ impl<'a> Walk<'a> {
                     at: start,
                     copy_strings: false,
                 };
-                return inner.merge(&slot.ty, before);
+                inner.merge(&slot.ty, before)
             }
-            Ty::Map | Ty::Message | Ty::Timestamp | Ty::Wrapper(_) => return Err(wrong()),
-            scalar => {
-                if wire != wire_type(scalar) {
-                    return Err(wrong());
-                }
-                self.scalar(scalar)
-            }
+            Ty::Map | Ty::Message | Ty::Timestamp | Ty::Wrapper(_) => Err(wrong()),
+            scalar if wire != wire_type(scalar) => Err(wrong()),
+            scalar => self.scalar(scalar),
         }
     }
 

@@ -1,5 +1,6 @@
-//! Avro input end to end on the embedded broker: the shared ticks as Avro in the Glue wire
-//! format (registry on `moto_server`) and in the Confluent wire format (the registry double),
+//! Avro and Protobuf input end to end on the embedded broker: the shared ticks in each format,
+//! in the Glue wire format (registry on `moto_server`) and in the Confluent wire format (the
+//! registry double),
 //! some written with an evolved schema version, plus records whose header names no version
 //! the registry has, or cannot be read. The processor must give the aggregates and dead
 //! letters the JSON ticks give, and dead-letter the rest with their reasons, original bytes
@@ -14,14 +15,15 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::{TICKERS, cluster, expected, finish, inputs, produce, read_all};
-use pipeline_core::avro::{Encoder, Framer};
+use pipeline_core::framer::{Framer, SchemaEncoder};
+use pipeline_core::spec::SchemaType;
 use pipeline_core::wire::{self, SchemaId};
 use pipeline_core::{STOCK_TICKS_SPEC, Spec};
 use pipeline_registry::{Options, Resolver, Retry};
 use pipeline_testkit::confluent::ConfluentDouble;
 use pipeline_testkit::moto::MotoServer;
 
-fn avro_spec(input: &str) -> Arc<Spec> {
+fn registry_spec(input: &str) -> Arc<Spec> {
     Arc::new(
         Spec::from_toml(
             &format!("{STOCK_TICKS_SPEC}{input}"),
@@ -35,30 +37,54 @@ const GLUE: &str =
     "\n[input]\nformat = \"avro\"\n[input.glue]\nregistry = \"pipeline\"\nschema = \"ticks\"\n";
 const CONFLUENT: &str = "\n[input]\nformat = \"avro\"\n[input.confluent]\nurl = \"http://127.0.0.1:9\"\nsubject = \"ticks-value\"\n";
 
-/// Runs the shared ticks through the processor as Avro; `options` reach the registry.
-fn avro_run(spec: Arc<Spec>, options: Options) {
+/// `input` (one of the above) in Protobuf.
+fn protobuf(input: &str) -> String {
+    input.replace("\"avro\"", "\"protobuf\"")
+}
+
+fn schema_type(spec: &Spec) -> SchemaType {
+    spec.input.registry().expect("a registry spec").schema_type
+}
+
+/// The spec's schema with `fields` (a subset or reordering: another version).
+fn encoder(spec: &Spec, fields: &[pipeline_core::spec::FieldSpec]) -> SchemaEncoder {
+    match schema_type(spec) {
+        SchemaType::Avro => {
+            SchemaEncoder::Avro(pipeline_core::avro::Encoder::with_fields(spec, fields).unwrap())
+        }
+        SchemaType::Protobuf => SchemaEncoder::Protobuf(
+            pipeline_core::protobuf::ProtoEncoder::with_fields(spec, fields).unwrap(),
+        ),
+    }
+}
+
+fn resolver(spec: &Spec, options: &Options) -> Resolver {
+    Resolver::connect(
+        registry_of(spec),
+        schema_type(spec),
+        options,
+        Retry::default(),
+    )
+    .unwrap()
+}
+
+/// Runs the shared ticks through the processor in the spec's format; `options` reach the
+/// registry.
+fn registry_run(spec: Arc<Spec>, options: Options) {
     let json_spec = common::spec();
     let cluster = cluster();
     let json_inputs = inputs();
-    let encoder = Encoder::for_spec(&spec).unwrap();
+    let encoder_v1 = encoder(&spec, &spec.event.fields);
     // The evolved version: the same fields in another order (a producer's newer schema).
     let mut reordered = spec.event.fields.clone();
     reordered.reverse();
-    let evolved = Encoder::with_fields(&spec, &reordered).unwrap();
-    let registry = Resolver::connect(
-        match &spec.input {
-            pipeline_core::spec::InputFormat::Avro(r) => &r.registry,
-            _ => unreachable!(),
-        },
-        &options,
-        Retry::default(),
-    )
-    .unwrap();
-    let v1 = registry.register(encoder.schema_text()).unwrap();
+    let evolved = encoder(&spec, &reordered);
+    let registry = resolver(&spec, &options);
+    let v1 = registry.register(encoder_v1.schema_text()).unwrap();
     let v2 = registry.register(evolved.schema_text()).unwrap();
     assert_ne!(v1, v2);
     let (first, second) = (
-        Framer::new(encoder, v1, false),
+        Framer::new(encoder_v1, v1, false),
         Framer::new(evolved, v2, true),
     );
     let mut avro_inputs: Vec<common::Input> = json_inputs
@@ -95,7 +121,7 @@ fn avro_run(spec: Arc<Spec>, options: Options) {
     }
     produce(&cluster.settings, "ticks", &avro_inputs);
 
-    let mut config = processor::EngineConfig::new("avro", processor::Delivery::AtLeastOnce);
+    let mut config = processor::EngineConfig::new("registry", processor::Delivery::AtLeastOnce);
     config.max_batch = 64;
     let mut engine =
         processor::Engine::start(Arc::clone(&spec), &cluster.settings, None, config).unwrap();
@@ -157,20 +183,22 @@ fn avro_run(spec: Arc<Spec>, options: Options) {
         want.push((p, per_partition, "unknown_schema".into()));
         want.push((p, per_partition + 1, "malformed".into()));
     }
-    // The JSON ticks' syntax error and missing volume cannot be written in Avro: the producer
-    // sends them cut short, and they are malformed.
-    for entry in &mut want {
-        if entry.2 == "missing_field" {
-            entry.2 = "malformed".into();
+    // The JSON ticks' missing volume cannot be written in Avro (the field is required): the
+    // producer sends it cut short, and it is malformed. Protobuf's optional field is absent.
+    if schema_type(&spec) == SchemaType::Avro {
+        for entry in &mut want {
+            if entry.2 == "missing_field" {
+                entry.2 = "malformed".into();
+            }
         }
     }
     want.sort();
     assert_eq!(got_dead, want);
 
-    // `processor replay` judges Avro dead letters through the registry: the late ones are
+    // `processor replay` judges the dead letters through the registry: the late ones are
     // valid events, the unknown version stays refused.
     cluster.kafka.create_topic("ticks.replay", 3).unwrap();
-    let mut resolver = Resolver::connect(registry_of(&spec), &options, Retry::default()).unwrap();
+    let mut resolver = resolver(&spec, &options);
     let mut dry_run = |reason| {
         let range = processor::replay::ReplayOptions {
             source: "ticks.dlq".into(),
@@ -198,21 +226,20 @@ fn avro_run(spec: Arc<Spec>, options: Options) {
 
 fn registry_of(spec: &Spec) -> &pipeline_core::spec::Registry {
     match &spec.input {
-        pipeline_core::spec::InputFormat::Avro(r) => &r.registry,
-        pipeline_core::spec::InputFormat::Json => panic!("not an Avro spec"),
+        pipeline_core::spec::InputFormat::Registry(r) => &r.registry,
+        pipeline_core::spec::InputFormat::Json => panic!("not a registry spec"),
     }
 }
 
-#[test]
-fn avro_in_the_glue_wire_format_gives_the_aggregates_of_json() {
+fn glue_run(spec: Arc<Spec>) {
     let moto = MotoServer::start();
-    let spec = avro_spec(GLUE);
-    moto.create_glue_schema(
+    moto.create_glue_schema_of(
         "pipeline",
         "ticks",
-        Encoder::for_spec(&spec).unwrap().schema_text(),
+        schema_type(&spec).registry_name(),
+        encoder(&spec, &spec.event.fields).schema_text(),
     );
-    avro_run(
+    registry_run(
         spec,
         Options {
             aws_emulator: Some(moto.url().to_owned()),
@@ -221,16 +248,35 @@ fn avro_in_the_glue_wire_format_gives_the_aggregates_of_json() {
     );
 }
 
-#[test]
-fn avro_in_the_confluent_wire_format_gives_the_aggregates_of_json() {
+fn confluent_run(spec: Arc<Spec>) {
     let double = ConfluentDouble::start();
-    avro_run(
-        avro_spec(CONFLUENT),
+    registry_run(
+        spec,
         Options {
             confluent_url: Some(double.url().to_owned()),
             ..Options::default()
         },
     );
+}
+
+#[test]
+fn avro_in_the_glue_wire_format_gives_the_aggregates_of_json() {
+    glue_run(registry_spec(GLUE));
+}
+
+#[test]
+fn avro_in_the_confluent_wire_format_gives_the_aggregates_of_json() {
+    confluent_run(registry_spec(CONFLUENT));
+}
+
+#[test]
+fn protobuf_in_the_glue_wire_format_gives_the_aggregates_of_json() {
+    glue_run(registry_spec(&protobuf(GLUE)));
+}
+
+#[test]
+fn protobuf_in_the_confluent_wire_format_gives_the_aggregates_of_json() {
+    confluent_run(registry_spec(&protobuf(CONFLUENT)));
 }
 
 #[test]
@@ -276,16 +322,15 @@ fn run_stops_at_start_when_the_registry_schema_does_not_serve_the_spec() {
 #[test]
 fn run_reaches_glue_through_the_environment() {
     let moto = MotoServer::start();
-    let spec = avro_spec(GLUE);
-    let schema = Encoder::for_spec(&spec).unwrap();
+    let spec = registry_spec(GLUE);
+    let schema = encoder(&spec, &spec.event.fields);
     moto.create_glue_schema("sp-dev-pipeline", "ticks", schema.schema_text());
     let options = Options {
         aws_emulator: Some(moto.url().to_owned()),
         glue_registry: Some("sp-dev-pipeline".into()),
         ..Options::default()
     };
-    let v1 = Resolver::connect(registry_of(&spec), &options, Retry::default())
-        .unwrap()
+    let v1 = resolver(&spec, &options)
         .version(pipeline_core::spec::SchemaVersion::Latest)
         .unwrap();
     let cluster = cluster();

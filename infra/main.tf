@@ -83,7 +83,8 @@ module "delivery" {
   log_retention_days       = var.log_retention_days
 }
 
-# Avro input through the Glue Schema Registry: the registries and schemas the specs name.
+# Avro or Protobuf input through the Glue Schema Registry: the registries and schemas the specs
+# name.
 module "schemas" {
   source = "./modules/schemas"
   name   = local.name
@@ -91,8 +92,9 @@ module "schemas" {
     for name, spec in local.specs : name => {
       registry   = spec.input.glue_registry
       schema     = spec.input.glue_schema
-      definition = spec.input.avro_schema
-    } if spec.input.format == "avro" && spec.input.registry == "glue"
+      definition  = spec.input.schema_definition
+      data_format = upper(spec.input.format)
+    } if contains(["avro", "protobuf"], spec.input.format) && spec.input.registry == "glue"
   }
 }
 

@@ -43,15 +43,15 @@ variables {
   }
 }
 
-run "one_registry_per_name_one_avro_schema_per_pipeline" {
+run "one_registry_per_name_one_schema_per_pipeline_in_its_format" {
   module {
     source = "./modules/schemas"
   }
   variables {
     name = "sp-dev"
     pipelines = {
-      ticks  = { registry = "pipeline", schema = "ticks", definition = "{\"type\":\"record\",\"name\":\"t\",\"fields\":[]}" }
-      orders = { registry = "pipeline", schema = "orders", definition = "{\"type\":\"record\",\"name\":\"o\",\"fields\":[]}" }
+      ticks  = { registry = "pipeline", schema = "ticks", data_format = "AVRO", definition = "{\"type\":\"record\",\"name\":\"t\",\"fields\":[]}" }
+      orders = { registry = "pipeline", schema = "orders", data_format = "PROTOBUF", definition = "syntax = \"proto3\";\nmessage Order {}\n" }
     }
   }
   assert {
@@ -60,9 +60,9 @@ run "one_registry_per_name_one_avro_schema_per_pipeline" {
   }
   assert {
     condition = alltrue([
-      for p, s in aws_glue_schema.this : s.data_format == "AVRO" && s.compatibility == "BACKWARD" && s.schema_name == p
-    ])
-    error_message = "Each pipeline's schema is Avro with BACKWARD compatibility, named as its spec says."
+      for p, s in aws_glue_schema.this : s.compatibility == "BACKWARD" && s.schema_name == p
+    ]) && aws_glue_schema.this["ticks"].data_format == "AVRO" && aws_glue_schema.this["orders"].data_format == "PROTOBUF"
+    error_message = "Each pipeline's schema is in its spec's format with BACKWARD compatibility, named as its spec says."
   }
   assert {
     condition     = output.schemas["ticks"].registry_name == "sp-dev-pipeline"

@@ -4,10 +4,15 @@ variable "name" {
 }
 
 variable "pipelines" {
-  description = "Each Avro-on-Glue pipeline: the registry and schema its spec names, and the schema's definition (infra/pipelines/<name>.json, input.avro_schema)."
+  description = "Each pipeline whose spec reads Avro or Protobuf through Glue: the registry and schema its spec names, the schema's definition (infra/pipelines/<name>.json, input.schema_definition) and its Glue data format."
   type = map(object({
-    registry   = string
-    schema     = string
-    definition = string
+    registry    = string
+    schema      = string
+    definition  = string
+    data_format = string
   }))
+  validation {
+    condition     = alltrue([for p in values(var.pipelines) : contains(["AVRO", "PROTOBUF"], p.data_format)])
+    error_message = "data_format must be AVRO or PROTOBUF: the formats the processor reads."
+  }
 }

@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
-use pipeline_core::avro::Encoder;
+use pipeline_core::framer::SchemaEncoder;
 use pipeline_core::generator::{EventGenerator, GeneratorConfig};
 use pipeline_core::wire::{self, SchemaId};
 use pipeline_core::{Decoder, Partition, Record, STOCK_TICKS_SPEC, Spec};
@@ -256,20 +256,21 @@ fn outputs(spec: &Spec, input: &Input) -> (Vec<String>, Vec<String>) {
     (general, special)
 }
 
-/// The same events as Avro in the Glue wire format (uncompressed), with the spec's Avro
-/// schema; a broken event that Avro cannot carry is sent as a body cut short (a dead letter
-/// `malformed`, as its JSON is one too).
-fn as_avro(spec: &Spec, json: &Input) -> (Input, Encoder) {
-    let encoder = Encoder::for_spec(spec).expect("the spec's schema");
+/// The same events as Avro or Protobuf (as the spec says) in the Glue wire format
+/// (uncompressed), with the spec's schema; a broken event the schema cannot carry is sent as a
+/// body cut short (a dead letter `malformed`, as its JSON is one too).
+fn as_registered(spec: &Spec, json: &Input) -> (Input, SchemaEncoder) {
+    let schema_type = spec.input.registry().expect("a registry spec").schema_type;
+    let encoder = SchemaEncoder::for_spec(spec, schema_type).expect("the spec's schema");
     let mut input = Input {
         bytes: Vec::with_capacity(json.bytes.len()),
         ranges: Vec::with_capacity(json.ranges.len()),
         timestamps: json.timestamps.clone(),
     };
     for i in 0..json.ranges.len() {
-        let framed = match encoder.encode_json(json.payload(i)) {
-            Ok(body) => wire::frame(AVRO_ID, false, &body),
-            Err(_) => wire::frame(AVRO_ID, false, &[2, b'x']),
+        let framed = match encoder.encode_json(json.payload(i), wire::Wire::Glue) {
+            Ok(body) => wire::frame(SCHEMA_ID, false, &body),
+            Err(_) => wire::frame(SCHEMA_ID, false, &[0x82]),
         };
         let start = input.bytes.len();
         input.bytes.extend_from_slice(&framed);
@@ -278,12 +279,12 @@ fn as_avro(spec: &Spec, json: &Input) -> (Input, Encoder) {
     (input, encoder)
 }
 
-const AVRO_ID: SchemaId = SchemaId::Glue([7; 16]);
+const SCHEMA_ID: SchemaId = SchemaId::Glue([7; 16]);
 
-/// The general core on Avro input; returns the bytes of aggregate JSON produced.
-fn avro_core(spec: &Spec, schema: &str, input: &Input) -> usize {
+/// The general core on Avro or Protobuf input; returns the bytes of aggregate JSON produced.
+fn registered_core(spec: &Spec, schema: &str, input: &Input) -> usize {
     let mut partition = Partition::new(spec);
-    partition.learn_schema(AVRO_ID, Ok(schema));
+    partition.learn_schema(SCHEMA_ID, Ok(schema));
     core_of(spec, partition, input)
 }
 
@@ -294,6 +295,18 @@ fn apache_avro_only(schema: &apache_avro::Schema, input: &Input) -> usize {
         .filter(|&i| {
             let mut body = &input.payload(i)[wire::GLUE_HEADER_LEN..];
             apache_avro::from_avro_datum(schema, &mut body, None).is_ok()
+        })
+        .count()
+}
+
+/// prost-reflect's `DynamicMessage` decoding alone over the same bodies (every field built,
+/// no checks): what decoding with the crate would cost before any validation.
+fn prost_reflect_only(message: &prost_reflect::MessageDescriptor, input: &Input) -> usize {
+    (0..input.ranges.len())
+        .filter(|&i| {
+            // The header, then the one-byte message index.
+            let body = &input.payload(i)[wire::GLUE_HEADER_LEN + 1..];
+            prost_reflect::DynamicMessage::decode(message.clone(), body).is_ok()
         })
         .count()
 }
@@ -421,10 +434,10 @@ fn main() {
         "stock-ticks-avro",
     )
     .expect("the Avro spec");
-    let (avro_input, encoder) = as_avro(&avro_spec, &input);
+    let (avro_input, encoder) = as_registered(&avro_spec, &input);
     let avro_schema = apache_avro::Schema::parse_str(encoder.schema_text()).expect("schema");
     assert_eq!(
-        avro_core(&avro_spec, encoder.schema_text(), &avro_input),
+        registered_core(&avro_spec, encoder.schema_text(), &avro_input),
         core(&spec, &input),
         "JSON and Avro input must give the same aggregates"
     );
@@ -432,14 +445,42 @@ fn main() {
         "the same ticks as Avro in the Glue wire format: {:.0} B mean; the same aggregates as from JSON",
         avro_input.bytes.len() as f64 / n as f64
     );
-    let mut rates: [Rate; 12] = Default::default();
+    let proto_spec = Spec::from_toml(
+        &format!(
+            "{STOCK_TICKS_SPEC}\n[input]\nformat = \"protobuf\"\n[input.glue]\nregistry = \"r\"\nschema = \"s\"\n"
+        ),
+        "stock-ticks-protobuf",
+    )
+    .expect("the Protobuf spec");
+    let (proto_input, proto_encoder) = as_registered(&proto_spec, &input);
+    let SchemaEncoder::Protobuf(proto) = &proto_encoder else {
+        unreachable!("a Protobuf spec")
+    };
+    let proto_message = pipeline_core::protobuf::descriptor_pool(proto.schema_text())
+        .expect("the schema compiles")
+        .get_message_by_name(proto.message_name())
+        .expect("its message");
+    assert_eq!(
+        registered_core(&proto_spec, proto.schema_text(), &proto_input),
+        core(&spec, &input),
+        "JSON and Protobuf input must give the same aggregates"
+    );
+    println!(
+        "the same ticks as Protobuf in the Glue wire format: {:.0} B mean; the same aggregates as from JSON",
+        proto_input.bytes.len() as f64 / n as f64
+    );
+    let mut rates: [Rate; 14] = Default::default();
     for run in 0..runs {
-        for step in 0..12 {
-            match (run + step) % 12 {
+        for step in 0..14 {
+            match (run + step) % 14 {
                 10 => rates[10].sample(n, || {
-                    avro_core(&avro_spec, encoder.schema_text(), &avro_input)
+                    registered_core(&avro_spec, encoder.schema_text(), &avro_input)
                 }),
                 11 => rates[11].sample(n, || apache_avro_only(&avro_schema, &avro_input)),
+                12 => rates[12].sample(n, || {
+                    registered_core(&proto_spec, proto.schema_text(), &proto_input)
+                }),
+                13 => rates[13].sample(n, || prost_reflect_only(&proto_message, &proto_input)),
                 0 => rates[0].sample(n, || parse_only(&input)),
                 1 => rates[1].sample(n, || decode_only(&mut decoder, &input)),
                 2 => rates[2].sample(n, || core(&spec, &input)),
@@ -489,6 +530,19 @@ fn main() {
     row(
         "apache-avro from_avro_datum alone (Value tree, no checks)",
         &rates[11],
+        &rates[2],
+    );
+    println!("\nstock-ticks, Protobuf input (Glue wire format) against JSON input:");
+    header("JSON core");
+    row("general core on JSON", &rates[2], &rates[2]);
+    row(
+        "general core on Protobuf: header, decode, validate, window",
+        &rates[12],
+        &rates[2],
+    );
+    row(
+        "prost-reflect DynamicMessage::decode alone (no checks)",
+        &rates[13],
         &rates[2],
     );
     println!("\nthe other shipped specs, against a syntax-only parse of their bytes:");

@@ -107,7 +107,7 @@ impl Reader {
         message: Option<&str>,
         fields: &[FieldSpec],
     ) -> Result<Self, String> {
-        let pool = compile_pool(schema)?;
+        let pool = descriptor_pool(schema)?;
         let file = pool
             .get_file_by_name(SCHEMA_FILE)
             .ok_or("the schema compiled to no file")?;
@@ -282,8 +282,9 @@ impl Reader {
 /// The deepest message-type nesting a Confluent path may name.
 const MAX_PATH: usize = 32;
 
-/// Compiles `.proto` text with the well-known types importable.
-pub(crate) fn compile_pool(schema: &str) -> Result<DescriptorPool, String> {
+/// A registry's `.proto` text compiled into descriptors, the well-known types importable (the
+/// reader's compilation; producers and tests write messages with it).
+pub fn descriptor_pool(schema: &str) -> Result<DescriptorPool, String> {
     struct Registry(String);
     impl protox::file::FileResolver for Registry {
         fn open_file(&self, name: &str) -> Result<protox::file::File, protox::Error> {

@@ -6,7 +6,7 @@
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, MessageDescriptor, Value};
 
-use super::{SCHEMA_FILE, compile_pool, confluent_path, glue_index};
+use super::{SCHEMA_FILE, confluent_path, descriptor_pool, glue_index};
 use crate::decimal;
 use crate::spec::{FieldKind, FieldSpec, Spec};
 use crate::time::parse_rfc3339_millis;
@@ -68,7 +68,7 @@ impl ProtoEncoder {
             text.push_str(&format!("  optional {ty} {} = {};\n", field.name, i + 1));
         }
         text.push_str("}\n");
-        let pool = compile_pool(&text)?;
+        let pool = descriptor_pool(&text)?;
         let message = pool
             .get_message_by_name(&if package.is_empty() {
                 name.clone()

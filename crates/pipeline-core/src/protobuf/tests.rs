@@ -278,7 +278,7 @@ fn records_of_evolved_schemas_decode_by_field_name() {
     let v2 = SchemaId::Glue([2; 16]);
     let mut p = Partition::new(&spec);
     p.learn_schema(v2, Ok(EVOLVED));
-    let pool = compile_pool(EVOLVED).unwrap();
+    let pool = descriptor_pool(EVOLVED).unwrap();
     let desc = pool.get_message_by_name("pipeline.stock_ticks").unwrap();
     let mut m = DynamicMessage::new(desc.clone());
     let ts_desc = pool
@@ -526,7 +526,7 @@ proptest! {
     fn the_reader_agrees_with_prost_reflect(bytes in prop::collection::vec(any::<u8>(), 0..48)) {
         let spec = json_spec();
         let reader = Reader::compile(EVERY_TYPE, None, &spec.event.fields).unwrap();
-        let pool = compile_pool(EVERY_TYPE).unwrap();
+        let pool = descriptor_pool(EVERY_TYPE).unwrap();
         let desc = pool.get_message_by_name("t.All").unwrap();
         let framed = [&[0u8][..], &bytes].concat();
         if let Ok(message) = DynamicMessage::decode(desc, bytes.as_slice()) {
@@ -549,7 +549,7 @@ proptest! {
         a in prop::collection::vec(any::<i64>(), 0..5),
         event_id in prop::option::of(".{0,8}"),
     ) {
-        let pool = compile_pool(EVERY_TYPE).unwrap();
+        let pool = descriptor_pool(EVERY_TYPE).unwrap();
         let desc = pool.get_message_by_name("t.All").unwrap();
         let mut m = DynamicMessage::new(desc.clone());
         m.set_field_by_name("ticker", Value::String(ticker));

@@ -27,6 +27,21 @@ const POW10: [i64; 19] = {
 };
 
 /// `10^exp` as an `i64`; `exp` is at most 18.
+/// The units at `scale` of the one decimal with at most `scale` places that reads back as `f`,
+/// when that is certain without writing `f` out: `f` times `10^scale` below 2^52 (so at most
+/// one such decimal rounds to `f`), and that decimal, divided exactly, rounding to `f`. Then it
+/// is also the value of `f`'s shortest text. `None`: decide from the text.
+pub fn units_of_f64(f: f64, scale: u32) -> Option<i64> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let p = *POW10.get(scale as usize)?;
+    let units = (f * p).round();
+    // Both exact (below 2^53), so the division rounds once, as a parse of the decimal would.
+    (units.abs() < 4_503_599_627_370_496.0 && units / p == f).then_some(units as i64)
+}
+
 pub fn pow10(exp: u32) -> i64 {
     POW10[exp as usize]
 }
@@ -231,5 +246,38 @@ mod tests {
             let error = (got.units * d - scaled).abs();
             prop_assert!(error * 2 <= d, "n={n} d={d} got={got}");
         }
+    }
+}
+
+#[cfg(test)]
+mod f64_tests {
+    use proptest::prelude::*;
+
+    use super::{parse_units, units_of_f64};
+
+    proptest! {
+        /// Whenever the shortcut answers, it answers what the shortest text would.
+        #[test]
+        fn the_shortcut_agrees_with_the_shortest_text(units in any::<i64>(), scale in 0u32..9, bits in any::<u64>()) {
+            for f in [units as f64 / 10f64.powi(scale as i32), f64::from_bits(bits), units as f64] {
+                if let Some(fast) = units_of_f64(f, scale) {
+                    prop_assert_eq!(Ok(fast), parse_units(&f.to_string(), scale), "{} at scale {}", f, scale);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decimals_of_the_scale_take_the_shortcut() {
+        assert_eq!(units_of_f64(187.25, 4), Some(1_872_500));
+        assert_eq!(units_of_f64(0.1, 1), Some(1));
+        assert_eq!(units_of_f64(-0.0001, 4), Some(-1));
+        assert_eq!(
+            units_of_f64(0.1 + 0.2, 4),
+            None,
+            "17 decimals: the text decides"
+        );
+        assert_eq!(units_of_f64(1e300, 0), None);
+        assert_eq!(units_of_f64(f64::NAN, 2), None);
     }
 }

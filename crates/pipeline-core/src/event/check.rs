@@ -201,6 +201,11 @@ pub(super) fn check_field<'a>(field: &FieldSpec, json: Json<'a>) -> Result<Check
                         format!("{name}: {f} is not a finite number"),
                     ));
                 }
+                // Most doubles carry a decimal of the field's scale: no text needed.
+                Json::Float(f) if let Some(units) = decimal::units_of_f64(f, *scale) => (
+                    Ok(units),
+                    Shown::Fixed(Fixed::new(i128::from(units), *scale)),
+                ),
                 Json::Float(f) => {
                     let text = match float_text.write(f) {
                         Some(text) => text,

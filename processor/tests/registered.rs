@@ -279,17 +279,13 @@ fn protobuf_in_the_confluent_wire_format_gives_the_aggregates_of_json() {
     confluent_run(registry_spec(&protobuf(CONFLUENT)));
 }
 
-#[test]
-fn run_stops_at_start_when_the_registry_schema_does_not_serve_the_spec() {
-    let double = ConfluentDouble::start();
-    double.register(
-        "ticks-value",
-        r#"{"type":"record","name":"T","fields":[{"name":"event_id","type":"string"},{"name":"ticker","type":"long"}]}"#,
-    );
-    let dir = std::env::temp_dir().join(format!("avro-spec-{}", std::process::id()));
+/// `processor run` on `spec_text` against the double; its stderr, once it has exited (it must
+/// fail).
+fn run_against(double: &ConfluentDouble, name: &str, spec_text: &str) -> (String, String) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("ticks-avro.toml");
-    std::fs::write(&file, format!("{STOCK_TICKS_SPEC}{CONFLUENT}")).unwrap();
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, spec_text).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_processor"))
         .args([
             "--spec",
@@ -303,16 +299,65 @@ fn run_stops_at_start_when_the_registry_schema_does_not_serve_the_spec() {
         .env("SCHEMA_REGISTRY_URL", double.url())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
+    (
+        file.to_str().unwrap().to_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn run_stops_at_start_when_the_registry_schema_does_not_serve_the_spec() {
+    let double = ConfluentDouble::start();
+    double.register(
+        "ticks-value",
+        r#"{"type":"record","name":"T","fields":[{"name":"event_id","type":"string"},{"name":"ticker","type":"long"}]}"#,
+    );
+    let (file, stderr) = run_against(
+        &double,
+        "ticks-avro",
+        &format!("{STOCK_TICKS_SPEC}{CONFLUENT}"),
+    );
     for needle in [
-        file.to_str().unwrap(),
+        file.as_str(),
         "subject ticks-value version 1 (id 1)",
         "ticker: the schema has long",
         "price: the spec declares it; the schema has no such field",
     ] {
         assert!(stderr.contains(needle), "`{needle}` not in:\n{stderr}");
     }
+}
+
+/// The same for Protobuf: the spec's message type is checked, and a subject holding Avro is
+/// refused for a Protobuf spec.
+#[test]
+fn run_stops_at_start_when_the_protobuf_message_does_not_serve_the_spec() {
+    let double = ConfluentDouble::start();
+    double.register_typed(
+        "ticks-value",
+        "syntax = \"proto3\";\npackage shop;\nmessage Other { string x = 1; }\nmessage Tick { string event_id = 1; int64 ticker = 2; }\n",
+        "PROTOBUF",
+    );
+    let spec = format!(
+        "{STOCK_TICKS_SPEC}{}",
+        protobuf(CONFLUENT).replace("[input]\n", "[input]\nmessage = \"shop.Tick\"\n")
+    );
+    let (file, stderr) = run_against(&double, "ticks-protobuf", &spec);
+    for needle in [
+        file.as_str(),
+        "subject ticks-value version 1 (id 1)",
+        "ticker: the schema has int64; the spec's string needs string or an enum",
+        "price: the spec declares it; message shop.Tick has no such field",
+    ] {
+        assert!(stderr.contains(needle), "`{needle}` not in:\n{stderr}");
+    }
+    let avro_subject = ConfluentDouble::start();
+    avro_subject.register("ticks-value", r#"{"type":"record","name":"T","fields":[]}"#);
+    let (_, stderr) = run_against(&avro_subject, "ticks-protobuf-on-avro", &spec);
+    assert!(
+        stderr.contains("its format is AVRO; the spec reads PROTOBUF"),
+        "{stderr}"
+    );
 }
 
 /// `processor run` as ECS runs it, reaching Glue through the environment's AWS configuration

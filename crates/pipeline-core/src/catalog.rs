@@ -275,4 +275,28 @@ mod tests {
              day=!{partitionKeyFromQuery:day}/"
         );
     }
+
+    /// What Terraform reads to create a Glue schema: the format, the registry and the schema
+    /// the spec implies, which the processor's start check accepts.
+    #[test]
+    fn a_registry_spec_carries_its_format_and_schema_definition() {
+        for (format, starts) in [("avro", "{"), ("protobuf", "syntax = \"proto3\"")] {
+            let text = format!(
+                "{STOCK_TICKS_SPEC}\n[input]\nformat = \"{format}\"\n[input.glue]\nregistry = \"shop\"\nschema = \"ticks\"\n"
+            );
+            let spec = Spec::from_toml(&text, "t").unwrap();
+            let input = &schema_document(&spec)["input"];
+            assert_eq!(input["format"], format);
+            assert_eq!(input["registry"], "glue");
+            assert_eq!(input["glue_registry"], "shop");
+            let definition = input["schema_definition"].as_str().unwrap();
+            assert!(definition.starts_with(starts), "{definition}");
+            let registered = spec.input.registry().unwrap();
+            crate::event::check_schema(registered, definition, &spec.event.fields).unwrap();
+        }
+        assert_eq!(
+            schema_document(&spec())["input"]["schema_definition"],
+            Value::Null
+        );
+    }
 }

@@ -76,3 +76,6 @@ impl Framer {
 /// A body that ends inside its first value: in Avro a string announced as one byte long; in
 /// Protobuf a message index (Glue) or count (Confluent) whose varint never ends.
 const CUT_SHORT: &[u8] = &[0x82];
+
+#[cfg(test)]
+mod tests;

@@ -241,21 +241,26 @@ impl Reader {
             }
             Wire::Confluent => {
                 let count = walk.zigzag("the message indexes' count")?;
-                let path: Vec<u64> = if count == 0 {
-                    vec![0]
+                // Compared as read: no allocation per record.
+                let mut matches = true;
+                let path_len = if count == 0 {
+                    matches = self.confluent_path == [0];
+                    1
                 } else {
                     if !(1..=MAX_PATH as i64).contains(&count) {
                         return Err(format!(
                             "the record names {count} message indexes; expected 1 to {MAX_PATH}"
                         ));
                     }
-                    (0..count)
-                        .map(|_| walk.zigzag("a message index").map(|i| i as u64))
-                        .collect::<Result<_, _>>()?
+                    for i in 0..count as usize {
+                        let index = walk.zigzag("a message index")?;
+                        matches &= self.confluent_path.get(i) == Some(&(index as u64));
+                    }
+                    count as usize
                 };
-                if path != self.confluent_path {
+                if !matches || path_len != self.confluent_path.len() {
                     return Err(format!(
-                        "the record is message type {path:?} of its schema; the event's, {}, is {:?}",
+                        "the record names another message type of its schema than the event's, {} (path {:?})",
                         self.message, self.confluent_path
                     ));
                 }

@@ -132,22 +132,34 @@ fn a_composite_key_hopping_windows_and_a_filter_allocate_nothing_either() {
 }
 
 #[test]
-fn avro_events_in_the_glue_wire_format_allocate_nothing_either() {
-    use pipeline_core::avro::Encoder;
-    use pipeline_core::wire::{self, SchemaId};
-    let text = format!(
-        "{STOCK_TICKS_SPEC}\n[input]\nformat = \"avro\"\n[input.glue]\nregistry = \"r\"\nschema = \"s\"\n"
-    );
-    let spec = Spec::from_toml(&text, "stock-ticks-avro").unwrap();
-    let encoder = Encoder::for_spec(&spec).unwrap();
-    let id = SchemaId::Glue([3; 16]);
+fn avro_and_protobuf_events_in_either_wire_format_allocate_nothing_either() {
+    use pipeline_core::wire::SchemaId;
+    let glue = "[input.glue]\nregistry = \"r\"\nschema = \"s\"\n";
+    let confluent = "[input.confluent]\nurl = \"http://localhost\"\nsubject = \"s\"\n";
+    for format in ["avro", "protobuf"] {
+        registered_events_allocate_nothing(format, glue, SchemaId::Glue([3; 16]));
+        registered_events_allocate_nothing(format, confluent, SchemaId::Confluent(3));
+    }
+}
+
+fn registered_events_allocate_nothing(
+    format: &str,
+    registry: &str,
+    id: pipeline_core::wire::SchemaId,
+) {
+    use pipeline_core::framer::SchemaEncoder;
+    use pipeline_core::wire;
+    let text = format!("{STOCK_TICKS_SPEC}\n[input]\nformat = \"{format}\"\n{registry}");
+    let spec = Spec::from_toml(&text, "stock-ticks-registered").unwrap();
+    let schema_type = spec.input.registry().unwrap().schema_type;
+    let encoder = SchemaEncoder::for_spec(&spec, schema_type).unwrap();
     let mut generator = EventGenerator::new(&spec, GeneratorConfig::default());
     let base = 1_795_271_400_000i64;
     let mut buf = Vec::new();
     let payloads: Vec<Vec<u8>> = (0..4_000)
         .map(|i| {
             generator.next_into(base + i * 5, &mut buf);
-            wire::frame(id, false, &encoder.encode_json(&buf).unwrap())
+            wire::frame(id, false, &encoder.encode_json(&buf, id.wire()).unwrap())
         })
         .collect();
     let mut partition = Partition::new(&spec);
@@ -175,6 +187,6 @@ fn avro_events_in_the_glue_wire_format_allocate_nothing_either() {
     assert_eq!(
         allocations() - before,
         0,
-        "allocations while processing Avro events"
+        "allocations while processing {format} events framed as {id:?}"
     );
 }

@@ -5,7 +5,6 @@ use apache_avro::types::Value;
 use proptest::prelude::*;
 
 use super::*;
-use crate::generator::{EventGenerator, GeneratorConfig};
 use crate::wire::{self, SchemaId};
 use crate::{Outcome, Partition, Reason, Record, STOCK_TICKS_SPEC, Spec};
 
@@ -50,68 +49,6 @@ fn rejected(outcome: Outcome) -> (Reason, String) {
 }
 
 const TICK: &[u8] = br#"{"event_id":"e1","ticker":"AMZN","price":187.25,"volume":100,"event_time":"2026-11-21T14:30:05Z"}"#;
-
-#[test]
-fn the_same_events_as_json_and_as_avro_give_identical_aggregates() {
-    let json = json_spec();
-    let config = GeneratorConfig {
-        malformed_share: 0.05,
-        disorder_share: 0.05,
-        max_disorder_ms: 30_000,
-        ..GeneratorConfig::default()
-    };
-    for (input, ids) in [
-        (GLUE_INPUT, [V1, SchemaId::Glue([8; 16])]),
-        (
-            CONFLUENT_INPUT,
-            [SchemaId::Confluent(1), SchemaId::Confluent(2)],
-        ),
-    ] {
-        let avro = spec_with(input);
-        let encoder = Encoder::for_spec(&avro).unwrap();
-        let mut generator = EventGenerator::new(&json, config.clone());
-        let mut by_json = Partition::new(&json);
-        let mut by_avro = Partition::new(&avro);
-        for id in ids {
-            by_avro.learn_schema(id, Ok(encoder.schema_text()));
-        }
-        let (mut out_json, mut out_avro) = (Vec::new(), Vec::new());
-        let mut payload = Vec::new();
-        let mut compared = 0;
-        for i in 0..20_000i64 {
-            let generated = generator.next_into(TIME + i * 100, &mut payload);
-            let Ok(body) = encoder.encode_json(&payload) else {
-                assert!(generated.broken.is_some(), "a valid event must encode");
-                continue;
-            };
-            // Alternate schema ids and, for Glue, compression.
-            let framed = wire::frame(ids[(i % 2) as usize], i % 3 == 0, &body);
-            let record = |payload| Record {
-                offset: compared,
-                timestamp_ms: TIME + i * 100,
-                payload: Some(payload),
-            };
-            let a = by_json.process(record(&payload), &mut out_json);
-            let b = by_avro.process(record(&framed), &mut out_avro);
-            match (&a, &b) {
-                (Outcome::Rejected(x), Outcome::Rejected(y)) => assert_eq!(x.reason, y.reason),
-                _ => assert_eq!(a, b, "event {i}"),
-            }
-            compared += 1;
-        }
-        by_json.close_all(&mut out_json);
-        by_avro.close_all(&mut out_avro);
-        assert!(out_json.len() > 100, "{} aggregates", out_json.len());
-        let rows = |out: &[crate::Aggregate], spec| {
-            out.iter().map(|a| a.to_json(spec)).collect::<Vec<_>>()
-        };
-        assert_eq!(rows(&out_json, &json), rows(&out_avro, &avro));
-        assert!(
-            by_avro.stats().rejected(Reason::InvalidValue) > 0,
-            "broken events that encode are judged alike"
-        );
-    }
-}
 
 #[test]
 fn every_wire_format_fault_is_dead_lettered_with_its_reason() {

@@ -90,8 +90,8 @@ module "schemas" {
   name   = local.name
   pipelines = {
     for name, spec in local.specs : name => {
-      registry   = spec.input.glue_registry
-      schema     = spec.input.glue_schema
+      registry    = spec.input.glue_registry
+      schema      = spec.input.glue_schema
       definition  = spec.input.schema_definition
       data_format = upper(spec.input.format)
     } if contains(["avro", "protobuf"], spec.input.format) && spec.input.registry == "glue"
